@@ -1,0 +1,11 @@
+"""Multimodal Siamese Land Cover: a QGIS Processing plugin.
+
+Nothing heavy is imported here: QGIS must start even when torch or scikit-learn are missing,
+and the QGIS-free core (``core``) and networks (``models``) must import without QGIS.
+"""
+
+
+def classFactory(iface):  # noqa: N802 (QGIS API name)
+    from .plugin import MultimodalSiamesePlugin
+
+    return MultimodalSiamesePlugin(iface)

@@ -1,0 +1,232 @@
+"""Labelled samples from a point or polygon layer, on the reference grid.
+
+* Points → the pixel they fall in. Polygons → every pixel whose centre lies inside.
+* Dropped and counted per class: outside the grid, on an invalid pixel, and pixels claimed by
+  two different classes (conflict). Features with an empty (NULL / blank) class are counted.
+* Class table: integer class values keep their value as raster code (1..254); text values get
+  codes 1..K in sorted order. Names and colours come from the layer's categorized renderer when
+  the caller passes them, else from the values and a fixed palette.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+from osgeo import ogr, osr
+from rasterio import features as rio_features
+
+from .errors import InputError
+from .raster import Grid
+
+ogr.UseExceptions()
+osr.UseExceptions()
+
+PALETTE = ["#1f77b4", "#2ca02c", "#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
+           "#7b4173", "#3182bd", "#31a354", "#756bb1", "#636363", "#e6550d"]
+
+
+@dataclass
+class LabelFeatures:
+    """Geometries (WKB) with their class values, in the CRS ``crs_wkt``."""
+
+    wkbs: list
+    values: list
+    crs_wkt: str
+    layer_name: str = "labels"
+    field_name: str = "class"
+
+
+@dataclass
+class ClassInfo:
+    code: int       # value written in the classified raster
+    value: object   # value in the label layer (int or str)
+    name: str
+    color: str      # '#rrggbb'
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "value": self.value, "name": self.name, "color": self.color}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ClassInfo":
+        return cls(int(d["code"]), d["value"], d["name"], d["color"])
+
+
+@dataclass
+class LabelSamples:
+    rows: np.ndarray
+    cols: np.ndarray
+    class_index: np.ndarray          # 0..K-1 into ``classes``
+    classes: list                    # ClassInfo, sorted by code
+    dropped: dict = field(default_factory=dict)  # class name → {reason: count}
+    empty_class_features: int = 0
+    geometry_kind: str = "point"     # 'point' or 'polygon'
+
+    def used_per_class(self) -> dict:
+        counts = np.bincount(self.class_index, minlength=len(self.classes))
+        return {c.name: int(n) for c, n in zip(self.classes, counts)}
+
+
+def read_label_features(path: str, class_field: str, layer_name: str | None = None) -> LabelFeatures:
+    """Read a vector file with OGR (the QGIS adapter builds LabelFeatures from the layer itself)."""
+    try:
+        dataset = ogr.Open(path)
+    except RuntimeError as exc:
+        raise InputError(f"The label layer '{path}' could not be opened ({exc}).") from exc
+    # Keep ``dataset`` referenced while the layer is in use (GDAL crashes otherwise).
+    layer = dataset.GetLayerByName(layer_name) if layer_name else dataset.GetLayer(0)
+    if layer is None:
+        raise InputError(f"The label file '{path}' has no layer '{layer_name}'.")
+    definition = layer.GetLayerDefn()
+    if definition.GetFieldIndex(class_field) < 0:
+        fields = [definition.GetFieldDefn(i).GetName() for i in range(definition.GetFieldCount())]
+        raise InputError(f"The label layer '{layer.GetName()}' has no field '{class_field}'. "
+                         f"Its fields are: {', '.join(fields)}.")
+    srs = layer.GetSpatialRef()
+    wkbs, values = [], []
+    for feature in layer:
+        geometry = feature.GetGeometryRef()
+        wkbs.append(None if geometry is None else bytes(geometry.ExportToWkb()))
+        values.append(feature.GetField(class_field) if feature.IsFieldSetAndNotNull(class_field) else None)
+    crs_wkt = srs.ExportToWkt() if srs is not None else ""
+    result = LabelFeatures(wkbs, values, crs_wkt, layer.GetName(), class_field)
+    del layer, dataset
+    return result
+
+
+def _clean_value(value):
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if isinstance(value, float):
+        if np.isnan(value):
+            return None
+        if value.is_integer():
+            return int(value)
+    return value
+
+
+def build_class_table(values: list, names: dict | None = None, colors: dict | None = None) -> list:
+    """Distinct non-empty class values → ClassInfo list sorted by code."""
+    distinct = sorted({v for v in map(_clean_value, values) if v is not None},
+                      key=lambda v: (str(type(v)), v))
+    if not distinct:
+        raise InputError("The class field is empty for every label feature. Choose the field that "
+                         "holds the class of each point or polygon.")
+    names, colors = names or {}, colors or {}
+    is_integer = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in distinct)
+    if is_integer:
+        bad = [v for v in distinct if not 1 <= int(v) <= 254]
+        if bad:
+            raise InputError(f"Integer class values must be between 1 and 254 to be written as raster "
+                             f"codes; found {bad[:5]}. Recode the classes (e.g. with the Field "
+                             "Calculator) or use a text class field.")
+        codes = [int(v) for v in distinct]
+    else:
+        if len(distinct) > 254:
+            raise InputError(f"The class field has {len(distinct)} distinct values; at most 254 "
+                             "classes are supported. Did you choose an identifier field?")
+        distinct = sorted(distinct, key=str)
+        codes = list(range(1, len(distinct) + 1))
+    table = []
+    for i, (code, value) in enumerate(zip(codes, distinct)):
+        key = str(value)
+        table.append(ClassInfo(code, value if is_integer else str(value), names.get(key, key),
+                               colors.get(key, PALETTE[i % len(PALETTE)])))
+    return table
+
+
+def _transformer(features: LabelFeatures, grid: Grid):
+    if not features.crs_wkt:
+        return None  # assume the grid CRS
+    source = osr.SpatialReference()
+    source.ImportFromWkt(features.crs_wkt)
+    target = osr.SpatialReference()
+    target.ImportFromWkt(grid.crs_wkt)
+    for srs in (source, target):
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    if source.IsSame(target):
+        return None
+    return osr.CoordinateTransformation(source, target)
+
+
+def rasterize_labels(features: LabelFeatures, grid: Grid, valid: np.ndarray,
+                     names: dict | None = None, colors: dict | None = None) -> LabelSamples:
+    """Label features → pixel samples on ``grid``, dropping and counting what cannot be used."""
+    values = [_clean_value(v) for v in features.values]
+    classes = build_class_table(values, names, colors)
+    index_of = {str(c.value): i for i, c in enumerate(classes)}
+    transform = _transformer(features, grid)
+    inverse = ~grid.affine
+    label_map = np.full((grid.height, grid.width), -1, dtype=np.int32)  # -1 none, -2 conflict
+    dropped = {c.name: {"outside_extent": 0, "invalid_pixel": 0, "conflict": 0} for c in classes}
+    empty = 0
+    kinds = set()
+    per_class_shapes = {i: [] for i in range(len(classes))}
+    for wkb, value in zip(features.wkbs, values):
+        if value is None or wkb is None:
+            empty += 1
+            continue
+        k = index_of[str(value)]
+        geometry = ogr.CreateGeometryFromWkb(wkb)
+        if transform is not None:
+            geometry.Transform(transform)
+        flat_type = ogr.GT_Flatten(geometry.GetGeometryType())
+        if flat_type in (ogr.wkbPoint, ogr.wkbMultiPoint):
+            kinds.add("point")
+            points = [geometry] if flat_type == ogr.wkbPoint else \
+                [geometry.GetGeometryRef(i) for i in range(geometry.GetGeometryCount())]
+            for point in points:
+                col, row = inverse * (point.GetX(), point.GetY())
+                row, col = int(np.floor(row)), int(np.floor(col))
+                if not (0 <= row < grid.height and 0 <= col < grid.width):
+                    dropped[classes[k].name]["outside_extent"] += 1
+                    continue
+                current = label_map[row, col]
+                if current == -1 or current == k:
+                    label_map[row, col] = k
+                else:
+                    if current >= 0:
+                        dropped[classes[current].name]["conflict"] += 1
+                    dropped[classes[k].name]["conflict"] += 1
+                    label_map[row, col] = -2
+        elif flat_type in (ogr.wkbPolygon, ogr.wkbMultiPolygon):
+            kinds.add("polygon")
+            minx, maxx, miny, maxy = geometry.GetEnvelope()
+            gxmin, gymin, gxmax, gymax = grid.bounds
+            if maxx <= gxmin or minx >= gxmax or maxy <= gymin or miny >= gymax:
+                dropped[classes[k].name]["outside_extent"] += 1  # counted in features
+                continue
+            per_class_shapes[k].append(json.loads(geometry.ExportToJson()))
+        else:
+            raise InputError(f"The label layer '{features.layer_name}' has a geometry of type "
+                             f"{geometry.GetGeometryName()}; use points or polygons.")
+    if len(kinds) > 1:
+        raise InputError(f"The label layer '{features.layer_name}' mixes points and polygons; use "
+                         "one geometry type.")
+    for k, shapes in per_class_shapes.items():
+        if not shapes:
+            continue
+        # Pixel centres inside the polygons (all_touched=False is GDAL's centre rule).
+        inside = rio_features.rasterize(((s, 1) for s in shapes), out_shape=label_map.shape,
+                                        transform=grid.affine, fill=0, dtype="uint8",
+                                        all_touched=False).astype(bool)
+        free = inside & ((label_map == -1) | (label_map == k))
+        clash = inside & ~free
+        for other in np.unique(label_map[clash & (label_map >= 0)]):
+            n = int((clash & (label_map == other)).sum())
+            dropped[classes[other].name]["conflict"] += n
+        dropped[classes[k].name]["conflict"] += int(clash.sum())
+        label_map[free] = k
+        label_map[clash] = -2
+    labelled = label_map >= 0
+    for k, c in enumerate(classes):
+        dropped[c.name]["invalid_pixel"] = int(((label_map == k) & ~valid).sum())
+    rows, cols = np.nonzero(labelled & valid)
+    return LabelSamples(rows.astype(np.int64), cols.astype(np.int64),
+                        label_map[rows, cols].astype(np.int64), classes, dropped, empty,
+                        "polygon" if "polygon" in kinds else "point")

@@ -1,0 +1,41 @@
+"""Augmentation for the unimodal case (n = 1): two views of the same patches.
+
+With several modalities the modalities themselves are the positive pairs (the paper uses no
+augmentation). With one modality eq. (2) needs two views: each gets, per sample, a random
+element of the dihedral group D4 (the 8 flips / 90-degree rotations, which keep the
+patch centre on the centre pixel) plus additive Gaussian noise on every band and pixel.
+"""
+
+import torch
+
+
+def _dihedral(x, t):
+    """Element ``t`` (0..7) of D4 on the last two axes: ``t % 4`` quarter turns, then a
+    horizontal flip when ``t >= 4``."""
+    x = torch.rot90(x, t % 4, dims=(-2, -1))
+    return torch.flip(x, dims=(-1,)) if t >= 4 else x
+
+
+def _view(x, generator, noise_std):
+    n = x.shape[0]
+    t = torch.randint(0, 8, (n,), generator=generator, device=generator.device).to(x.device)
+    out = torch.empty_like(x)
+    for k in range(8):  # vectorised over the batch: one masked assignment per transform
+        mask = t == k
+        if mask.any():
+            out[mask] = _dihedral(x[mask], k)
+    noise = torch.randn(x.shape, generator=generator, device=generator.device, dtype=x.dtype)
+    return out + noise_std * noise.to(x.device)
+
+
+def two_views(x, generator, noise_std=0.05):
+    """Two random views of a batch of square patches ``(N, C, P, P)``.
+
+    Each view: per-sample random dihedral transform + ``N(0, noise_std^2)`` noise (inputs are
+    expected standardised per band, so ``noise_std`` is relative to each band's spread).
+    Deterministic for a given ``generator`` state; the random numbers are drawn on the
+    generator's device, so results do not depend on ``x``'s device.
+    """
+    if x.dim() != 4 or x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"two_views needs square patches (N, C, P, P), got {tuple(x.shape)}")
+    return _view(x, generator, noise_std), _view(x, generator, noise_std)

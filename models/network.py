@@ -1,0 +1,312 @@
+"""Multimodal Siamese network (Liu et al., IEEE GRSL 2024, Sec. II), in the style of SimSiam.
+
+Notation of the paper:
+
+* ``P_k``  per-modality *projection convolution* (16 kernels of 3x3) mapping the ``C_k`` bands of
+  modality ``k`` (hyperspectral H, multispectral M, SAR S, ...) to a common 16-channel space;
+* ``f``    the shared encoder (a slimmed MobileNetV2), ``z_k = f(P_k(x_k))``;
+* ``h``    the predictor (FC -> BN -> ReLU -> FC), ``p_k = h(z_k)``; trained with eq. (2),
+  see :func:`.losses.multimodal_siamese_loss`;
+* ``g``    the downstream classifier of eq. (3), ``g = linear(f(P_H(x_H) + P_M(x_M) + P_S(x_S)))``
+  (early fusion: the projected modalities are summed before the encoder).
+
+DESIGN CONSTRAINT -- exact receptive field, no padding, stride 1 everywhere
+------------------------------------------------------------------------------
+Every convolution in ``P_k`` and ``f`` is unpadded ("valid") with stride 1: the 3x3 projection
+removes 1 pixel per side, each inverted residual block removes 1 more (its depthwise 3x3),
+and there are ``(patch_size - 3) // 2`` blocks. Together they see *exactly* one
+``patch_size x patch_size`` window, and a ``patch_size`` input gives a 1x1 output.
+
+Consequently the very same network can be run *densely* over a whole raster tile of any size
+``H x W`` and returns an ``(H - patch_size + 1) x (W - patch_size + 1)`` map whose value at each
+position equals -- in ``eval()`` mode, where BatchNorm uses its running statistics -- the result
+of the per-patch forward of the patch centred there. Training uses per-patch batches; inference
+uses dense tiles. Do not add padding, strides, pooling or any layer mixing positions (e.g.
+global pooling over more than one patch) without giving up this equivalence, which the tests
+check pixel by pixel.
+"""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+#: Default output widths of the inverted residual blocks (first ``n`` are used; 160 beyond).
+DEFAULT_WIDTHS = (24, 24, 32, 32, 64, 64, 96, 96, 128, 128)
+_WIDEST = 160
+
+
+def _check_patch_size(patch_size):
+    if isinstance(patch_size, bool) or not isinstance(patch_size, int):
+        raise ValueError(f"patch_size must be an odd integer >= 3, got {patch_size!r}")
+    if patch_size < 3 or patch_size % 2 == 0:
+        raise ValueError(
+            f"patch_size must be an odd integer >= 3 (the patch is centred on a pixel), "
+            f"got {patch_size}")
+    return patch_size
+
+
+def n_blocks_for(patch_size):
+    """Number of inverted residual blocks so that 3x3 projection + blocks see ``patch_size``."""
+    return (_check_patch_size(patch_size) - 3) // 2
+
+
+def default_widths(n_blocks):
+    """First ``n_blocks`` of (24, 24, 32, 32, 64, 64, 96, 96, 128, 128), then 160s."""
+    return list(DEFAULT_WIDTHS[:n_blocks]) + [_WIDEST] * max(0, n_blocks - len(DEFAULT_WIDTHS))
+
+
+def _flatten_1x1(z):
+    """(N, C, 1, 1) -> (N, C); refuses larger maps (those are dense outputs, not patches)."""
+    if z.dim() != 4 or z.shape[-2:] != (1, 1):
+        raise ValueError(
+            f"expected a 1x1 spatial output for per-patch input, got shape {tuple(z.shape)}; "
+            f"inputs must be exactly patch_size x patch_size (use the dense forward otherwise)")
+    return z.flatten(1)
+
+
+class ProjectionConv(nn.Sequential):
+    """Projection convolution P_k of one modality: valid 3x3 conv -> BN -> ReLU6."""
+
+    def __init__(self, in_bands, out_channels=16):
+        super().__init__(
+            nn.Conv2d(in_bands, out_channels, 3, padding=0, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU6(inplace=True))
+        self.in_bands = in_bands
+        self.out_channels = out_channels
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2 block with valid convolutions: 1x1 expand, 3x3 depthwise, 1x1 linear.
+
+    The spatial size shrinks by 2; when ``in_ch == out_ch`` the input, centre-cropped by one
+    pixel per side, is added (the pixel it is added to sees that input pixel at its centre).
+    """
+
+    def __init__(self, in_ch, out_ch, expand_ratio):
+        super().__init__()
+        hidden = in_ch * expand_ratio
+        layers = []
+        if expand_ratio != 1:  # as in MobileNetV2, no expansion layer when t == 1
+            layers += [nn.Conv2d(in_ch, hidden, 1, bias=False),
+                       nn.BatchNorm2d(hidden),
+                       nn.ReLU6(inplace=True)]
+        layers += [nn.Conv2d(hidden, hidden, 3, padding=0, groups=hidden, bias=False),  # depthwise
+                   nn.BatchNorm2d(hidden),
+                   nn.ReLU6(inplace=True),
+                   nn.Conv2d(hidden, out_ch, 1, bias=False),  # linear bottleneck
+                   nn.BatchNorm2d(out_ch)]
+        self.conv = nn.Sequential(*layers)
+        self.use_residual = in_ch == out_ch
+
+    def forward(self, x):
+        out = self.conv(x)
+        if self.use_residual:
+            out = out + x[:, :, 1:-1, 1:-1]
+        return out
+
+
+class Encoder(nn.Module):
+    """Shared encoder f: slimmed MobileNetV2 of valid convolutions, then 1x1 conv + BN -> z.
+
+    Takes the 16-channel output of a projection convolution. ``forward`` is dense: an
+    ``(N, C, H, W)`` input gives ``(N, dim, H - patch_size + 3, W - patch_size + 3)``;
+    :meth:`embed` is the per-patch form returning ``(N, dim)``.
+    """
+
+    def __init__(self, patch_size, in_channels=16, dim=2048, widths=None, expand_ratio=4):
+        super().__init__()
+        n = n_blocks_for(patch_size)
+        widths = default_widths(n) if widths is None else [int(w) for w in widths]
+        if len(widths) != n:
+            raise ValueError(f"patch_size {patch_size} needs {n} block widths, got {len(widths)}")
+        blocks, ch = [], in_channels
+        for w in widths:
+            blocks.append(InvertedResidual(ch, w, expand_ratio))
+            ch = w
+        self.blocks = nn.Sequential(*blocks)
+        # output layer: z has no activation (as SimSiam's BN-ended projector)
+        self.head = nn.Sequential(nn.Conv2d(ch, dim, 1, bias=False), nn.BatchNorm2d(dim))
+        self.patch_size = patch_size
+        self.in_channels = in_channels
+        self.dim = dim
+        self.widths = widths
+        self.expand_ratio = expand_ratio
+
+    def forward(self, x):
+        need = self.patch_size - 2  # the projection already took 1 pixel per side
+        if x.shape[-1] < need or x.shape[-2] < need:
+            raise ValueError(f"encoder input {tuple(x.shape[-2:])} is smaller than the "
+                             f"{need}x{need} needed for patch_size {self.patch_size}")
+        return self.head(self.blocks(x))
+
+    def embed(self, x):
+        """Per-patch z: ``(N, C, patch_size - 2, patch_size - 2)`` -> ``(N, dim)``."""
+        return _flatten_1x1(self.forward(x))
+
+
+class Predictor(nn.Sequential):
+    """Predictor h: FC -> BN -> ReLU -> FC (bottleneck ``hidden``), as SimSiam."""
+
+    def __init__(self, dim=2048, hidden=512):
+        super().__init__(
+            nn.Linear(dim, hidden, bias=False),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(inplace=True),  # hidden layer
+            nn.Linear(hidden, dim))  # output layer
+
+
+def _check_band_counts(band_counts):
+    counts = list(band_counts)
+    if not counts or any(isinstance(b, bool) or int(b) != b or b < 1 for b in counts):
+        raise ValueError(f"band_counts must be a non-empty list of positive integers, "
+                         f"got {band_counts!r}")
+    return [int(b) for b in counts]
+
+
+class _ArchitectureMixin:
+    """``architecture()`` -> plain dict; ``from_architecture(d)`` rebuilds the model."""
+
+    _ARCH_KEYS = ()
+
+    def architecture(self):
+        return {k: (list(v) if isinstance(v, (list, tuple)) else v)
+                for k, v in self._arch.items()}
+
+    @classmethod
+    def from_architecture(cls, d):
+        unknown = sorted(set(d) - set(cls._ARCH_KEYS))
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} architecture keys: {unknown}")
+        return cls(**d)
+
+
+class MultimodalSiamese(_ArchitectureMixin, nn.Module):
+    """Pretraining network: projections P_k, shared encoder f, predictor h (paper Fig. 1).
+
+    ``forward(inputs)`` returns ``(z, p)``: lists with ``z_k = f(P_k(x_k))`` and
+    ``p_k = h(z_k)``, both ``(N, dim)``. Unlike SimSiam's builder, ``z`` is *not* detached
+    here: the stop-gradient is applied in :func:`.losses.multimodal_siamese_loss`.
+    Each modality is a separate encoder pass, so BatchNorm sees per-modality batches.
+    """
+
+    _ARCH_KEYS = ("band_counts", "patch_size", "proj_channels", "dim", "pred_hidden",
+                  "widths", "expand_ratio")
+
+    def __init__(self, band_counts, patch_size=13, proj_channels=16, dim=2048, pred_hidden=512,
+                 widths=None, expand_ratio=4):
+        super().__init__()
+        band_counts = _check_band_counts(band_counts)
+        self.projections = nn.ModuleList(ProjectionConv(b, proj_channels) for b in band_counts)
+        self.encoder = Encoder(patch_size, proj_channels, dim, widths, expand_ratio)
+        self.predictor = Predictor(dim, pred_hidden)
+        self._arch = dict(band_counts=band_counts, patch_size=patch_size,
+                          proj_channels=proj_channels, dim=dim, pred_hidden=pred_hidden,
+                          widths=list(self.encoder.widths), expand_ratio=expand_ratio)
+
+    def forward(self, inputs, projection_index=None):
+        """
+        inputs: list of ``(N, C_k, patch_size, patch_size)`` tensors, one per view.
+        projection_index: projection used for each input (default: ``[0, 1, ..., n-1]``);
+            ``[0, 0]`` pushes two augmented views of a single modality through P_0.
+        Returns ``(z, p)``, two lists of ``(N, dim)`` tensors.
+        """
+        if projection_index is None:
+            if len(inputs) != len(self.projections):
+                raise ValueError(f"got {len(inputs)} inputs for {len(self.projections)} "
+                                 f"modalities; pass projection_index to map views to modalities")
+            projection_index = range(len(inputs))
+        projection_index = list(projection_index)
+        if len(projection_index) != len(inputs):
+            raise ValueError("projection_index must have one entry per input")
+        z = [self.encoder.embed(self.projections[i](x)) for i, x in zip(projection_index, inputs)]
+        p = [self.predictor(zk) for zk in z]
+        return z, p
+
+
+class FusionClassifier(_ArchitectureMixin, nn.Module):
+    """Downstream classifier of eq. (3): ``g(z_H, z_M, z_S) = linear(f(z_H + z_M + z_S))``.
+
+    Here ``z_H, z_M, z_S`` are the outputs of the projection convolutions (early fusion by
+    summation), f is the (pretrained) shared encoder and ``linear`` the only new layer.
+    """
+
+    _ARCH_KEYS = ("band_counts", "patch_size", "n_classes", "proj_channels", "dim",
+                  "widths", "expand_ratio")
+
+    def __init__(self, band_counts, patch_size, n_classes, proj_channels=16, dim=2048,
+                 widths=None, expand_ratio=4):
+        super().__init__()
+        band_counts = _check_band_counts(band_counts)
+        if isinstance(n_classes, bool) or int(n_classes) != n_classes or n_classes < 1:
+            raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
+        n_classes = int(n_classes)
+        self.projections = nn.ModuleList(ProjectionConv(b, proj_channels) for b in band_counts)
+        self.encoder = Encoder(patch_size, proj_channels, dim, widths, expand_ratio)
+        self.linear = nn.Linear(dim, n_classes)
+        self._arch = dict(band_counts=band_counts, patch_size=patch_size, n_classes=n_classes,
+                          proj_channels=proj_channels, dim=dim,
+                          widths=list(self.encoder.widths), expand_ratio=expand_ratio)
+
+    def _features(self, inputs):
+        """Dense f(sum_k P_k(x_k)): ``(N, dim, H - patch_size + 1, W - patch_size + 1)``."""
+        if len(inputs) != len(self.projections):
+            raise ValueError(f"got {len(inputs)} inputs for {len(self.projections)} modalities")
+        shapes = {tuple(x.shape[-2:]) for x in inputs}
+        if len(shapes) != 1:
+            raise ValueError(f"all modalities must have the same spatial size, got {sorted(shapes)}")
+        fused = sum(proj(x) for proj, x in zip(self.projections, inputs))  # early fusion
+        return self.encoder(fused)
+
+    def forward(self, inputs):
+        """Per-patch logits: inputs ``(N, C_k, P, P)`` -> ``(N, n_classes)``."""
+        return self.linear(_flatten_1x1(self._features(inputs)))
+
+    def forward_dense(self, inputs):
+        """Dense logits: inputs ``(N, C_k, H, W)`` -> ``(N, n_classes, H - P + 1, W - P + 1)``.
+
+        The linear head is applied as the equivalent 1x1 convolution on the dim-channel map.
+        """
+        w = self.linear.weight
+        return F.conv2d(self._features(inputs), w.view(*w.shape, 1, 1), self.linear.bias)
+
+    def load_pretrained(self, siamese_state_dict):
+        """Copy P_k and f from a :class:`MultimodalSiamese` state dict (h is discarded).
+
+        Accepts a state dict (or the module itself). Raises ``ValueError`` with an explicit
+        message when the number of modalities, a modality's band count or any shape differs.
+        Returns ``{'loaded': [keys], 'ignored': [keys]}``.
+        """
+        sd = siamese_state_dict.state_dict() if isinstance(siamese_state_dict, nn.Module) \
+            else siamese_state_dict
+        n_pre = len({k.split(".")[1] for k in sd if k.startswith("projections.")})
+        if n_pre != len(self.projections):
+            raise ValueError(f"the pretrained model has {n_pre} modalities but the classifier "
+                             f"has {len(self.projections)}")
+        for i, proj in enumerate(self.projections):
+            key = f"projections.{i}.0.weight"
+            if key not in sd:
+                raise ValueError(f"pretrained weights lack '{key}' (not a MultimodalSiamese?)")
+            pre_bands = sd[key].shape[1]
+            if pre_bands != proj.in_bands:
+                raise ValueError(f"modality {i} has {proj.in_bands} bands in the classifier but "
+                                 f"{pre_bands} bands in the pretrained model")
+        own = self.state_dict()
+        wanted = [k for k in own if k.startswith(("projections.", "encoder."))]
+        missing = [k for k in wanted if k not in sd]
+        if missing:
+            raise ValueError(f"pretrained weights lack {len(missing)} entries, e.g. {missing[0]!r}"
+                             f" (different patch size or encoder widths?)")
+        for k in wanted:
+            if sd[k].shape != own[k].shape:
+                raise ValueError(f"pretrained '{k}' has shape {tuple(sd[k].shape)} but the "
+                                 f"classifier needs {tuple(own[k].shape)} (different patch size, "
+                                 f"dim or encoder widths?)")
+        extra = [k for k in sd if k.startswith(("projections.", "encoder.")) and k not in own]
+        if extra:
+            raise ValueError(f"pretrained weights have {len(extra)} unexpected entries, e.g. "
+                             f"{extra[0]!r} (different patch size or encoder widths?)")
+        with torch.no_grad():
+            for k in wanted:
+                own[k].copy_(sd[k])
+        return {"loaded": wanted, "ignored": [k for k in sd if k not in own]}

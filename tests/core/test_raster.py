@@ -1,0 +1,169 @@
+"""Multimodal raster core on real data: alignment, valid mask, dropped bands, normalisation."""
+
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from multimodal_siamese.core import raster
+from multimodal_siamese.core.errors import InputError
+
+gdal.UseExceptions()
+
+
+def potsdam(data_dir):
+    d = os.path.join(data_dir, "potsdam")
+    return [raster.ModalityInput("HYPERSPECTRAL", os.path.join(d, "enmap_potsdam_vnir.vrt")),
+            raster.ModalityInput("MULTISPECTRAL", os.path.join(d, "enmap_potsdam_swir.vrt"))]
+
+
+def test_potsdam_vnir_swir_grid_valid_mask_and_bad_bands(data_dir):
+    with raster.AlignedStack.open(potsdam(data_dir)) as stack:
+        assert (stack.grid.width, stack.grid.height) == (160, 192)
+        stats, n_valid = raster.scan(stack)
+        # 40 % of the 160 x 192 grid is nodata (18 tiles of 32 x 32 are valid).
+        assert n_valid == 18 * 32 * 32
+        vnir, swir = stack.infos
+        assert vnir.dropped_bands == [] and len(vnir.kept_bands) == 91
+        # EnMAP bands 130-135 are SWIR bands 39-44 of the 92-224 VRT.
+        assert swir.dropped_bands == list(range(39, 45))
+        assert stack.band_counts == [91, 127]
+        arrays, valid = raster.read_normalised(stack, stats)
+        assert int(valid.sum()) == n_valid
+        for a, s in zip(arrays, stats):
+            assert np.isfinite(a).all()
+            assert np.abs(a).max() <= raster.CLIP
+            assert (a[:, ~valid] == 0).all()
+            assert len(s.center) == a.shape[0]
+            # Robust z-scores: each band's median over valid pixels is ~0.
+            assert np.abs(np.median(a[:, valid], axis=1)).max() < 0.05
+
+
+def test_tahoe_aerial_and_lidar_in_geographic_crs(data_dir):
+    d = os.path.join(data_dir, "tahoe")
+    mods = [raster.ModalityInput("MULTISPECTRAL", os.path.join(d, "tahoe_highrez.tif")),
+            raster.ModalityInput("SAR", os.path.join(d, "tahoe_lidar_highesthit.tif")),
+            raster.ModalityInput("EXTRA_1", os.path.join(d, "tahoe_lidar_bareearth.tif"))]
+    with raster.AlignedStack.open(mods) as stack:
+        assert "4326" in stack.grid.crs_wkt or "WGS 84" in stack.grid.crs_wkt
+        assert (stack.grid.width, stack.grid.height) == (400, 400)
+        stats, n_valid = raster.scan(stack)
+        assert n_valid > 0.9 * 400 * 400
+        arrays, valid = raster.read_normalised(stack, stats)
+        assert [a.shape[0] for a in arrays] == [3, 1, 1]
+        assert all(np.isfinite(a).all() for a in arrays)
+
+
+def test_para_sentinel2_and_dem(data_dir):
+    d = os.path.join(data_dir, "para_sentinel2")
+    mods = [raster.ModalityInput("MULTISPECTRAL", os.path.join(d, "sen2.tif")),
+            raster.ModalityInput("SAR", os.path.join(d, "srtm_sen2.tif"))]
+    with raster.AlignedStack.open(mods) as stack:
+        stats, n_valid = raster.scan(stack)
+        assert stack.band_counts == [12, 1]
+        assert stack.infos[0].kept_band_names[0].startswith("B1")
+        assert n_valid > 0
+
+
+@pytest.fixture()
+def reprojected_dem(data_dir, tmp_path):
+    """The Pará DEM warped to UTM 22S at 20 m (a different CRS and resolution)."""
+    src = os.path.join(data_dir, "para_sentinel2", "srtm_sen2.tif")
+    out = str(tmp_path / "dem_utm.tif")
+    gdal.Warp(out, src, dstSRS="EPSG:32722", xRes=20, yRes=20, resampleAlg="bilinear")
+    return src, out
+
+
+def test_other_crs_and_resolution_is_warped_back_onto_reference_grid(data_dir, reprojected_dem):
+    original, warped = reprojected_dem
+    sen2 = os.path.join(data_dir, "para_sentinel2", "sen2.tif")
+    with raster.AlignedStack.open([raster.ModalityInput("MULTISPECTRAL", sen2),
+                                   raster.ModalityInput("SAR", warped)]) as stack:
+        assert stack._readers[1][0] == "warped"
+        aligned = stack.read(1)[0]
+        g = stack.grid
+    with raster.AlignedStack.open([raster.ModalityInput("MULTISPECTRAL", sen2),
+                                   raster.ModalityInput("SAR", original)]) as stack:
+        assert stack.grid == g  # the reference grid does not depend on the other modality's grid
+        reference = stack.read(1)[0]
+    both = np.isfinite(aligned) & np.isfinite(reference)
+    assert both.mean() > 0.9
+    diff = np.abs(aligned[both] - reference[both])
+    # Two bilinear resamplings of a ~10 m DEM: metre-level agreement.
+    assert np.median(diff) < 1.0 and np.percentile(diff, 99) < 5.0
+    assert np.corrcoef(aligned[both], reference[both])[0, 1] > 0.99
+
+
+def test_reference_slot_and_explicit_resolution(data_dir, reprojected_dem):
+    _, warped = reprojected_dem
+    sen2 = os.path.join(data_dir, "para_sentinel2", "sen2.tif")
+    mods = [raster.ModalityInput("MULTISPECTRAL", sen2), raster.ModalityInput("SAR", warped)]
+    grid = raster.build_reference_grid(mods, reference_slot="SAR")
+    assert "22S" in grid.crs_wkt and grid.resolution == pytest.approx((20.0, 20.0))
+    coarse = raster.build_reference_grid(mods, resolution=0.0005)
+    assert coarse.resolution == (0.0005, 0.0005)
+    fine = raster.build_reference_grid(mods)
+    assert coarse.width < fine.width
+    with pytest.raises(InputError, match="not one of the given"):
+        raster.build_reference_grid(mods, reference_slot="HYPERSPECTRAL")
+
+
+def test_windowed_warped_read_equals_full_read(data_dir, reprojected_dem):
+    _, warped = reprojected_dem
+    sen2 = os.path.join(data_dir, "para_sentinel2", "sen2.tif")
+    with raster.AlignedStack.open([raster.ModalityInput("MULTISPECTRAL", sen2),
+                                   raster.ModalityInput("SAR", warped)]) as stack:
+        full = stack.read(1)
+        part = stack.read(1, (50, 70, 40, 33))
+    np.testing.assert_array_equal(np.nan_to_num(part, nan=-1), np.nan_to_num(full[:, 50:90, 70:103], nan=-1))
+
+
+def test_non_overlapping_modalities_are_refused(data_dir, tmp_path):
+    src = os.path.join(data_dir, "para_sentinel2", "srtm_sen2.tif")
+    shifted = str(tmp_path / "far_away.tif")
+    gdal.Translate(shifted, src, outputBounds=[10.0, 10.1, 10.1, 10.0])
+    sen2 = os.path.join(data_dir, "para_sentinel2", "sen2.tif")
+    with pytest.raises(InputError, match="do not overlap"):
+        raster.build_reference_grid([raster.ModalityInput("MULTISPECTRAL", sen2),
+                                     raster.ModalityInput("SAR", shifted)])
+
+
+def test_modality_without_any_valid_pixel_is_refused(data_dir, tmp_path):
+    src = os.path.join(data_dir, "para_sentinel2", "srtm_sen2.tif")
+    empty = str(tmp_path / "empty.tif")
+    ds = gdal.Translate(empty, src)
+    band = ds.GetRasterBand(1)
+    band.Fill(-9999)
+    band.SetNoDataValue(-9999)
+    ds = None
+    sen2 = os.path.join(data_dir, "para_sentinel2", "sen2.tif")
+    with raster.AlignedStack.open([raster.ModalityInput("MULTISPECTRAL", sen2),
+                                   raster.ModalityInput("SAR", empty)]) as stack:
+        with pytest.raises(InputError, match="No pixel has data in every modality"):
+            raster.scan(stack)
+
+
+def test_partial_band_gap_is_filled_with_band_median(data_dir, tmp_path):
+    """A cloud-masked band in an otherwise valid pixel becomes 0 (the band median), never NaN."""
+    src = os.path.join(data_dir, "para_sentinel2", "sen2.tif")
+    gappy = str(tmp_path / "gappy.tif")
+    ds = gdal.Translate(gappy, src)
+    band = ds.GetRasterBand(3)
+    values = band.ReadAsArray()
+    values[10:20, 10:20] = np.nan
+    band.WriteArray(values)
+    ds = None
+    with raster.AlignedStack.open([raster.ModalityInput("MULTISPECTRAL", gappy)]) as stack:
+        stats, _ = raster.scan(stack)
+        (array,), valid = raster.read_normalised(stack, stats)
+    assert valid[10:20, 10:20].all()  # other bands still have data there
+    assert (array[2, 10:20, 10:20] == 0).all()
+    assert np.isfinite(array).all()
+
+
+def test_unreadable_raster_names_the_slot(tmp_path):
+    bogus = tmp_path / "not_a_raster.tif"
+    bogus.write_text("hello")
+    with pytest.raises(InputError, match="SAR raster"):
+        raster.build_reference_grid([raster.ModalityInput("SAR", str(bogus))])

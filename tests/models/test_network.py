@@ -1,0 +1,155 @@
+"""Shapes, exact receptive field (per-patch == dense) and weight transfer of the networks."""
+
+import pytest
+import torch
+
+from multimodal_siamese.models.network import (
+    Encoder, FusionClassifier, InvertedResidual, MultimodalSiamese, ProjectionConv,
+    default_widths, n_blocks_for)
+
+
+def _patches(x, p):
+    """All p x p patches of (1, C, H, W), row-major over valid centres -> (L, C, p, p)."""
+    c = x.shape[1]
+    cols = torch.nn.functional.unfold(x, p)  # (1, C*p*p, L)
+    return cols[0].T.reshape(-1, c, p, p)
+
+
+def _randomise_bn(model, gen):
+    """Non-trivial running statistics / affine parameters, so eval-mode BN is not identity."""
+    for m in model.modules():
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
+            m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
+
+
+@pytest.mark.parametrize("patch_size", [3, 5, 9, 13])
+def test_fusion_classifier_per_patch_equals_dense(patch_size):
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    model = FusionClassifier([4, 7], patch_size, n_classes=5, dim=64)
+    _randomise_bn(model, gen)
+    model.eval()
+    xs = [torch.randn(1, 4, 29, 31, generator=gen), torch.randn(1, 7, 29, 31, generator=gen)]
+    with torch.no_grad():
+        dense = model.forward_dense(xs)
+        assert dense.shape == (1, 5, 29 - patch_size + 1, 31 - patch_size + 1)
+        per_patch = model([_patches(x, patch_size) for x in xs])  # (L, 5)
+    dense_flat = dense[0].flatten(1).T  # (L, 5), same row-major order as unfold
+    assert per_patch.shape == dense_flat.shape
+    assert (per_patch - dense_flat).abs().max().item() <= 1e-5
+
+
+@pytest.mark.parametrize("patch_size", [5, 9, 13])
+def test_encoder_z_per_patch_equals_dense(patch_size):
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(2)
+    model = MultimodalSiamese([6], patch_size=patch_size, dim=32, pred_hidden=8)
+    _randomise_bn(model, gen)
+    model.eval()
+    x = torch.randn(1, 6, 29, 31, generator=gen)
+    with torch.no_grad():
+        dense = model.encoder(model.projections[0](x))
+        assert dense.shape == (1, 32, 29 - patch_size + 1, 31 - patch_size + 1)
+        z, _ = model([_patches(x, patch_size)])
+    diff = (z[0] - dense[0].flatten(1).T).abs().max().item()
+    assert diff <= 1e-5
+
+
+@pytest.mark.parametrize("bad", [0, 1, 2, 4, 12, 13.0, "13", True])
+def test_bad_patch_size_raises(bad):
+    with pytest.raises(ValueError, match="odd integer"):
+        Encoder(bad)
+    with pytest.raises(ValueError, match="odd integer"):
+        MultimodalSiamese([3], patch_size=bad, dim=8)
+
+
+def test_block_count_and_widths():
+    assert n_blocks_for(13) == 5
+    assert default_widths(5) == [24, 24, 32, 32, 64]
+    assert default_widths(12)[-3:] == [128, 160, 160]
+    enc = Encoder(13, dim=16)
+    assert [b.conv[-2].out_channels for b in enc.blocks] == [24, 24, 32, 32, 64]
+    assert [b.use_residual for b in enc.blocks] == [False, True, False, True, False]
+    assert enc(torch.randn(2, 16, 11, 11)).shape == (2, 16, 1, 1)
+    assert enc.embed(torch.randn(2, 16, 11, 11)).shape == (2, 16)
+    with pytest.raises(ValueError, match="1x1"):
+        enc.embed(torch.randn(2, 16, 12, 11))
+    with pytest.raises(ValueError):
+        Encoder(13, widths=[24, 24])
+
+
+def test_building_blocks_shrink_by_valid_convs():
+    assert ProjectionConv(5)(torch.randn(2, 5, 9, 8)).shape == (2, 16, 7, 6)
+    assert InvertedResidual(16, 24, 4)(torch.randn(2, 16, 9, 8)).shape == (2, 24, 7, 6)
+    block = InvertedResidual(8, 8, 4).eval()
+    x = torch.randn(1, 8, 5, 5)
+    with torch.no_grad():
+        assert torch.allclose(block(x) - block.conv(x), x[:, :, 1:-1, 1:-1])
+
+
+@pytest.mark.parametrize("band_counts, index", [([5], [0, 0]), ([5, 3], None),
+                                                ([5, 3, 2], None)])
+def test_siamese_forward_shapes(band_counts, index):
+    torch.manual_seed(0)
+    model = MultimodalSiamese(band_counts)  # defaults: patch 13, dim 2048, predictor 512
+    n_views = 2 if index else len(band_counts)
+    bands = [band_counts[i] for i in (index or range(n_views))]
+    xs = [torch.randn(4, b, 13, 13) for b in bands]
+    z, p = model(xs, projection_index=index)
+    assert len(z) == len(p) == n_views
+    assert all(t.shape == (4, 2048) for t in z + p)
+
+
+def test_siamese_forward_rejects_wrong_input_count():
+    model = MultimodalSiamese([2, 3], dim=8, pred_hidden=4)
+    with pytest.raises(ValueError, match="projection_index"):
+        model([torch.randn(2, 2, 13, 13)])
+
+
+def test_architecture_round_trip():
+    torch.manual_seed(0)
+    m = MultimodalSiamese([4, 2], patch_size=9, dim=32, pred_hidden=8)
+    arch = m.architecture()
+    assert arch == {"band_counts": [4, 2], "patch_size": 9, "proj_channels": 16, "dim": 32,
+                    "pred_hidden": 8, "widths": [24, 24, 32], "expand_ratio": 4}
+    m2 = MultimodalSiamese.from_architecture(arch)
+    m2.load_state_dict(m.state_dict())  # same shapes
+    c = FusionClassifier([4, 2], 9, 6, dim=32)
+    c2 = FusionClassifier.from_architecture(c.architecture())
+    assert c2.architecture()["n_classes"] == 6
+    c2.load_state_dict(c.state_dict())
+    with pytest.raises(ValueError, match="unknown"):
+        FusionClassifier.from_architecture({**c.architecture(), "bogus": 1})
+
+
+def test_load_pretrained_copies_projections_and_encoder():
+    torch.manual_seed(0)
+    siam = MultimodalSiamese([4, 6], patch_size=9, dim=32, pred_hidden=8)
+    torch.manual_seed(1)
+    clf = FusionClassifier([4, 6], 9, n_classes=3, dim=32)
+    head_before = clf.linear.weight.clone()
+    assert not torch.equal(clf.encoder.head[0].weight, siam.encoder.head[0].weight)
+    report = clf.load_pretrained(siam.state_dict())
+    for name, t in clf.encoder.state_dict().items():
+        assert torch.equal(t, siam.encoder.state_dict()[name]), name
+    for a, b in zip(clf.projections.state_dict().values(), siam.projections.state_dict().values()):
+        assert torch.equal(a, b)
+    assert torch.equal(clf.linear.weight, head_before)
+    assert report["ignored"] and all(k.startswith("predictor.") for k in report["ignored"])
+
+
+def test_load_pretrained_refuses_band_mismatch():
+    siam = MultimodalSiamese([4, 6], patch_size=9, dim=32, pred_hidden=8)
+    clf = FusionClassifier([4, 5], 9, n_classes=3, dim=32)
+    with pytest.raises(ValueError, match=r"modality 1 has 5 bands .* but 6 bands"):
+        clf.load_pretrained(siam.state_dict())
+    with pytest.raises(ValueError, match="2 modalities .* has 1"):
+        FusionClassifier([4], 9, 3, dim=32).load_pretrained(siam.state_dict())
+    with pytest.raises(ValueError, match="shape"):
+        FusionClassifier([4, 6], 9, 3, dim=16).load_pretrained(siam.state_dict())
+    with pytest.raises(ValueError):
+        FusionClassifier([4, 6], 13, 3, dim=32).load_pretrained(siam.state_dict())
