@@ -121,11 +121,14 @@ def load_checkpoint(path, expected_kind=None, needed_by=None):
     if not os.path.isfile(path):
         raise _fail(path, "is not a file.")
     try:
+        with open(path, "rb"):
+            pass
+    except OSError as e:
+        raise _fail(path, f"could not be read ({e.strerror or e}).") from None
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. pickle-protocol warnings on foreign files
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except OSError as e:
-        raise _fail(path, f"could not be read ({e.strerror or e}).") from None
     except Exception as e:  # noqa: BLE001 -- any failure means "unusable file"
         if "Weights only load failed" in str(e):
             raise _fail(path, "contains Python objects that could run code, so it was not "

@@ -254,7 +254,8 @@ class FusionClassifier(_ArchitectureMixin, nn.Module):
             raise ValueError(f"got {len(inputs)} inputs for {len(self.projections)} modalities")
         shapes = {tuple(x.shape[-2:]) for x in inputs}
         if len(shapes) != 1:
-            raise ValueError(f"all modalities must have the same spatial size, got {sorted(shapes)}")
+            raise ValueError(f"all modalities must have the same spatial size, "
+                             f"got {sorted(shapes)}")
         fused = sum(proj(x) for proj, x in zip(self.projections, inputs))  # early fusion
         return self.encoder(fused)
 

@@ -1,0 +1,237 @@
+"""What every algorithm shares: modality slots, seed/device parameters, feedback and errors.
+
+The algorithms are thin adapters: they turn parameters into core calls. Anything heavy (torch,
+scikit-learn) is imported inside ``processAlgorithm`` so that QGIS starts without it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+from qgis.core import (
+    QgsCategorizedSymbolRenderer,
+    QgsCoordinateReferenceSystem,
+    QgsFeatureRequest,
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+)
+from qgis.PyQt.QtGui import QIcon
+
+from ..core.dependencies import missing_packages_message
+from ..core.errors import Cancelled, InputError
+from ..core.progress import Progress
+
+PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ICON_PATH = os.path.join(PLUGIN_DIR, "resources", "icons", "mmsiam.svg")
+
+MODALITY_SLOTS = ("HYPERSPECTRAL", "MULTISPECTRAL", "SAR")
+EXTRA_MODALITIES = "EXTRA_MODALITIES"
+REFERENCE_GRID = "REFERENCE_GRID"
+RESOLUTION = "RESOLUTION"
+RESAMPLING = "RESAMPLING"
+SEED = "SEED"
+DEVICE = "DEVICE"
+
+REFERENCE_CHOICES = ["first"] + [s.lower() for s in MODALITY_SLOTS]
+RESAMPLING_CHOICES = ["bilinear", "nearest", "cubic", "average"]
+DEVICE_CHOICES = ["auto", "cpu", "cuda"]
+
+MODALITY_HELP = (
+    "Rasters of the same area from different sensors. The slot names follow the paper "
+    "(hyperspectral, multispectral, SAR) but any co-registrable raster works in any slot: LiDAR "
+    "heights, a DEM, another spectrometer. Give at least one; use Extra modalities for more than "
+    "three. The rasters may differ in band count, data type, CRS, resolution and extent: they are "
+    "warped onto one reference grid covering their common extent. A pixel is used where every "
+    "modality has data; bands without any data are dropped and reported.")
+
+
+class MmsiamAlgorithm(QgsProcessingAlgorithm):
+    """Base class: naming, icon, help, and the shared parameter groups."""
+
+    def createInstance(self):  # noqa: N802 (QGIS API name)
+        return type(self)()
+
+    def group(self):
+        return "Land cover"
+
+    def groupId(self):  # noqa: N802 (QGIS API name)
+        return "landcover"
+
+    def icon(self):
+        return QIcon(ICON_PATH)
+
+    # -- parameters ------------------------------------------------------------------------
+    def add_modality_parameters(self, with_grid_options: bool = True):
+        for slot in MODALITY_SLOTS:
+            self.addParameter(QgsProcessingParameterRasterLayer(
+                slot, f"{slot.capitalize()} raster (any co-registrable raster)", optional=True))
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            EXTRA_MODALITIES, "Extra modalities (more rasters, one modality each)",
+            QgsProcessing.TypeRaster, optional=True))
+        if not with_grid_options:
+            return
+        self.add_advanced(QgsProcessingParameterEnum(
+            REFERENCE_GRID, "Reference grid (pixels of this modality; extent = common extent)",
+            options=REFERENCE_CHOICES, defaultValue="first", usesStaticStrings=True))
+        self.add_advanced(QgsProcessingParameterNumber(
+            RESOLUTION, "Pixel size of the reference grid (0 = the reference modality's own)",
+            QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0))
+        self.add_advanced(QgsProcessingParameterEnum(
+            RESAMPLING, "Resampling of the other modalities", options=RESAMPLING_CHOICES,
+            defaultValue="bilinear", usesStaticStrings=True))
+
+    def add_seed_and_device(self):
+        self.add_advanced(QgsProcessingParameterNumber(
+            SEED, "Random seed (same seed, same result on CPU)", QgsProcessingParameterNumber.Integer,
+            defaultValue=42, minValue=0))
+        self.add_advanced(QgsProcessingParameterEnum(
+            DEVICE, "Device", options=DEVICE_CHOICES, defaultValue="auto", usesStaticStrings=True))
+
+    def add_advanced(self, parameter):
+        parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(parameter)
+
+    # -- reading parameters ----------------------------------------------------------------
+    def modality_inputs(self, parameters, context):
+        from ..core.raster import ModalityInput
+
+        inputs = []
+        for slot in MODALITY_SLOTS:
+            layer = self.parameterAsRasterLayer(parameters, slot, context)
+            if layer is not None:
+                inputs.append(ModalityInput(slot, raster_source(layer, slot)))
+        extras = self.parameterAsLayerList(parameters, EXTRA_MODALITIES, context) or []
+        for i, layer in enumerate(extras, start=1):
+            inputs.append(ModalityInput(f"EXTRA_{i}", raster_source(layer, f"extra modality {i}")))
+        if not inputs:
+            raise QgsProcessingException(
+                "No raster was given. Set at least one of Hyperspectral, Multispectral, SAR or "
+                "Extra modalities.")
+        return inputs
+
+    def grid_options(self, parameters, context) -> dict:
+        reference = self.parameterAsEnumString(parameters, REFERENCE_GRID, context) or "first"
+        resolution = self.parameterAsDouble(parameters, RESOLUTION, context)
+        return {"reference_slot": None if reference == "first" else reference.upper(),
+                "resolution": resolution or None,
+                "resampling": self.parameterAsEnumString(parameters, RESAMPLING, context) or "bilinear"}
+
+    def seed_and_device(self, parameters, context):
+        seed = self.parameterAsInt(parameters, SEED, context)
+        device = self.parameterAsEnumString(parameters, DEVICE, context) or "auto"
+        return seed, device
+
+
+def raster_source(layer, what: str) -> str:
+    if layer.providerType() != "gdal":
+        raise QgsProcessingException(
+            f"The {what} layer '{layer.name()}' is not a file-based raster (provider "
+            f"'{layer.providerType()}'). Save it as a GeoTIFF first (Export ▸ Save As…).")
+    return layer.source()
+
+
+def label_features_from_layer(layer, field_name: str, what: str = "LABELS"):
+    """A QGIS vector layer (any provider, any CRS) → core LabelFeatures and renderer names/colours."""
+    from ..core.labels import LabelFeatures
+
+    if layer is None:
+        raise QgsProcessingException(f"The {what} layer is missing or could not be loaded.")
+    if layer.fields().indexOf(field_name) < 0:
+        names = ", ".join(layer.fields().names())
+        raise QgsProcessingException(
+            f"The {what} layer '{layer.name()}' has no field '{field_name}'. Its fields are: {names}.")
+    wkbs, values = [], []
+    request = QgsFeatureRequest().setSubsetOfAttributes([field_name], layer.fields())
+    for feature in layer.getFeatures(request):
+        geometry = feature.geometry()
+        wkbs.append(None if geometry is None or geometry.isEmpty() else bytes(geometry.asWkb()))
+        value = feature[field_name]
+        values.append(None if value is None or _is_null(value) else value)
+    crs = layer.crs() if layer.crs().isValid() else QgsCoordinateReferenceSystem()
+    names, colors = renderer_classes(layer, field_name)
+    features = LabelFeatures(wkbs, values, crs.toWkt() if crs.isValid() else "", layer.name(), field_name)
+    return features, names, colors
+
+
+def _is_null(value) -> bool:
+    # QVariant NULL (QGIS 3) arrives as a QVariant whose isNull() is True.
+    return hasattr(value, "isNull") and value.isNull()
+
+
+def renderer_classes(layer, field_name: str):
+    """Class names and colours from a categorized renderer on ``field_name``, if any."""
+    renderer = layer.renderer()
+    names, colors = {}, {}
+    if isinstance(renderer, QgsCategorizedSymbolRenderer) and renderer.classAttribute() == field_name:
+        for category in renderer.categories():
+            key = str(category.value())
+            if category.label():
+                names[key] = category.label()
+            if category.symbol() is not None:
+                colors[key] = category.symbol().color().name()
+    return names, colors
+
+
+class FeedbackProgress(Progress):
+    """core.Progress over a QgsProcessingFeedback."""
+
+    def __init__(self, feedback):
+        super().__init__()
+        self.feedback = feedback
+
+    def set_percent(self, percent: float):
+        super().set_percent(percent)
+        if self.feedback is not None:
+            self.feedback.setProgress(percent)
+
+    def info(self, text: str):
+        super().info(text)
+        if self.feedback is not None:
+            self.feedback.setProgressText(text)
+            self.feedback.pushInfo(text)
+
+    def warn(self, text: str):
+        super().warn(text)
+        if self.feedback is not None:
+            self.feedback.reportError(text, False)
+
+    def is_cancelled(self) -> bool:
+        return self.cancel_requested or (self.feedback is not None and self.feedback.isCanceled())
+
+
+def require_dependencies():
+    message = missing_packages_message()
+    if message:
+        raise QgsProcessingException(message)
+
+
+def run_guarded(function, *args, **kwargs):
+    """Run core work; analyst-level errors and cancels become QgsProcessingException."""
+    from ..models.checkpoint import CheckpointError
+
+    try:
+        return function(*args, **kwargs)
+    except (InputError, CheckpointError) as exc:
+        raise QgsProcessingException(str(exc)) from exc
+    except Cancelled as exc:
+        raise QgsProcessingException("Cancelled by the user; no output file was written.") from exc
+    except MemoryError as exc:
+        raise QgsProcessingException(
+            "Not enough memory for this run. Use fewer or smaller rasters, a coarser RESOLUTION, or a "
+            "smaller BATCH_SIZE.") from exc
+
+
+def set_seed(seed: int):
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,166 @@
+"""Self-supervised pretraining of the multimodal Siamese network (paper section II-B).
+
+Each step draws valid pixel centres, cuts one PATCH_SIZE patch per modality x_k, computes
+z_k = f(P_k(x_k)) and p_k = h(z_k), and minimises eq. (2) (or a comparator objective).
+With one modality, two augmented views of the same patch stand in for two modalities.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from ..models import augment, losses
+from ..models.network import MultimodalSiamese
+from .errors import InputError
+from .patches import check_patch_size, extract_patches, pad_reflect, sample_valid_pixels, to_pixel_major
+from .progress import EtaClock, Progress
+
+OBJECTIVES = ("simsiam", "simclr", "clip")
+
+
+@dataclass
+class PretrainConfig:
+    patch_size: int = 13
+    epochs: int = 100
+    batch_size: int = 512
+    learning_rate: float = 0.002
+    weight_decay: float = 1e-4
+    # Pixel centres drawn per epoch. 20,000 is about one pass over a scene the size of the
+    # paper's (and Potsdam's 18,432 valid px); on larger scenes it bounds an epoch's cost while
+    # fresh centres are drawn every epoch, so all pixels are seen over the run.
+    samples_per_epoch: int = 20_000
+    seed: int = 42
+    device: str = "cpu"
+    objective: str = "simsiam"
+    dim: int = 2048
+    pred_hidden: int = 512
+
+    def validate(self):
+        check_patch_size(self.patch_size)
+        if self.epochs < 1:
+            raise InputError("EPOCHS must be at least 1.")
+        if self.batch_size < 2:
+            raise InputError("BATCH_SIZE must be at least 2 (batch normalisation needs two samples).")
+        if self.samples_per_epoch < 2:
+            raise InputError("SAMPLES_PER_EPOCH must be at least 2.")
+        if not self.learning_rate > 0:
+            raise InputError("LEARNING_RATE must be greater than 0.")
+        if self.objective not in OBJECTIVES:
+            raise InputError(f"OBJECTIVE must be one of {', '.join(OBJECTIVES)}.")
+
+
+@dataclass
+class PretrainResult:
+    model: MultimodalSiamese
+    loss_history: list = field(default_factory=list)
+    zstd_history: list = field(default_factory=list)
+    collapsed: bool = False
+    seconds: float = 0.0
+    device: str = "cpu"
+
+
+def resolve_device(requested: str) -> str:
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise InputError("DEVICE is 'cuda' but no CUDA GPU is available to torch here. Use 'auto' "
+                         "or 'cpu'.")
+    if requested not in ("cpu", "cuda"):
+        raise InputError(f"Unknown DEVICE '{requested}'; use auto, cpu or cuda.")
+    return requested
+
+
+class PatchSource:
+    """Normalised modalities held padded and pixel-major, ready for one-gather patch batches."""
+
+    def __init__(self, arrays: list, patch_size: int):
+        h = patch_size // 2
+        self.patch_size = patch_size
+        self.pixel_major = [to_pixel_major(pad_reflect(a, h, h, h, h)) for a in arrays]
+
+    def batch(self, rows: np.ndarray, cols: np.ndarray, device: str) -> list:
+        return [torch.from_numpy(extract_patches(pm, rows, cols, self.patch_size)).to(device)
+                for pm in self.pixel_major]
+
+
+def objective_loss(objective: str, z: list, p: list) -> torch.Tensor:
+    if objective == "simsiam":
+        return losses.multimodal_siamese_loss(p, z)  # eq. (2)
+    if objective == "simclr":
+        return losses.simclr_loss(z)
+    return losses.clip_loss(z)
+
+
+def pretrain(arrays: list, valid: np.ndarray, config: PretrainConfig,
+             progress: Progress | None = None) -> PretrainResult:
+    """Pretrain on the valid pixels of normalised modalities ``arrays`` (list of (bands, H, W))."""
+    config.validate()
+    progress = progress or Progress()
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    augment_generator = torch.Generator().manual_seed(config.seed)
+    band_counts = [a.shape[0] for a in arrays]
+    model = MultimodalSiamese(band_counts, config.patch_size, dim=config.dim,
+                              pred_hidden=config.pred_hidden).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
+                                  weight_decay=config.weight_decay)
+    source = PatchSource(arrays, config.patch_size)
+    unimodal = len(arrays) == 1
+    n_valid = int(valid.sum())
+    per_epoch = min(config.samples_per_epoch, n_valid) if n_valid >= 2 else config.samples_per_epoch
+    batches_per_epoch = max(1, math.ceil(per_epoch / config.batch_size))
+    total_batches = batches_per_epoch * config.epochs
+    result = PretrainResult(model=model, device=device)
+    clock = EtaClock()
+    progress.info(f"Pretraining on {n_valid} valid pixels, {len(arrays)} modalities "
+                  f"({', '.join(map(str, band_counts))} bands), {per_epoch} samples per epoch, "
+                  f"objective {config.objective}, device {device}.")
+    done = 0
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        rows, cols = sample_valid_pixels(valid, per_epoch, rng)
+        epoch_loss, epoch_std, steps = 0.0, 0.0, 0
+        for start in range(0, per_epoch, config.batch_size):
+            progress.check()  # cancel is honoured within one batch
+            r, c = rows[start:start + config.batch_size], cols[start:start + config.batch_size]
+            if len(r) < 2:
+                continue  # batch norm cannot train on one sample
+            inputs = source.batch(r, c, device)
+            if unimodal:
+                view_1, view_2 = augment.two_views(inputs[0], augment_generator)
+                z, p = model([view_1, view_2], projection_index=[0, 0])
+            else:
+                z, p = model(inputs)
+            loss = objective_loss(config.objective, z, p)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            epoch_loss += float(loss.detach())
+            epoch_std += losses.representation_std(z[0].detach())
+            steps += 1
+            done += 1
+            progress.set_percent(100.0 * done / total_batches)
+        mean_loss = epoch_loss / max(steps, 1)
+        mean_std = epoch_std / max(steps, 1)
+        result.loss_history.append(mean_loss)
+        result.zstd_history.append(mean_std)
+        progress.info(f"epoch {epoch}/{config.epochs}  loss {mean_loss:.4f}  z-std {mean_std:.4f} "
+                      f"(healthy ≈ {1 / math.sqrt(config.dim):.4f})  {clock.eta_text(epoch / config.epochs)}")
+        if config.objective == "simsiam" and losses.is_collapsed(mean_std, config.dim) and not result.collapsed:
+            result.collapsed = True
+            progress.warn(f"Representation collapse at epoch {epoch}: the std of normalised z is "
+                          f"{mean_std:.5f}, far below {1 / math.sqrt(config.dim):.4f}. The features "
+                          "are becoming constant; try a lower LEARNING_RATE or more SAMPLES_PER_EPOCH.")
+    result.seconds = clock.elapsed()
+    model.eval()
+    return result
+
+
+def config_to_dict(config: PretrainConfig) -> dict:
+    return asdict(config)
