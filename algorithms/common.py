@@ -194,8 +194,7 @@ class FeedbackProgress(Progress):
     def info(self, text: str):
         super().info(text)
         if self.feedback is not None:
-            self.feedback.setProgressText(text)
-            self.feedback.pushInfo(text)
+            self.feedback.pushInfo(text)  # the dialog's log and qgis_process both show it
 
     def warn(self, text: str):
         super().warn(text)

@@ -155,11 +155,20 @@ def _transformer(features: LabelFeatures, grid: Grid):
 
 
 def rasterize_labels(features: LabelFeatures, grid: Grid, valid: np.ndarray,
-                     names: dict | None = None, colors: dict | None = None) -> LabelSamples:
-    """Label features → pixel samples on ``grid``, dropping and counting what cannot be used."""
+                     names: dict | None = None, colors: dict | None = None,
+                     classes: list | None = None) -> LabelSamples:
+    """Label features → pixel samples on ``grid``, dropping and counting what cannot be used.
+
+    With ``classes`` (e.g. a trained model's table) values outside it are refused."""
     values = [_clean_value(v) for v in features.values]
-    classes = build_class_table(values, names, colors)
+    if classes is None:
+        classes = build_class_table(values, names, colors)
     index_of = {str(c.value): i for i, c in enumerate(classes)}
+    unknown = sorted({str(v) for v in values if v is not None and str(v) not in index_of})
+    if unknown:
+        raise InputError(f"The layer '{features.layer_name}' has class values that the model does "
+                         f"not know: {', '.join(unknown[:10])}. Known classes: "
+                         f"{', '.join(str(c.value) for c in classes)}.")
     transform = _transformer(features, grid)
     inverse = ~grid.affine
     label_map = np.full((grid.height, grid.width), -1, dtype=np.int32)  # -1 none, -2 conflict

@@ -24,7 +24,7 @@ def library_versions() -> dict:
                 "gdal": rasterio.__gdal_version__}
     for name in ("torch", "sklearn"):
         try:
-            versions[name] = __import__(name).__version__
+            versions[name] = str(__import__(name).__version__)
         except ImportError:
             versions[name] = "missing"
     return versions

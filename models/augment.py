@@ -16,14 +16,28 @@ def _dihedral(x, t):
     return torch.flip(x, dims=(-1,)) if t >= 4 else x
 
 
-def _view(x, generator, noise_std):
-    n = x.shape[0]
-    t = torch.randint(0, 8, (n,), generator=generator, device=generator.device).to(x.device)
+def _apply_dihedral(x, t):
     out = torch.empty_like(x)
     for k in range(8):  # vectorised over the batch: one masked assignment per transform
         mask = t == k
         if mask.any():
             out[mask] = _dihedral(x[mask], k)
+    return out
+
+
+def _random_elements(n, generator, device):
+    return torch.randint(0, 8, (n,), generator=generator, device=generator.device).to(device)
+
+
+def random_dihedral(inputs, generator):
+    """Classifier training augmentation: one random D4 element per sample, the *same* for
+    every modality of that sample (they are co-registered). ``inputs``: list of (N, C_k, P, P)."""
+    t = _random_elements(inputs[0].shape[0], generator, inputs[0].device)
+    return [_apply_dihedral(x, t) for x in inputs]
+
+
+def _view(x, generator, noise_std):
+    out = _apply_dihedral(x, _random_elements(x.shape[0], generator, x.device))
     noise = torch.randn(x.shape, generator=generator, device=generator.device, dtype=x.dtype)
     return out + noise_std * noise.to(x.device)
 

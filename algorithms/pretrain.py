@@ -1,0 +1,186 @@
+"""mmsiam:pretrain — self-supervised pretraining of the multimodal Siamese network."""
+
+import time
+
+from qgis.core import (
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+)
+
+from .common import MmsiamAlgorithm, FeedbackProgress, MODALITY_HELP, require_dependencies, run_guarded
+
+PATCH_SIZE = "PATCH_SIZE"
+EPOCHS = "EPOCHS"
+BATCH_SIZE = "BATCH_SIZE"
+LEARNING_RATE = "LEARNING_RATE"
+SAMPLES_PER_EPOCH = "SAMPLES_PER_EPOCH"
+OBJECTIVE = "OBJECTIVE"
+OUTPUT_MODEL = "OUTPUT_MODEL"
+OUTPUT_REPORT = "OUTPUT_REPORT"
+
+OBJECTIVE_CHOICES = ["simsiam", "simclr", "clip"]
+
+
+class PretrainAlgorithm(MmsiamAlgorithm):
+    def name(self):
+        return "pretrain"
+
+    def displayName(self):  # noqa: N802 (QGIS API name)
+        return "Pretrain multimodal Siamese network (no labels)"
+
+    def shortHelpString(self):  # noqa: N802 (QGIS API name)
+        return (
+            "Learns features from the unlabelled pixels of several co-registered rasters, so that a "
+            "classifier later needs only a few labelled points (Liu et al., IEEE GRSL 2024). Each "
+            "modality passes a 3×3 projection convolution into a shared MobileNetV2-style encoder; "
+            "the network learns to make the features of the same pixel agree across sensors "
+            "(SimSiam-style predictor and stop-gradient, eq. (2) of the paper). With a single "
+            "modality, two randomly flipped/rotated, noisy views of the same patch are used instead.\n\n"
+            f"Hyperspectral / Multispectral / SAR / Extra modalities: {MODALITY_HELP}\n\n"
+            "Patch size: odd window (pixels) around each pixel seen by the network; 13 as in the paper.\n"
+            "Epochs: passes of pretraining; 100 as in the paper.\n"
+            "Batch size: pixels per optimisation step (512 as in the paper).\n"
+            "Learning rate: AdamW step size (0.002 as in the paper).\n"
+            "Samples per epoch: unlabelled pixel centres drawn (afresh) in each epoch. The default "
+            "20,000 is about one pass over a scene of the paper's size; on larger scenes it keeps an "
+            "epoch's cost bounded while all pixels are still visited over the run.\n"
+            "Objective: simsiam (the paper's eq. (2), default), simclr (NT-Xent over cross-modal pairs) "
+            "or clip (symmetric cross-modal InfoNCE) for comparisons.\n"
+            "Seed: the same seed gives the same model on CPU.\n"
+            "Device: auto uses a CUDA GPU when torch sees one.\n"
+            "Pretrained model: the output file (.pt), opened safely (weights only) by "
+            "'Train few-shot land-cover classifier'.\n"
+            "Report: optional HTML page with the loss and collapse-monitor curves.\n\n"
+            "Progress shows epoch, loss, the spread of the features (z-std; near 0 means collapse) and "
+            "the remaining time. Cancel stops within one batch and leaves no model file.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        self.add_modality_parameters()
+        self.addParameter(QgsProcessingParameterNumber(
+            PATCH_SIZE, "Patch size (odd, pixels)", QgsProcessingParameterNumber.Integer,
+            defaultValue=13, minValue=3, maxValue=63))
+        self.addParameter(QgsProcessingParameterNumber(
+            EPOCHS, "Epochs", QgsProcessingParameterNumber.Integer, defaultValue=100, minValue=1))
+        self.add_advanced(QgsProcessingParameterNumber(
+            BATCH_SIZE, "Batch size", QgsProcessingParameterNumber.Integer, defaultValue=512, minValue=2))
+        self.add_advanced(QgsProcessingParameterNumber(
+            LEARNING_RATE, "Learning rate (AdamW)", QgsProcessingParameterNumber.Double,
+            defaultValue=0.002, minValue=0.0))
+        self.add_advanced(QgsProcessingParameterNumber(
+            SAMPLES_PER_EPOCH, "Samples per epoch (unlabelled pixel centres)",
+            QgsProcessingParameterNumber.Integer, defaultValue=20000, minValue=2))
+        self.add_advanced(QgsProcessingParameterEnum(
+            OBJECTIVE, "Contrastive objective", options=OBJECTIVE_CHOICES, defaultValue="simsiam",
+            usesStaticStrings=True))
+        self.add_seed_and_device()
+        self.addParameter(QgsProcessingParameterFileDestination(
+            OUTPUT_MODEL, "Pretrained model", fileFilter="Model files (*.pt)"))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            OUTPUT_REPORT, "Pretraining report", fileFilter="HTML files (*.html)", optional=True,
+            createByDefault=False))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+        require_dependencies()
+        from ..core.atomic import check_output_folder
+        from ..core.inputs import GridOptions, prepare
+        from ..core.pretraining import PretrainConfig
+
+        modalities = self.modality_inputs(parameters, context)
+        seed, device = self.seed_and_device(parameters, context)
+        config = PretrainConfig(
+            patch_size=self.parameterAsInt(parameters, PATCH_SIZE, context),
+            epochs=self.parameterAsInt(parameters, EPOCHS, context),
+            batch_size=self.parameterAsInt(parameters, BATCH_SIZE, context),
+            learning_rate=self.parameterAsDouble(parameters, LEARNING_RATE, context),
+            samples_per_epoch=self.parameterAsInt(parameters, SAMPLES_PER_EPOCH, context),
+            seed=seed, device=device,
+            objective=self.parameterAsEnumString(parameters, OBJECTIVE, context) or "simsiam")
+        model_path = self.parameterAsFileOutput(parameters, OUTPUT_MODEL, context)
+        report_path = self.parameterAsFileOutput(parameters, OUTPUT_REPORT, context)
+        options = GridOptions(**self.grid_options(parameters, context))
+        progress = FeedbackProgress(feedback)
+
+        def work():
+            config.validate()
+            check_output_folder(model_path, "pretrained model")
+            if report_path:
+                check_output_folder(report_path, "report")
+            prepared = prepare(modalities, options, seed)
+            try:
+                return run_pretraining(prepared, config, model_path, report_path, progress)
+            finally:
+                prepared.close()
+
+        run_guarded(work)
+        results = {OUTPUT_MODEL: model_path}
+        if report_path:
+            results[OUTPUT_REPORT] = report_path
+        return results
+
+
+def run_pretraining(prepared, config, model_path, report_path, progress):
+    """Core steps of the algorithm (QGIS-free calls), separated for readability."""
+    from ..core.pretraining import config_to_dict, pretrain
+    from ..core.version import library_versions
+    from ..models.checkpoint import save_checkpoint
+
+    started = time.time()
+    for info in prepared.stack.infos:
+        if info.dropped_bands:
+            progress.info(f"{info.slot}: dropped bands without any valid value: "
+                          f"{', '.join(map(str, info.dropped_bands))}.")
+    arrays, valid = prepared.read()
+    result = pretrain(arrays, valid, config, progress)
+    metadata = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "modalities": prepared.describe(),
+        "grid": prepared.grid_dict(),
+        "patch_size": config.patch_size,
+        "architecture": result.model.architecture(),
+        "training": config_to_dict(config),
+        "valid_pixels": int(valid.sum()),
+        "loss_history": [float(v) for v in result.loss_history],
+        "zstd_history": [float(v) for v in result.zstd_history],
+        "collapsed": bool(result.collapsed),
+        "device_used": result.device,
+        "seconds": float(time.time() - started),
+        "versions": library_versions(),
+    }
+    metadata["plugin_version"] = metadata["versions"]["plugin"]
+    progress.check()
+    save_checkpoint(model_path, "pretrained", result.model.cpu().state_dict(), metadata)
+    if report_path:
+        write_pretrain_report(report_path, metadata)
+    progress.info(f"Pretrained model written to {model_path}.")
+    return metadata
+
+
+def write_pretrain_report(path, metadata):
+    import math
+
+    from ..core.report import HtmlReport, line_plot_png, run_section
+
+    report = HtmlReport("Multimodal Siamese pretraining")
+    report.paragraph("Self-supervised pretraining on unlabelled pixels: "
+                     + ", ".join(f"{m['slot']} ({len(m['kept_bands'])} bands)" for m in metadata["modalities"])
+                     + f", {metadata['valid_pixels']} valid pixels.")
+    if metadata["collapsed"]:
+        report.warning("The representation collapsed (z-std near 0): features became constant. "
+                       "Try a lower learning rate or more samples per epoch.")
+    epochs = list(range(1, len(metadata["loss_history"]) + 1))
+    report.heading("Training curves")
+    report.image_png(line_plot_png({"loss": metadata["loss_history"]}, "Loss (eq. 2; minimum −2)",
+                                   "epoch", "loss"), "loss curve")
+    healthy = 1 / math.sqrt(metadata["architecture"]["dim"])
+    report.image_png(line_plot_png({"z-std": metadata["zstd_history"]},
+                                   "Collapse monitor: std of normalised z", "epoch", "std",
+                                   hline={"healthy 1/√dim": healthy}), "collapse monitor")
+    report.table(["epoch", "loss", "z-std"],
+                 [[e, f"{l:.4f}", f"{s:.5f}"] for e, l, s in
+                  zip(epochs, metadata["loss_history"], metadata["zstd_history"])])
+    for m in metadata["modalities"]:
+        if m["dropped_bands"]:
+            report.paragraph(f"{m['slot']}: dropped bands without data: {m['dropped_bands']}.")
+    run_section(report, metadata["training"], metadata["seconds"], metadata["versions"])
+    report.write(path)

@@ -1,0 +1,157 @@
+"""The whole 'train classifier' job, QGIS-free: labels → split → train → assess → save → report."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from ..models.checkpoint import load_checkpoint, save_checkpoint
+from .errors import InputError
+from .finetune import ClassifierConfig, config_to_dict, predict_samples, stratified_split, train_classifier
+from .inputs import GridOptions, PreparedInputs, prepare, prepare_like
+from .labels import ClassInfo, LabelFeatures, rasterize_labels
+from .metrics import accuracy_assessment
+from .progress import Progress
+from .version import library_versions
+
+
+def load_pretrained(path: str) -> dict:
+    return load_checkpoint(path, expected_kind="pretrained", needed_by="the classifier training")
+
+
+def prepare_for_training(modalities: list, options: GridOptions, pretrained: dict | None,
+                         seed: int) -> PreparedInputs:
+    if pretrained is None:
+        return prepare(modalities, options, seed)
+    return prepare_like(modalities, pretrained["metadata"]["modalities"], options, "pretrained model")
+
+
+def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: ClassifierConfig,
+                   model_path: str, report_path: str | None = None, train_ratio: float = 1.0,
+                   validation: LabelFeatures | None = None, names: dict | None = None,
+                   colors: dict | None = None, pretrained: dict | None = None,
+                   pretrained_path: str | None = None, progress: Progress | None = None) -> dict:
+    """Train g on the labels, assess it on held-out samples, save checkpoint and report.
+
+    Returns the classifier checkpoint's metadata."""
+    progress = progress or Progress()
+    started = time.time()
+    arrays, valid = prepared.read()
+    samples = rasterize_labels(labels, prepared.stack.grid, valid, names, colors)
+    classes = samples.classes
+    names_list = [c.name for c in classes]
+    _report_samples(samples, progress)
+    if validation is not None:
+        train_idx = np.arange(len(samples.rows))
+        val_samples = rasterize_labels(validation, prepared.stack.grid, valid, classes=classes)
+        val_rows, val_cols, val_targets = val_samples.rows, val_samples.cols, val_samples.class_index
+    else:
+        train_idx, val_idx = stratified_split(samples.class_index, train_ratio, config.seed, names_list)
+        val_rows, val_cols = samples.rows[val_idx], samples.cols[val_idx]
+        val_targets = samples.class_index[val_idx]
+    missing = [names_list[k] for k in range(len(classes)) if not (samples.class_index[train_idx] == k).any()]
+    if missing:
+        raise InputError(f"No usable training sample for class(es) {', '.join(missing)}: their labels "
+                         "fall outside the common extent or on pixels without data in every "
+                         "modality. Move or add labels, or remove these classes.")
+    if pretrained is not None:
+        patch = pretrained["metadata"]["patch_size"]
+        if config.patch_size != patch:
+            progress.info(f"Using the pretrained model's patch size {patch}.")
+            config.patch_size = patch
+    result = train_classifier(arrays, samples.rows[train_idx], samples.cols[train_idx],
+                              samples.class_index[train_idx], len(classes), config,
+                              None if pretrained is None else pretrained["state_dict"],
+                              None if pretrained is None else pretrained["metadata"]["architecture"],
+                              progress)
+    assessment = None
+    if len(val_rows):
+        predicted, _ = predict_samples(result.model, arrays, val_rows, val_cols, result.device)
+        codes = np.array([c.code for c in classes])
+        assessment = accuracy_assessment(codes[val_targets], codes[predicted], classes)
+        progress.info(f"Validation on {len(val_rows)} held-out samples: overall accuracy "
+                      f"{100 * assessment['overall_accuracy']:.1f} %, kappa {assessment['kappa']:.3f}.")
+    else:
+        progress.info("No validation samples (TRAIN_RATIO = 1 and no VALIDATION layer): the report "
+                      "has no accuracy figures.")
+    metadata = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "modalities": prepared.describe(),
+        "grid": prepared.grid_dict(),
+        "patch_size": config.patch_size,
+        "architecture": result.model.architecture(),
+        "classes": [c.to_dict() for c in classes],
+        "label_layer": labels.layer_name,
+        "class_field": labels.field_name,
+        "training": dict(config_to_dict(config), learning_rate_used=result.learning_rate,
+                         train_ratio=train_ratio,
+                         validation="separate layer" if validation is not None else "held-out split"),
+        "initialisation": "pretrained" if pretrained is not None else "random",
+        "pretrained_model": pretrained_path,
+        "samples": {"used_per_class": samples.used_per_class(), "dropped": samples.dropped,
+                    "empty_class_features": samples.empty_class_features,
+                    "training": int(len(train_idx)), "validation": int(len(val_rows))},
+        "loss_history": [float(v) for v in result.loss_history],
+        "train_accuracy_history": [float(v) for v in result.train_accuracy_history],
+        "assessment": assessment,
+        "device_used": result.device,
+        "seconds": float(time.time() - started),
+        "versions": library_versions(),
+    }
+    metadata["plugin_version"] = metadata["versions"]["plugin"]
+    progress.check()
+    save_checkpoint(model_path, "classifier", result.model.cpu().state_dict(), metadata)
+    if report_path:
+        write_classifier_report(report_path, metadata)
+    progress.info(f"Classifier written to {model_path}.")
+    return metadata
+
+
+def _report_samples(samples, progress):
+    used = samples.used_per_class()
+    progress.info("Labelled samples used per class: " + ", ".join(f"{k}: {v}" for k, v in used.items()))
+    lost = {name: {r: n for r, n in reasons.items() if n} for name, reasons in samples.dropped.items()}
+    lost = {k: v for k, v in lost.items() if v}
+    if lost:
+        progress.info("Dropped: " + "; ".join(
+            f"{name}: " + ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in reasons.items())
+            for name, reasons in lost.items()))
+    if samples.empty_class_features:
+        progress.info(f"{samples.empty_class_features} features have an empty class and were ignored.")
+
+
+def write_classifier_report(path: str, metadata: dict):
+    """HTML report plus the same numbers as JSON beside it (``<name>.json``)."""
+    from .report import HtmlReport, accuracy_section, line_plot_png, run_section, samples_section, write_json
+
+    report = HtmlReport("Few-shot land-cover classifier")
+    report.paragraph(f"Early-fusion classifier g = linear(f(Σ P_k(x_k))) with a "
+                     f"{metadata['initialisation']} encoder, trained on "
+                     f"{metadata['samples']['training']} samples of '{metadata['label_layer']}' "
+                     f"(field '{metadata['class_field']}').")
+    if metadata["assessment"]:
+        report.paragraph(f"Accuracy on {metadata['samples']['validation']} validation samples "
+                         f"({metadata['training']['validation']}). Neighbouring pixels share most of a "
+                         "patch: with dense labels a random split is optimistic; prefer a separate, "
+                         "spatially distinct validation layer.")
+        accuracy_section(report, metadata["assessment"])
+    else:
+        report.warning("No validation samples: set TRAIN_RATIO below 1 or give a VALIDATION layer to "
+                       "get accuracy figures.")
+    samples_section(report, metadata["samples"]["used_per_class"], metadata["samples"]["dropped"],
+                    metadata["samples"]["empty_class_features"])
+    report.heading("Training curves")
+    report.image_png(line_plot_png({"loss": metadata["loss_history"],
+                                    "train accuracy": metadata["train_accuracy_history"]},
+                                   "Training", "epoch", "value"), "training curves")
+    run_section(report, metadata["training"], metadata["seconds"], metadata["versions"])
+    report.write(path)
+    write_json(os.path.splitext(path)[0] + ".json", {
+        key: metadata[key] for key in ("assessment", "samples", "training", "initialisation",
+                                       "classes", "seconds", "versions", "loss_history")})
+
+
+def classes_from_metadata(metadata: dict) -> list:
+    return [ClassInfo.from_dict(d) for d in metadata["classes"]]

@@ -1,0 +1,42 @@
+"""The whole 'classify' job, QGIS-free: load the classifier, align inputs like it, predict."""
+
+from __future__ import annotations
+
+from ..models.checkpoint import load_checkpoint
+from ..models.network import FusionClassifier
+from .atomic import check_output_folder
+from .classifier_run import classes_from_metadata
+from .errors import InputError
+from .inputs import GridOptions, prepare_like
+from .predict import classify_raster
+from .pretraining import resolve_device
+
+
+def load_classifier(path: str):
+    checkpoint = load_checkpoint(path, expected_kind="classifier", needed_by="the classify algorithm")
+    metadata = checkpoint["metadata"]
+    model = FusionClassifier.from_architecture(metadata["architecture"])
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval(), metadata
+
+
+def classify_with_model(modalities: list, model_path: str, output: str, confidence: str | None,
+                        memory_mb: float, device: str, progress) -> dict:
+    if not output.lower().endswith((".tif", ".tiff")):
+        raise InputError(f"The classified raster must be a GeoTIFF (.tif); got '{output}'.")
+    if confidence and not confidence.lower().endswith((".tif", ".tiff")):
+        raise InputError(f"The confidence raster must be a GeoTIFF (.tif); got '{confidence}'.")
+    check_output_folder(output, "classified raster")
+    if confidence:
+        check_output_folder(confidence, "confidence raster")
+    device = resolve_device(device)
+    model, metadata = load_classifier(model_path)
+    options = GridOptions.from_dict(metadata["grid"])
+    prepared = prepare_like(modalities, metadata["modalities"], options, "classifier model")
+    try:
+        summary = classify_raster(model, prepared, classes_from_metadata(metadata), output, confidence,
+                                  memory_mb, device, progress)
+    finally:
+        prepared.close()
+    progress.info("Pixels per class: " + ", ".join(f"{k}: {v}" for k, v in summary["pixels_per_class"].items()))
+    return summary

@@ -1,0 +1,145 @@
+"""Block-wise classification of the whole reference grid, written as a styled GeoTIFF.
+
+The network is receptive-field exact (valid convolutions, stride 1), so one dense pass over a
+block padded with a PATCH_SIZE//2 halo gives every pixel exactly its own patch's logits.
+Memory is bounded by the block size, derived from a memory budget, not by the raster size.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+import rasterio
+import torch
+
+from ..models.network import FusionClassifier
+from .atomic import atomic_output
+from .inputs import PreparedInputs
+from .patches import iter_blocks, pad_reflect
+from .progress import EtaClock, Progress
+
+DEFAULT_MEMORY_MB = 1024
+
+
+def nodata_code(classes: list) -> int:
+    """0 unless a class uses it (then 255)."""
+    return 255 if any(c.code == 0 for c in classes) else 0
+
+
+def block_size_for(memory_mb: float, dim: int, widest: int, patch_size: int) -> int:
+    """Largest square block whose dense pass fits ``memory_mb`` (float32 feature maps:
+    the dim-channel output, the widest expanded map and the head, with a 3x safety margin)."""
+    bytes_per_pixel = 4 * (dim + 2 * widest + 64) * 3
+    side = int(math.sqrt(max(memory_mb, 16) * 1024 * 1024 / bytes_per_pixel)) - (patch_size - 1)
+    return max(16, min(1024, side))
+
+
+def hex_to_rgb(color: str) -> tuple:
+    color = color.lstrip("#")
+    return tuple(int(color[i:i + 2], 16) for i in (0, 2, 4))
+
+
+def paletted_qml(classes: list, nodata: int) -> str:
+    """A QGIS paletted-renderer style with class names, for the classified raster."""
+    entries = "\n".join(
+        f'        <paletteEntry value="{c.code}" color="{c.color}" alpha="255" label={quoteattr(c.name)}/>'
+        for c in classes)
+    return f"""<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
+<qgis version="3.22" styleCategories="AllStyleCategories">
+  <pipe>
+    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">
+      <rasterTransparency/>
+      <colorPalette>
+{entries}
+      </colorPalette>
+    </rasterrenderer>
+    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
+    <huesaturation saturation="0" colorizeOn="0"/>
+    <rasterresampler maxOversampling="2"/>
+  </pipe>
+  <blendMode>0</blendMode>
+</qgis>
+"""
+
+
+def _profile(grid, dtype, nodata, count=1) -> dict:
+    return {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": count,
+            "dtype": dtype, "crs": grid.crs_wkt, "transform": grid.affine, "nodata": nodata,
+            "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate",
+            "BIGTIFF": "IF_SAFER"}
+
+
+@torch.inference_mode()
+def classify_raster(model: FusionClassifier, prepared: PreparedInputs, classes: list,
+                    output_path: str, confidence_path: str | None = None,
+                    memory_mb: float = DEFAULT_MEMORY_MB, device: str = "cpu",
+                    progress: Progress | None = None) -> dict:
+    """Classify every valid pixel of the grid; write UInt8 codes (+ optional float32 confidence).
+
+    Returns a summary: pixels per class code, nodata code, block size."""
+    progress = progress or Progress()
+    model.eval().to(device)
+    arch = model.architecture()
+    patch_size = arch["patch_size"]
+    halo = patch_size // 2
+    grid = prepared.stack.grid
+    block = block_size_for(memory_mb, arch["dim"], max(arch["widths"] or [16]) * arch["expand_ratio"], patch_size)
+    nodata = nodata_code(classes)
+    codes = np.array([c.code for c in classes], dtype=np.uint8)
+    counts = np.zeros(len(classes), dtype=np.int64)
+    blocks = list(iter_blocks(grid.height, grid.width, block, halo))
+    clock = EtaClock()
+    progress.info(f"Classifying {grid.width} × {grid.height} px in {len(blocks)} blocks of up to "
+                  f"{block} × {block} px.")
+    with atomic_output(output_path, "classified raster") as tmp_out, \
+            _maybe_atomic(confidence_path, "confidence raster") as tmp_conf:
+        with rasterio.open(tmp_out, "w", **_profile(grid, "uint8", nodata)) as dst, \
+                _maybe_open(tmp_conf, _profile(grid, "float32", -1.0)) as conf_dst:
+            dst.write_colormap(1, {c.code: hex_to_rgb(c.color) + (255,) for c in classes})
+            dst.set_band_description(1, "land-cover class")
+            for i, b in enumerate(blocks):
+                progress.check()
+                arrays, valid = prepared.read(b.read_window)
+                padded = [pad_reflect(a, b.pad_top, b.pad_bottom, b.pad_left, b.pad_right) for a in arrays]
+                inputs = [torch.from_numpy(np.ascontiguousarray(a))[None].to(device) for a in padded]
+                logits = model.forward_dense(inputs)[0]
+                probabilities = torch.softmax(logits, dim=0)
+                confidence, index = probabilities.max(dim=0)
+                index = index.cpu().numpy()
+                # The valid mask of the core window (the read window includes the halo).
+                r0, c0 = b.row0 - b.read_row0, b.col0 - b.read_col0
+                core_valid = valid[r0:r0 + b.rows, c0:c0 + b.cols]
+                out = np.where(core_valid, codes[index], nodata).astype(np.uint8)
+                counts += np.bincount(index[core_valid], minlength=len(classes))
+                window = rasterio.windows.Window(b.col0, b.row0, b.cols, b.rows)
+                dst.write(out, 1, window=window)
+                if conf_dst is not None:
+                    conf = np.where(core_valid, confidence.cpu().numpy(), -1.0).astype(np.float32)
+                    conf_dst.write(conf, 1, window=window)
+                progress.set_percent(100.0 * (i + 1) / len(blocks))
+                progress.info(f"block {i + 1}/{len(blocks)}  {clock.eta_text((i + 1) / len(blocks))}")
+        # The style travels with the file: QGIS loads '<name>.qml' as the default style.
+        with atomic_output(os.path.splitext(output_path)[0] + ".qml", "style") as tmp_qml:
+            with open(tmp_qml, "w", encoding="utf-8") as f:
+                f.write(paletted_qml(classes, nodata))
+    return {"pixels_per_class": {c.name: int(n) for c, n in zip(classes, counts)},
+            "nodata": nodata, "block_size": block, "blocks": len(blocks)}
+
+
+class _Null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _maybe_atomic(path, what):
+    return atomic_output(path, what) if path else _Null()
+
+
+def _maybe_open(path, profile):
+    return rasterio.open(path, "w", **profile) if path else _Null()
