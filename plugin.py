@@ -13,8 +13,10 @@ class MultimodalSiamesePlugin:
         from .processing_provider.provider import MultimodalSiameseProvider
 
         if self.provider is None:
-            self.provider = MultimodalSiameseProvider()
-            QgsApplication.processingRegistry().addProvider(self.provider)
+            provider = MultimodalSiameseProvider()
+            # The registry owns (and deletes) a provider it refuses, e.g. a duplicate id.
+            if QgsApplication.processingRegistry().addProvider(provider):
+                self.provider = provider
 
     def initGui(self):  # noqa: N802 (QGIS API name)
         self.initProcessing()

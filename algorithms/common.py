@@ -137,8 +137,10 @@ def raster_source(layer, what: str) -> str:
     return layer.source()
 
 
-def label_features_from_layer(layer, field_name: str, what: str = "LABELS"):
-    """A QGIS vector layer (any provider, any CRS) → core LabelFeatures and renderer names/colours."""
+def label_features_from_layer(layer, field_name: str, what: str = "LABELS", name_field: str = ""):
+    """A QGIS vector layer (any provider, any CRS) → core LabelFeatures, class names and colours.
+
+    Names come from ``name_field`` when given, else from a categorized renderer's labels."""
     from ..core.labels import LabelFeatures
 
     if layer is None:
@@ -147,22 +149,31 @@ def label_features_from_layer(layer, field_name: str, what: str = "LABELS"):
         names = ", ".join(layer.fields().names())
         raise QgsProcessingException(
             f"The {what} layer '{layer.name()}' has no field '{field_name}'. Its fields are: {names}.")
-    wkbs, values = [], []
-    request = QgsFeatureRequest().setSubsetOfAttributes([field_name], layer.fields())
+    if name_field and layer.fields().indexOf(name_field) < 0:
+        raise QgsProcessingException(
+            f"The {what} layer '{layer.name()}' has no field '{name_field}' for class names.")
+    wkbs, values, field_names = [], [], {}
+    attributes = [field_name] + ([name_field] if name_field else [])
+    request = QgsFeatureRequest().setSubsetOfAttributes(attributes, layer.fields())
     for feature in layer.getFeatures(request):
         geometry = feature.geometry()
         wkbs.append(None if geometry is None or geometry.isEmpty() else bytes(geometry.asWkb()))
-        value = feature[field_name]
-        values.append(None if value is None or _is_null(value) else value)
+        value = _plain(feature[field_name])
+        values.append(value)
+        if name_field and value is not None and _plain(feature[name_field]) is not None:
+            field_names.setdefault(str(value), str(_plain(feature[name_field])))
     crs = layer.crs() if layer.crs().isValid() else QgsCoordinateReferenceSystem()
     names, colors = renderer_classes(layer, field_name)
+    names.update(field_names)
     features = LabelFeatures(wkbs, values, crs.toWkt() if crs.isValid() else "", layer.name(), field_name)
     return features, names, colors
 
 
-def _is_null(value) -> bool:
+def _plain(value):
     # QVariant NULL (QGIS 3) arrives as a QVariant whose isNull() is True.
-    return hasattr(value, "isNull") and value.isNull()
+    if value is None or (hasattr(value, "isNull") and value.isNull()):
+        return None
+    return value
 
 
 def renderer_classes(layer, field_name: str):

@@ -21,6 +21,7 @@ from .common import (
 
 LABELS = "LABELS"
 CLASS_FIELD = "CLASS_FIELD"
+CLASS_NAME_FIELD = "CLASS_NAME_FIELD"
 PRETRAINED = "PRETRAINED"
 TRAIN_RATIO = "TRAIN_RATIO"
 VALIDATION = "VALIDATION"
@@ -52,6 +53,8 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
             "pixel whose centre is inside), in any CRS.\n"
             "Class field: integer (kept as the raster code, 1–254) or text (codes 1..K in alphabetical "
             "order). Names and colours come from the layer's categorized style when it has one.\n"
+            "Class name field: optional text field with a readable name per class (e.g. class_name "
+            "next to class_id); it overrides the style's labels.\n"
             "Pretrained model: output of 'Pretrain multimodal Siamese network'; empty = random start.\n"
             "Train ratio: fraction of each class's samples used for training; the rest validates "
             "(1 = train on all). Dense neighbouring labels make a random split optimistic.\n"
@@ -74,6 +77,9 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
             [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]))
         self.addParameter(QgsProcessingParameterField(
             CLASS_FIELD, "Class field", parentLayerParameterName=LABELS))
+        self.addParameter(QgsProcessingParameterField(
+            CLASS_NAME_FIELD, "Class name field (optional)", parentLayerParameterName=LABELS,
+            optional=True))
         self.addParameter(QgsProcessingParameterFile(
             PRETRAINED, "Pretrained model (empty = random initialisation)", extension="pt", optional=True))
         self.addParameter(QgsProcessingParameterNumber(
@@ -113,7 +119,8 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
         seed, device = self.seed_and_device(parameters, context)
         class_field = self.parameterAsString(parameters, CLASS_FIELD, context)
         labels, names, colors = label_features_from_layer(
-            self.parameterAsVectorLayer(parameters, LABELS, context), class_field, "Labels")
+            self.parameterAsVectorLayer(parameters, LABELS, context), class_field, "Labels",
+            self.parameterAsString(parameters, CLASS_NAME_FIELD, context))
         validation = None
         validation_layer = self.parameterAsVectorLayer(parameters, VALIDATION, context)
         if validation_layer is not None:

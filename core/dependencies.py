@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 
 # Pinned like requirements.txt; the import name differs from the pip name for scikit-learn.
 REQUIRED = {"torch": "torch==2.13.0", "sklearn": "scikit-learn==1.6.1"}
 
 
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except (ImportError, OSError):  # OSError: a broken binary install (missing DLL / .so)
+        return False
+    return True
+
+
 def missing_packages() -> list:
-    return [pip_name for module, pip_name in REQUIRED.items() if importlib.util.find_spec(module) is None]
+    return [pip_name for module, pip_name in REQUIRED.items() if not _importable(module)]
 
 
 def install_command(packages: list | None = None) -> str:

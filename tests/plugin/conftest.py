@@ -1,0 +1,47 @@
+"""QGIS-level fixtures: the plugin loaded into pytest-qgis's QGIS, and qgis_process runs."""
+
+import json
+import os
+import subprocess
+
+import pytest
+from qgis.core import QgsApplication
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+QGIS_PROCESS = os.path.join(REPO_ROOT, "scripts", "qgis_process")
+os.environ.setdefault("QGIS_PROCESS_SCRIPT", QGIS_PROCESS)
+
+
+@pytest.fixture(scope="session")
+def plugin(qgis_processing, qgis_iface):
+    """The plugin as QGIS loads it: classFactory → initProcessing (as headless QGIS does)."""
+    import multimodal_siamese
+
+    instance = multimodal_siamese.classFactory(qgis_iface)
+    instance.initProcessing()
+    yield instance
+    instance.unload()
+
+
+@pytest.fixture(scope="session")
+def provider(plugin):
+    return QgsApplication.processingRegistry().providerById("mmsiam")
+
+
+@pytest.fixture(scope="session")
+def qgis_process():
+    """Runs scripts/qgis_process as a real subprocess (see run_qgis_process)."""
+    return run_qgis_process
+
+
+def run_qgis_process(algorithm, parameters: dict, timeout=600, env=None):
+    """`scripts/qgis_process run ALG --json -- K=V ...` as a real subprocess → (returncode, json|None, text)."""
+    args = [QGIS_PROCESS, "run", algorithm, "--json", "--"]
+    args += [f"{key}={value}" for key, value in parameters.items()]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
+    text = done.stdout + done.stderr
+    try:
+        payload = json.loads(done.stdout[done.stdout.index("{"):])
+    except ValueError:
+        payload = None
+    return done.returncode, payload, text
