@@ -1,0 +1,200 @@
+"""The three algorithms end to end, through processing.run and scripts/qgis_process, on real data."""
+
+import os
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from osgeo import gdal
+from qgis.core import QgsProcessingException, QgsProcessingFeedback
+from sklearn.metrics import accuracy_score
+
+gdal.UseExceptions()
+
+FAST_PRETRAIN = {"EPOCHS": 2, "SAMPLES_PER_EPOCH": 256, "BATCH_SIZE": 64, "SEED": 1}
+
+
+@pytest.fixture(scope="module")
+def potsdam(data_dir):
+    d = os.path.join(data_dir, "potsdam")
+    return {"HYPERSPECTRAL": os.path.join(d, "enmap_potsdam_vnir.vrt"),
+            "MULTISPECTRAL": os.path.join(d, "enmap_potsdam_swir.vrt"),
+            "samples": os.path.join(d, "landcover_potsdam_samples.gpkg")}
+
+
+def modalities(paths):
+    return {k: v for k, v in paths.items() if k in ("HYPERSPECTRAL", "MULTISPECTRAL", "SAR")}
+
+
+def pretrain_parameters(paths, **overrides):
+    return dict(modalities(paths), **dict(FAST_PRETRAIN, **overrides))
+
+
+@pytest.fixture(scope="module")
+def pretrained_potsdam(potsdam, tmp_path_factory, qgis_process):
+    """mmsiam:pretrain through scripts/qgis_process (a real subprocess)."""
+    out = tmp_path_factory.mktemp("pretrain")
+    model = str(out / "pretrained.pt")
+    report = str(out / "pretrain.html")
+    code, payload, text = qgis_process("mmsiam:pretrain", pretrain_parameters(
+        potsdam, OUTPUT_MODEL=model, OUTPUT_REPORT=report))
+    assert code == 0, text
+    assert payload["results"]["OUTPUT_MODEL"] == model
+    return model, report
+
+
+def test_pretrain_via_qgis_process_writes_a_safe_checkpoint_and_report(pretrained_potsdam):
+    model, report = pretrained_potsdam
+    checkpoint = torch.load(model, weights_only=True)
+    meta = checkpoint["metadata"]
+    assert checkpoint["kind"] == "pretrained"
+    assert [m["slot"] for m in meta["modalities"]] == ["HYPERSPECTRAL", "MULTISPECTRAL"]
+    assert [len(m["kept_bands"]) for m in meta["modalities"]] == [91, 127]
+    assert meta["modalities"][1]["dropped_bands"] == list(range(39, 45))
+    assert len(meta["modalities"][0]["normalisation"]["center"]) == 91
+    assert meta["patch_size"] == 13 and meta["architecture"]["dim"] == 2048
+    assert len(meta["loss_history"]) == 2 and len(meta["zstd_history"]) == 2
+    assert meta["plugin_version"] and meta["training"]["seed"] == 1
+    assert "EPSG" in meta["grid"]["crs_wkt"] or "UTM" in meta["grid"]["crs_wkt"]
+    html = open(report, encoding="utf-8").read()
+    assert html.count("data:image/png;base64,") == 2 and "collapse monitor" in html
+
+
+def test_pretrain_via_processing_run_and_cancel_leaves_no_file(plugin, potsdam, tmp_path):
+    import processing
+
+    model = str(tmp_path / "ok.pt")
+    result = processing.run("mmsiam:pretrain", pretrain_parameters(potsdam, EPOCHS=1, OUTPUT_MODEL=model))
+    assert os.path.exists(result["OUTPUT_MODEL"])
+
+    class CancelMidRun(QgsProcessingFeedback):
+        def setProgress(self, progress):  # noqa: N802 (QGIS API name)
+            super().setProgress(progress)
+            if progress > 30:
+                self.cancel()
+
+    target = tmp_path / "cancelled.pt"
+    target.write_bytes(b"previous model")  # an existing file must survive a cancelled run
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        processing.run("mmsiam:pretrain", pretrain_parameters(potsdam, EPOCHS=3, OUTPUT_MODEL=str(target)), feedback=CancelMidRun())
+    assert target.read_bytes() == b"previous model"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def split_samples(samples, tmp_path):
+    """A training and a separate validation point layer (every 7th sample validates)."""
+    train, validation = str(tmp_path / "train.gpkg"), str(tmp_path / "validation.gpkg")
+    gdal.VectorTranslate(train, samples, where="fid % 7 <> 0 AND fid % 3 = 0")
+    gdal.VectorTranslate(validation, samples, where="fid % 7 = 0")
+    return train, validation
+
+
+def test_pretrain_train_classify_via_qgis_process(potsdam, pretrained_potsdam, tmp_path, qgis_process):
+    model, _ = pretrained_potsdam
+    train, validation = split_samples(potsdam["samples"], tmp_path)
+    classifier = str(tmp_path / "classifier.pt")
+    report = str(tmp_path / "accuracy.html")
+    code, _, text = qgis_process("mmsiam:trainclassifier", dict(
+        modalities(potsdam), LABELS=train, CLASS_FIELD="class_id", CLASS_NAME_FIELD="class_name",
+        VALIDATION=validation, PRETRAINED=model, EPOCHS=3, SEED=2,
+        OUTPUT_MODEL=classifier, OUTPUT_REPORT=report))
+    assert code == 0, text
+    meta = torch.load(classifier, weights_only=True)["metadata"]
+    names = {c["code"]: c["name"] for c in meta["classes"]}
+    assert names[3] == "low vegetation" or len(set(names.values())) == 6
+    assert meta["initialisation"] == "pretrained"
+
+    output, confidence = str(tmp_path / "landcover.tif"), str(tmp_path / "confidence.tif")
+    code, _, text = qgis_process("mmsiam:classify", dict(
+        modalities(potsdam), MODEL=classifier, OUTPUT=output, OUTPUT_CONFIDENCE=confidence))
+    assert code == 0, text
+    with rasterio.open(potsdam["HYPERSPECTRAL"]) as ref, rasterio.open(output) as out, \
+            rasterio.open(confidence) as conf:
+        assert out.crs == ref.crs and out.transform == ref.transform
+        assert (out.width, out.height) == (ref.width, ref.height)
+        assert out.dtypes[0] == "uint8" and out.nodata == 0 and out.profile["tiled"]
+        assert out.colormap(1)[1][:3] is not None
+        classes = out.read(1)
+        conf_values = conf.read(1)
+        transform = out.transform
+    assert set(np.unique(classes)) <= {0, 1, 2, 3, 4, 5, 6}
+    assert (classes == 0).mean() == pytest.approx(0.4, abs=0.01)  # the mosaic's nodata
+    assert ((conf_values[classes > 0] > 0) & (conf_values[classes > 0] <= 1)).all()
+    style = open(os.path.splitext(output)[0] + ".qml", encoding="utf-8").read()
+    assert 'type="paletted"' in style and "low vegetation" in style
+
+    # The report's OA is sklearn's accuracy of the map at the validation points.
+    import json
+
+    assessment = json.load(open(os.path.splitext(report)[0] + ".json"))["assessment"]
+    from osgeo import ogr
+
+    dataset = ogr.Open(validation)
+    layer = dataset.GetLayer(0)
+    truth, predicted = [], []
+    for feature in layer:
+        point = feature.GetGeometryRef()
+        col, row = ~transform * (point.GetX(), point.GetY())
+        truth.append(feature.GetField("class_id"))
+        predicted.append(int(classes[int(row), int(col)]))
+    del layer, dataset
+    assert assessment["n_samples"] == len(truth)
+    assert assessment["overall_accuracy"] == pytest.approx(accuracy_score(truth, predicted), abs=1e-9)
+
+
+def test_text_class_field_tahoe_points_random_init(plugin, data_dir, tmp_path):
+    import processing
+
+    d = os.path.join(data_dir, "tahoe")
+    inputs = {"MULTISPECTRAL": os.path.join(d, "tahoe_highrez.tif"),
+              "SAR": os.path.join(d, "tahoe_lidar_highesthit.tif")}
+    classifier = str(tmp_path / "tahoe.pt")
+    processing.run("mmsiam:trainclassifier", dict(
+        inputs, LABELS=os.path.join(d, "tahoe_training_points.gpkg"), CLASS_FIELD="SPECIES",
+        EPOCHS=2, TRAIN_RATIO=0.7, OUTPUT_MODEL=classifier, OUTPUT_REPORT=str(tmp_path / "r.html")))
+    meta = torch.load(classifier, weights_only=True)["metadata"]
+    assert [(c["code"], c["name"]) for c in meta["classes"]] == [
+        (1, "Non-vegetation"), (2, "Shrub"), (3, "Tree")]
+    assert meta["initialisation"] == "random"
+    assert meta["samples"]["validation"] == 9  # 30 % of 13 + 11 + 6, rounded per class
+    result = processing.run("mmsiam:classify", dict(inputs, MODEL=classifier,
+                                                     OUTPUT=str(tmp_path / "tahoe.tif")))
+    with rasterio.open(result["OUTPUT"]) as out:
+        assert set(np.unique(out.read(1))) <= {0, 1, 2, 3}
+
+
+def test_polygon_labels_para(plugin, data_dir, tmp_path):
+    import processing
+
+    d = os.path.join(data_dir, "para_sentinel2")
+    classifier = str(tmp_path / "para.pt")
+    processing.run("mmsiam:trainclassifier", {
+        "MULTISPECTRAL": os.path.join(d, "sen2.tif"), "SAR": os.path.join(d, "srtm_sen2.tif"),
+        "LABELS": os.path.join(d, "training_polygons_sen2.gpkg"), "CLASS_FIELD": "class_id",
+        "CLASS_NAME_FIELD": "class", "EPOCHS": 1, "PATCH_SIZE": 7, "OUTPUT_MODEL": classifier})
+    meta = torch.load(classifier, weights_only=True)["metadata"]
+    assert sorted(c["name"] for c in meta["classes"]) == ["dryout", "forest", "village", "water"]
+    assert meta["patch_size"] == 7
+    assert sum(meta["samples"]["used_per_class"].values()) > 100  # pixels inside polygons
+
+
+def test_mismatched_modalities_are_refused_without_output(potsdam, pretrained_potsdam, data_dir,
+                                                         tmp_path, qgis_process):
+    model, _ = pretrained_potsdam
+    output = tmp_path / "never.pt"
+    # Same slots, but the SWIR slot now holds the VNIR raster: 91 bands instead of 133.
+    code, _, text = qgis_process("mmsiam:trainclassifier", dict(
+        HYPERSPECTRAL=potsdam["HYPERSPECTRAL"], MULTISPECTRAL=potsdam["HYPERSPECTRAL"],
+        LABELS=potsdam["samples"], CLASS_FIELD="class_id", PRETRAINED=model, EPOCHS=1,
+        OUTPUT_MODEL=str(output)))
+    assert code != 0
+    assert "MULTISPECTRAL raster" in text and "91 bands" in text and "133 bands" in text
+    assert "Traceback" not in text
+    assert not output.exists()
+    # A different set of slots.
+    code, _, text = qgis_process("mmsiam:trainclassifier", dict(
+        HYPERSPECTRAL=potsdam["HYPERSPECTRAL"], SAR=potsdam["MULTISPECTRAL"],
+        LABELS=potsdam["samples"], CLASS_FIELD="class_id", PRETRAINED=model, EPOCHS=1,
+        OUTPUT_MODEL=str(output)))
+    assert code != 0 and "HYPERSPECTRAL, MULTISPECTRAL" in text and not output.exists()
