@@ -177,10 +177,15 @@ def _plain(value):
 
 
 def renderer_classes(layer, field_name: str):
-    """Class names and colours from a categorized renderer on ``field_name``, if any."""
+    """Class names and colours from a categorized renderer on ``field_name``, if any: the
+    layer's own, else its default style (Processing opens files without their saved style)."""
     renderer = layer.renderer()
+    if not _categorized_on(renderer, field_name):
+        styled = layer.clone()
+        styled.loadDefaultStyle()
+        renderer = styled.renderer().clone() if styled.renderer() is not None else None
     names, colors = {}, {}
-    if isinstance(renderer, QgsCategorizedSymbolRenderer) and renderer.classAttribute() == field_name:
+    if _categorized_on(renderer, field_name):
         for category in renderer.categories():
             key = str(category.value())
             if category.label():
@@ -188,6 +193,10 @@ def renderer_classes(layer, field_name: str):
             if category.symbol() is not None:
                 colors[key] = category.symbol().color().name()
     return names, colors
+
+
+def _categorized_on(renderer, field_name: str) -> bool:
+    return isinstance(renderer, QgsCategorizedSymbolRenderer) and renderer.classAttribute() == field_name
 
 
 class FeedbackProgress(Progress):

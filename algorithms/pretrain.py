@@ -1,7 +1,5 @@
 """mmsiam:pretrain — self-supervised pretraining of the multimodal Siamese network."""
 
-import time
-
 from qgis.core import (
     QgsProcessingParameterEnum,
     QgsProcessingParameterFileDestination,
@@ -84,6 +82,7 @@ class PretrainAlgorithm(MmsiamAlgorithm):
         require_dependencies()
         from ..core.atomic import check_output_folder
         from ..core.inputs import GridOptions, prepare
+        from ..core.pretrain_run import run_pretraining
         from ..core.pretraining import PretrainConfig
 
         modalities = self.modality_inputs(parameters, context)
@@ -117,70 +116,3 @@ class PretrainAlgorithm(MmsiamAlgorithm):
         if report_path:
             results[OUTPUT_REPORT] = report_path
         return results
-
-
-def run_pretraining(prepared, config, model_path, report_path, progress):
-    """Core steps of the algorithm (QGIS-free calls), separated for readability."""
-    from ..core.pretraining import config_to_dict, pretrain
-    from ..core.version import library_versions
-    from ..models.checkpoint import save_checkpoint
-
-    started = time.time()
-    for info in prepared.stack.infos:
-        if info.dropped_bands:
-            progress.info(f"{info.slot}: dropped bands without any valid value: "
-                          f"{', '.join(map(str, info.dropped_bands))}.")
-    arrays, valid = prepared.read()
-    result = pretrain(arrays, valid, config, progress)
-    metadata = {
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "modalities": prepared.describe(),
-        "grid": prepared.grid_dict(),
-        "patch_size": config.patch_size,
-        "architecture": result.model.architecture(),
-        "training": config_to_dict(config),
-        "valid_pixels": int(valid.sum()),
-        "loss_history": [float(v) for v in result.loss_history],
-        "zstd_history": [float(v) for v in result.zstd_history],
-        "collapsed": bool(result.collapsed),
-        "device_used": result.device,
-        "seconds": float(time.time() - started),
-        "versions": library_versions(),
-    }
-    metadata["plugin_version"] = metadata["versions"]["plugin"]
-    progress.check()
-    save_checkpoint(model_path, "pretrained", result.model.cpu().state_dict(), metadata)
-    if report_path:
-        write_pretrain_report(report_path, metadata)
-    progress.info(f"Pretrained model written to {model_path}.")
-    return metadata
-
-
-def write_pretrain_report(path, metadata):
-    import math
-
-    from ..core.report import HtmlReport, line_plot_png, run_section
-
-    report = HtmlReport("Multimodal Siamese pretraining")
-    report.paragraph("Self-supervised pretraining on unlabelled pixels: "
-                     + ", ".join(f"{m['slot']} ({len(m['kept_bands'])} bands)" for m in metadata["modalities"])
-                     + f", {metadata['valid_pixels']} valid pixels.")
-    if metadata["collapsed"]:
-        report.warning("The representation collapsed (z-std near 0): features became constant. "
-                       "Try a lower learning rate or more samples per epoch.")
-    epochs = list(range(1, len(metadata["loss_history"]) + 1))
-    report.heading("Training curves")
-    report.image_png(line_plot_png({"loss": metadata["loss_history"]}, "Loss (eq. 2; minimum −2)",
-                                   "epoch", "loss"), "loss curve")
-    healthy = 1 / math.sqrt(metadata["architecture"]["dim"])
-    report.image_png(line_plot_png({"z-std": metadata["zstd_history"]},
-                                   "Collapse monitor: std of normalised z", "epoch", "std",
-                                   hline={"healthy 1/√dim": healthy}), "collapse monitor")
-    report.table(["epoch", "loss", "z-std"],
-                 [[e, f"{l:.4f}", f"{s:.5f}"] for e, l, s in
-                  zip(epochs, metadata["loss_history"], metadata["zstd_history"])])
-    for m in metadata["modalities"]:
-        if m["dropped_bands"]:
-            report.paragraph(f"{m['slot']}: dropped bands without data: {m['dropped_bands']}.")
-    run_section(report, metadata["training"], metadata["seconds"], metadata["versions"])
-    report.write(path)

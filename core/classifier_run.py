@@ -7,14 +7,14 @@ import time
 
 import numpy as np
 
-from ..models.checkpoint import load_checkpoint, save_checkpoint
+from ..models.checkpoint import load_checkpoint
 from .errors import InputError
 from .finetune import ClassifierConfig, config_to_dict, predict_samples, stratified_split, train_classifier
 from .inputs import GridOptions, PreparedInputs, prepare, prepare_like
 from .labels import ClassInfo, LabelFeatures, rasterize_labels
 from .metrics import accuracy_assessment
 from .progress import Progress
-from .version import library_versions
+from .run_record import save_run
 
 
 def load_pretrained(path: str) -> dict:
@@ -77,7 +77,6 @@ def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: Clas
         progress.info("No validation samples (TRAIN_RATIO = 1 and no VALIDATION layer): the report "
                       "has no accuracy figures.")
     metadata = {
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "modalities": prepared.describe(),
         "grid": prepared.grid_dict(),
         "patch_size": config.patch_size,
@@ -97,16 +96,9 @@ def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: Clas
         "train_accuracy_history": [float(v) for v in result.train_accuracy_history],
         "assessment": assessment,
         "device_used": result.device,
-        "seconds": float(time.time() - started),
-        "versions": library_versions(),
     }
-    metadata["plugin_version"] = metadata["versions"]["plugin"]
-    progress.check()
-    save_checkpoint(model_path, "classifier", result.model.cpu().state_dict(), metadata)
-    if report_path:
-        write_classifier_report(report_path, metadata)
-    progress.info(f"Classifier written to {model_path}.")
-    return metadata
+    return save_run(model_path, "classifier", result.model, metadata, started, report_path,
+                    write_classifier_report, progress)
 
 
 def _report_samples(samples, progress):

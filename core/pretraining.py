@@ -8,7 +8,6 @@ With one modality, two augmented views of the same patch stand in for two modali
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -41,17 +40,21 @@ class PretrainConfig:
     pred_hidden: int = 512
 
     def validate(self):
-        check_patch_size(self.patch_size)
-        if self.epochs < 1:
-            raise InputError("EPOCHS must be at least 1.")
-        if self.batch_size < 2:
-            raise InputError("BATCH_SIZE must be at least 2 (batch normalisation needs two samples).")
+        check_training_settings(self.patch_size, self.epochs, self.batch_size)
         if self.samples_per_epoch < 2:
             raise InputError("SAMPLES_PER_EPOCH must be at least 2.")
         if not self.learning_rate > 0:
             raise InputError("LEARNING_RATE must be greater than 0.")
         if self.objective not in OBJECTIVES:
             raise InputError(f"OBJECTIVE must be one of {', '.join(OBJECTIVES)}.")
+
+
+def check_training_settings(patch_size: int, epochs: int, batch_size: int):
+    check_patch_size(patch_size)
+    if epochs < 1:
+        raise InputError("EPOCHS must be at least 1.")
+    if batch_size < 2:
+        raise InputError("BATCH_SIZE must be at least 2 (batch normalisation needs two samples).")
 
 
 @dataclass

@@ -15,7 +15,7 @@ step() { echo; echo "== $* ($(( $(date +%s) - start )) s)"; }
 step "1/4 pretraining on unlabelled pixels (Landsat-7 ETM+ 6 bands + SRTM on its own 90 m grid)"
 "$QP" run mmsiam:pretrain -- \
     MULTISPECTRAL="$DATA/L7_ETMs.tif" SAR="$DATA/olinda_dem_utm25s.tif" \
-    EPOCHS=12 SAMPLES_PER_EPOCH=8192 SEED=42 \
+    EPOCHS=10 SAMPLES_PER_EPOCH=6144 SEED=42 \
     OUTPUT_MODEL="$OUT/pretrained.pt" OUTPUT_REPORT="$OUT/pretrain_report.html"
 
 step "2/4 training the few-shot classifier on 180 labelled points (70 % train, 30 % validate)"

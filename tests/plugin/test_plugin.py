@@ -80,3 +80,18 @@ def test_plugin_loads_and_algorithms_explain_when_torch_is_missing(tmp_path):
     assert "pip install" in output and "torch==2.13.0" in output and "scikit-learn" in output
     assert "Traceback" not in output
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_class_names_and_colours_come_from_the_saved_layer_style():
+    """Processing opens label files without their style; the adapter reads the saved default."""
+    from qgis.core import QgsVectorLayer
+
+    from multimodal_siamese.algorithms.common import label_features_from_layer
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "resources", "sample", "olinda_labels.gpkg")
+    layer = QgsVectorLayer(path, "labels", "ogr", QgsVectorLayer.LayerOptions(False))
+    assert layer.renderer().type() == "singleSymbol"  # as Processing opens it
+    features, names, colors = label_features_from_layer(layer, "class_id")
+    assert len(features.values) >= 150 and len(set(features.values)) >= 5
+    assert names["1"] == "sea" and colors["3"] == "#1b7a2e"
+    assert "31985" in features.crs_wkt or "UTM zone 25S" in features.crs_wkt

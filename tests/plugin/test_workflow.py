@@ -198,3 +198,41 @@ def test_mismatched_modalities_are_refused_without_output(potsdam, pretrained_po
         LABELS=potsdam["samples"], CLASS_FIELD="class_id", PRETRAINED=model, EPOCHS=1,
         OUTPUT_MODEL=str(output)))
     assert code != 0 and "HYPERSPECTRAL, MULTISPECTRAL" in text and not output.exists()
+
+
+def test_classified_raster_opens_styled_in_qgis(plugin, data_dir, tmp_path):
+    """QGIS picks up the .qml beside the GeoTIFF: paletted renderer with the class names."""
+    import processing
+    from qgis.core import QgsRasterLayer
+
+    d = os.path.join(data_dir, "tahoe")
+    inputs = {"MULTISPECTRAL": os.path.join(d, "tahoe_highrez.tif")}
+    classifier = str(tmp_path / "m.pt")
+    processing.run("mmsiam:trainclassifier", dict(
+        inputs, LABELS=os.path.join(d, "tahoe_training_points.gpkg"), CLASS_FIELD="SPECIES",
+        EPOCHS=1, PATCH_SIZE=5, OUTPUT_MODEL=classifier))
+    result = processing.run("mmsiam:classify", dict(inputs, MODEL=classifier,
+                                                     OUTPUT=str(tmp_path / "map.tif")))
+    layer = QgsRasterLayer(result["OUTPUT"], "map")
+    assert layer.isValid()
+    renderer = layer.renderer()
+    assert renderer.type() == "paletted"
+    assert [c.label for c in renderer.classes()] == ["Non-vegetation", "Shrub", "Tree"]
+
+
+def test_classify_refuses_wrong_inputs_and_bad_model_files(potsdam, pretrained_potsdam, tmp_path,
+                                                           qgis_process):
+    pretrained, _ = pretrained_potsdam
+    output = tmp_path / "map.tif"
+    # A pretraining checkpoint is not a classifier.
+    code, _, text = qgis_process("mmsiam:classify", dict(modalities(potsdam), MODEL=pretrained,
+                                                         OUTPUT=str(output)))
+    assert code != 0 and "pretraining checkpoint" in text and "mmsiam:trainclassifier" in text
+    # A truncated file.
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(open(pretrained, "rb").read()[:5000])
+    code, _, text = qgis_process("mmsiam:classify", dict(modalities(potsdam), MODEL=str(truncated),
+                                                         OUTPUT=str(output)))
+    assert code != 0 and "truncated" in text
+    assert "Traceback" not in text
+    assert not output.exists()

@@ -1,0 +1,87 @@
+"""Block-wise dense classification equals per-patch inference; outputs are atomic and styled."""
+
+import os
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+
+from multimodal_siamese.core import finetune, inputs, predict, raster
+from multimodal_siamese.core.errors import Cancelled
+from multimodal_siamese.core.labels import ClassInfo
+from multimodal_siamese.core.progress import Progress
+from multimodal_siamese.models.network import FusionClassifier
+
+CLASSES = [ClassInfo(1, 1, "roof", "#ff0000"), ClassInfo(2, 2, "tree & <park>", "#00ff00"),
+           ClassInfo(3, 3, "water", "#0000ff")]
+
+
+@pytest.fixture(scope="module")
+def tahoe(data_dir):
+    d = os.path.join(data_dir, "tahoe")
+    mods = [raster.ModalityInput("MULTISPECTRAL", os.path.join(d, "tahoe_highrez.tif")),
+            raster.ModalityInput("SAR", os.path.join(d, "tahoe_lidar_highesthit.tif"))]
+    prepared = inputs.prepare(mods, inputs.GridOptions())
+    yield prepared
+    prepared.close()
+
+
+def random_model(prepared, patch_size=7):
+    torch.manual_seed(0)
+    model = FusionClassifier(prepared.stack.band_counts, patch_size, len(CLASSES), dim=64)
+    for module in model.modules():  # non-trivial batch-norm statistics
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+def test_dense_blocks_equal_per_patch_predictions_everywhere(tahoe, tmp_path):
+    model = random_model(tahoe)
+    output = str(tmp_path / "map.tif")
+    confidence = str(tmp_path / "confidence.tif")
+    # A tiny memory budget forces many blocks, so block edges and raster borders are both exercised.
+    summary = predict.classify_raster(model, tahoe, CLASSES, output, confidence, memory_mb=16)
+    assert summary["blocks"] > 4
+    arrays, valid = tahoe.read()
+    rows, cols = np.nonzero(valid)
+    index, probabilities = finetune.predict_samples(model, arrays, rows, cols, batch_size=4096)
+    with rasterio.open(output) as out, rasterio.open(confidence) as conf:
+        codes = out.read(1)
+        conf_values = conf.read(1)
+        assert out.colormap(1)[3][:3] == (0, 0, 255)
+    expected = np.array([c.code for c in CLASSES])[index]
+    assert (codes[rows, cols] == expected).all()
+    assert np.abs(conf_values[rows, cols] - probabilities.max(1)).max() <= 1e-5
+    assert (codes[~valid] == summary["nodata"]).all()
+    style = open(str(tmp_path / "map.qml"), encoding="utf-8").read()
+    assert 'label="tree &amp; &lt;park&gt;"' in style and 'color="#0000ff"' in style
+
+
+def test_cancel_leaves_existing_output_untouched(tahoe, tmp_path):
+    model = random_model(tahoe)
+    output = tmp_path / "map.tif"
+    output.write_bytes(b"an earlier map")
+
+    class CancelAtSecondBlock(Progress):
+        def set_percent(self, percent):
+            super().set_percent(percent)
+            self.cancel_requested = True
+
+    with pytest.raises(Cancelled):
+        predict.classify_raster(model, tahoe, CLASSES, str(output), memory_mb=16,
+                                progress=CancelAtSecondBlock())
+    assert output.read_bytes() == b"an earlier map"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.tif"]
+
+
+def test_nodata_code_moves_to_255_when_a_class_uses_zero():
+    assert predict.nodata_code(CLASSES) == 0
+    assert predict.nodata_code([ClassInfo(0, 0, "zero", "#000000")] + CLASSES) == 255
+
+
+def test_block_size_follows_memory_budget():
+    small = predict.block_size_for(64, 2048, 256, 13)
+    large = predict.block_size_for(2048, 2048, 256, 13)
+    assert 16 <= small < large <= 1024
