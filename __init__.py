@@ -6,6 +6,13 @@ and the QGIS-free core (``core``) and networks (``models``) must import without 
 
 
 def classFactory(iface):  # noqa: N802 (QGIS API name)
+    from qgis.core import QgsApplication
+
+    from .core.dependencies import activate_folder, dependencies_folder
+
+    # Packages put there by the plugin's "Install dependencies" button (see core/dependencies.py).
+    activate_folder(dependencies_folder(QgsApplication.qgisSettingsDirPath()))
+
     from .plugin import MultimodalSiamesePlugin
 
     return MultimodalSiamesePlugin(iface)

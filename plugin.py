@@ -1,4 +1,5 @@
-"""Plugin entry point: registers the Processing provider (also headless, via initProcessing)."""
+"""Plugin entry point: registers the Processing provider (also headless, via initProcessing);
+in QGIS desktop also the plugin menu, a toolbar button and the missing-dependencies offer."""
 
 from qgis.core import QgsApplication
 
@@ -7,6 +8,8 @@ class MultimodalSiamesePlugin:
     def __init__(self, iface):
         self.iface = iface
         self.provider = None
+        self.menu = None
+        self.installer = None
 
     def initProcessing(self):  # noqa: N802 (QGIS API name)
         # Called by QGIS desktop and by qgis_process alike, so the algorithms exist headless.
@@ -20,8 +23,21 @@ class MultimodalSiamesePlugin:
 
     def initGui(self):  # noqa: N802 (QGIS API name)
         self.initProcessing()
+        from .gui.dependencies import DependencyInstaller
+        from .gui.menu import PluginMenu
+
+        self.menu = PluginMenu(self.iface)
+        self.menu.setup()
+        self.installer = DependencyInstaller(self.iface)
+        self.installer.offer_if_missing()
 
     def unload(self):
+        if self.menu is not None:
+            self.menu.unload()
+            self.menu = None
+        if self.installer is not None:
+            self.installer.unload()
+            self.installer = None
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None

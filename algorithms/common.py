@@ -29,7 +29,8 @@ from ..core.errors import Cancelled, InputError
 from ..core.progress import Progress
 
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ICON_PATH = os.path.join(PLUGIN_DIR, "resources", "icons", "mmsiam.svg")
+ICON_DIR = os.path.join(PLUGIN_DIR, "resources", "icons")
+ICON_PATH = os.path.join(ICON_DIR, "mmsiam.svg")
 
 MODALITY_SLOTS = ("HYPERSPECTRAL", "MULTISPECTRAL", "SAR")
 EXTRA_MODALITIES = "EXTRA_MODALITIES"
@@ -65,7 +66,12 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
         return "landcover"
 
     def icon(self):
-        return QIcon(ICON_PATH)
+        return QIcon(self.svgIconPath())
+
+    def svgIconPath(self):  # noqa: N802 (QGIS API name)
+        # One icon per algorithm, named after it (resources/icons/<name>.svg); else the provider's.
+        path = os.path.join(ICON_DIR, f"{self.name()}.svg")
+        return path if os.path.exists(path) else ICON_PATH
 
     # -- parameters ------------------------------------------------------------------------
     def add_modality_parameters(self, with_grid_options: bool = True):

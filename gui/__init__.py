@@ -1,0 +1,3 @@
+"""QGIS desktop only: the plugin menu and toolbar button, and the dependency installer.
+
+Nothing here runs headless (qgis_process calls initProcessing, never initGui)."""
