@@ -19,7 +19,7 @@ from .errors import InputError
 from .pretraining import PatchSource, check_training_settings, resolve_device
 from .progress import EtaClock, Progress
 
-# Defaults from our own evaluation (benchmarks/results/learning_rate_potsdam.md): with AdamW the
+# Defaults from our own evaluation (benchmarks/results/finetune_potsdam.md): with AdamW the
 # paper's rates (0.009 fine-tune / 0.02 scratch) wrecked accuracy on Potsdam; a pretrained encoder
 # did best at 1e-4, random initialisation at 5e-4.
 FINETUNE_LEARNING_RATE = 1e-4

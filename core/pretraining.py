@@ -38,6 +38,10 @@ class PretrainConfig:
     objective: str = "simsiam"
     dim: int = 2048
     pred_hidden: int = 512
+    # Dense training: the network is receptive-field exact, so one pass over a crop gives z for
+    # each of its crop_size² pixels at a fraction of the per-patch cost (benchmarks/results/).
+    dense: bool = True
+    crop_size: int = 8
 
     def validate(self):
         check_training_settings(self.patch_size, self.epochs, self.batch_size)
@@ -78,6 +82,28 @@ def resolve_device(requested: str) -> str:
     return requested
 
 
+class CropSource:
+    """Square crops for dense training: ``crop_size``² pixel centres plus their patch halo."""
+
+    def __init__(self, arrays: list, valid: np.ndarray, patch_size: int, crop_size: int):
+        h = patch_size // 2
+        self.size = max(1, min(crop_size, valid.shape[0], valid.shape[1]))
+        self.window = self.size + patch_size - 1
+        self.pixel_major = [to_pixel_major(pad_reflect(a, h, h, h, h)) for a in arrays]
+        self.valid = valid
+
+    def batch(self, anchor_rows: np.ndarray, anchor_cols: np.ndarray, device: str):
+        """Crops around anchor pixels (kept inside the raster) → (inputs, valid mask (B, S, S))."""
+        height, width = self.valid.shape
+        r0 = np.clip(anchor_rows - self.size // 2, 0, height - self.size)
+        c0 = np.clip(anchor_cols - self.size // 2, 0, width - self.size)
+        # In padded coordinates the crop's input window starts at the crop's own top-left pixel.
+        inputs = [torch.from_numpy(extract_patches(pm, r0, c0, self.window)).to(device)
+                  for pm in self.pixel_major]
+        mask = np.lib.stride_tricks.sliding_window_view(self.valid, (self.size, self.size))[r0, c0]
+        return inputs, torch.from_numpy(np.ascontiguousarray(mask)).to(device)
+
+
 class PatchSource:
     """Normalised modalities held padded and pixel-major, ready for one-gather patch batches."""
 
@@ -113,33 +139,40 @@ def pretrain(arrays: list, valid: np.ndarray, config: PretrainConfig,
                               pred_hidden=config.pred_hidden).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
-    source = PatchSource(arrays, config.patch_size)
     unimodal = len(arrays) == 1
     n_valid = int(valid.sum())
     per_epoch = min(config.samples_per_epoch, n_valid) if n_valid >= 2 else config.samples_per_epoch
-    batches_per_epoch = max(1, math.ceil(per_epoch / config.batch_size))
+    if config.dense:
+        source = CropSource(arrays, valid, config.patch_size, config.crop_size)
+        # Crops per step so that a step sees about batch_size valid pixel centres.
+        crop_fraction = source.size ** 2 * max(n_valid / valid.size, 1e-3)
+        units_per_step = max(2, int(round(config.batch_size / crop_fraction)))
+        units_per_epoch = max(units_per_step, int(round(per_epoch / crop_fraction)))
+    else:
+        source = PatchSource(arrays, config.patch_size)
+        units_per_step, units_per_epoch = config.batch_size, per_epoch
+    batches_per_epoch = max(1, math.ceil(units_per_epoch / units_per_step))
     total_batches = batches_per_epoch * config.epochs
     result = PretrainResult(model=model, device=device)
     clock = EtaClock()
     progress.info(f"Pretraining on {n_valid} valid pixels, {len(arrays)} modalities "
-                  f"({', '.join(map(str, band_counts))} bands), {per_epoch} samples per epoch, "
+                  f"({', '.join(map(str, band_counts))} bands), about {per_epoch} samples per epoch"
+                  f"{f' in {source.size}×{source.size} crops' if config.dense else ''}, "
                   f"objective {config.objective}, device {device}.")
     done = 0
     for epoch in range(1, config.epochs + 1):
         model.train()
-        rows, cols = sample_valid_pixels(valid, per_epoch, rng)
+        rows, cols = sample_valid_pixels(valid, units_per_epoch, rng)
         epoch_loss, epoch_std, steps = 0.0, 0.0, 0
-        for start in range(0, per_epoch, config.batch_size):
+        for start in range(0, units_per_epoch, units_per_step):
             progress.check()  # cancel is honoured within one batch
-            r, c = rows[start:start + config.batch_size], cols[start:start + config.batch_size]
-            if len(r) < 2:
-                continue  # batch norm cannot train on one sample
-            inputs = source.batch(r, c, device)
-            if unimodal:
-                view_1, view_2 = augment.two_views(inputs[0], augment_generator)
-                z, p = model([view_1, view_2], projection_index=[0, 0])
+            r, c = rows[start:start + units_per_step], cols[start:start + units_per_step]
+            if config.dense:
+                z, p = _dense_forward(model, source, r, c, device, unimodal, augment_generator)
             else:
-                z, p = model(inputs)
+                z, p = _patch_forward(model, source, r, c, device, unimodal, augment_generator)
+            if z is None:
+                continue  # batch norm cannot train on fewer than two samples
             loss = objective_loss(config.objective, z, p)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -163,6 +196,31 @@ def pretrain(arrays: list, valid: np.ndarray, config: PretrainConfig,
     result.seconds = clock.elapsed()
     model.eval()
     return result
+
+
+def _patch_forward(model, source, rows, cols, device, unimodal, generator):
+    """Straightforward form: one PATCH_SIZE patch per sample."""
+    if len(rows) < 2:
+        return None, None
+    inputs = source.batch(rows, cols, device)
+    if unimodal:
+        view_1, view_2 = augment.two_views(inputs[0], generator)
+        return model([view_1, view_2], projection_index=[0, 0])
+    return model(inputs)
+
+
+def _dense_forward(model, source, rows, cols, device, unimodal, generator):
+    """Dense form: z of every valid pixel centre of each crop from one pass per crop."""
+    inputs, mask = source.batch(rows, cols, device)
+    if int(mask.sum()) < 2:
+        return None, None
+    if unimodal:
+        view_1, view_2, align = augment.two_dense_views(inputs[0], generator)
+        maps = model.dense_maps([view_1, view_2], projection_index=[0, 0])
+        maps = [align(m, i) for i, m in enumerate(maps)]
+    else:
+        maps = model.dense_maps(inputs)
+    return model.predict_positions(maps, mask)
 
 
 def config_to_dict(config: PretrainConfig) -> dict:

@@ -29,6 +29,36 @@ def _random_elements(n, generator, device):
     return torch.randint(0, 8, (n,), generator=generator, device=generator.device).to(device)
 
 
+def _undo_dihedral(x, t):
+    """Inverse of :func:`_dihedral`: flip back first, then turn back."""
+    if t >= 4:
+        x = torch.flip(x, dims=(-1,))
+    return torch.rot90(x, -(t % 4), dims=(-2, -1))
+
+
+def two_dense_views(crops, generator, noise_std=0.05):
+    """Unimodal dense pretraining: two views of square crops ``(B, C, L, L)``, each crop with its
+    own random D4 element and noise. Returns ``(view_1, view_2, align)`` where
+    ``align(maps, which)`` maps a dense output of view ``which`` back onto the crop's own
+    pixel positions, so that z of the same pixel can be compared across views."""
+    elements = [_random_elements(crops.shape[0], generator, crops.device) for _ in range(2)]
+    views = []
+    for t in elements:
+        noise = torch.randn(crops.shape, generator=generator, device=generator.device, dtype=crops.dtype)
+        views.append(_apply_dihedral(crops, t) + noise_std * noise.to(crops.device))
+
+    def align(maps, which):
+        out = torch.empty_like(maps)
+        t = elements[which]
+        for k in range(8):
+            mask = t == k
+            if mask.any():
+                out[mask] = _undo_dihedral(maps[mask], k)
+        return out
+
+    return views[0], views[1], align
+
+
 def random_dihedral(inputs, generator):
     """Classifier training augmentation: one random D4 element per sample, the *same* for
     every modality of that sample (they are co-registered). ``inputs``: list of (N, C_k, P, P)."""

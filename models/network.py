@@ -223,6 +223,18 @@ class MultimodalSiamese(_ArchitectureMixin, nn.Module):
         p = [self.predictor(zk) for zk in z]
         return z, p
 
+    def dense_maps(self, inputs, projection_index=None):
+        """Dense z maps ``f(P_k(x_k))``: inputs ``(B, C_k, S + P - 1, S + P - 1)`` crops ->
+        list of ``(B, dim, S, S)``: the z of every pixel of the crop at the cost of one pass."""
+        projection_index = range(len(inputs)) if projection_index is None else projection_index
+        return [self.encoder(self.projections[i](x)) for i, x in zip(projection_index, inputs)]
+
+    def predict_positions(self, maps, mask):
+        """Dense maps -> (z, p) lists over the positions where ``mask`` (B, S, S) is True."""
+        flat = mask.reshape(-1)
+        z = [m.permute(0, 2, 3, 1).reshape(-1, m.shape[1])[flat] for m in maps]
+        return z, [self.predictor(zk) for zk in z]
+
 
 class FusionClassifier(_ArchitectureMixin, nn.Module):
     """Downstream classifier of eq. (3): ``g(z_H, z_M, z_S) = linear(f(z_H + z_M + z_S))``.

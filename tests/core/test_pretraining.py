@@ -85,3 +85,47 @@ def test_bad_settings_are_explained(potsdam_arrays, bad, message):
     arrays, valid = potsdam_arrays
     with pytest.raises(InputError, match=message):
         pretraining.pretrain(arrays, valid, small_config(**bad))
+
+
+def test_dense_crops_give_each_pixel_its_own_patch_z(potsdam_arrays):
+    """Dense training computes, for every crop pixel, exactly the per-patch z (eval mode)."""
+    import torch
+
+    from multimodal_siamese.models.network import MultimodalSiamese
+
+    arrays, valid = potsdam_arrays
+    torch.manual_seed(0)
+    model = MultimodalSiamese([a.shape[0] for a in arrays], 13, dim=64, pred_hidden=16).eval()
+    crops = pretraining.CropSource(arrays, valid, 13, 6)
+    patches = pretraining.PatchSource(arrays, 13)
+    anchors_r, anchors_c = np.array([0, 100, 191]), np.array([0, 80, 159])  # corners clip inside
+    inputs, mask = crops.batch(anchors_r, anchors_c, "cpu")
+    assert inputs[0].shape == (3, 91, 18, 18) and mask.shape == (3, 6, 6)
+    with torch.no_grad():
+        z_dense, _ = model.predict_positions(model.dense_maps(inputs), torch.ones_like(mask))
+        r0 = np.clip(anchors_r - 3, 0, 192 - 6)
+        c0 = np.clip(anchors_c - 3, 0, 160 - 6)
+        rows = (r0[:, None, None] + np.arange(6)[None, :, None] + 0 * np.arange(6)[None, None, :]).ravel()
+        cols = (c0[:, None, None] + 0 * np.arange(6)[None, :, None] + np.arange(6)[None, None, :]).ravel()
+        z_patch, _ = model(patches.batch(rows, cols, "cpu"))
+    for zd, zp in zip(z_dense, z_patch):
+        assert torch.allclose(zd, zp, atol=1e-5)
+    assert np.array_equal(mask.numpy().ravel(), valid[rows, cols])
+
+
+def test_dense_views_are_aligned_back_to_the_crop():
+    import torch
+
+    from multimodal_siamese.models import augment
+
+    crops = torch.randn(10, 3, 9, 9)
+    view_1, view_2, align = augment.two_dense_views(crops, torch.Generator().manual_seed(1), noise_std=0.0)
+    assert not torch.equal(view_1, view_2)
+    assert torch.equal(align(view_1, 0), crops) and torch.equal(align(view_2, 1), crops)
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_both_training_forms_learn(potsdam_arrays, dense):
+    arrays, valid = potsdam_arrays
+    result = pretraining.pretrain(arrays, valid, small_config(epochs=3, dense=dense))
+    assert result.loss_history[-1] < result.loss_history[0]
