@@ -17,5 +17,9 @@ test: setup
 test-core: setup
 	$(PYTHON) -m pytest -q -p no:pytest_qgis tests/core tests/models
 
+# The plugin zip for the QGIS plugin repository (or "Install from ZIP"): multimodal_siamese.zip.
+package:
+	python3 scripts/package.py
+
 clean:
-	rm -rf .build demo_output .pytest_cache
+	rm -rf .build demo_output .pytest_cache multimodal_siamese.zip
