@@ -29,10 +29,11 @@ def nodata_code(classes: list) -> int:
     return 255 if any(c.code == 0 for c in classes) else 0
 
 
-def block_size_for(memory_mb: float, dim: int, widest: int, patch_size: int) -> int:
-    """Largest square block whose dense pass fits ``memory_mb`` (float32 feature maps:
-    the dim-channel output, the widest expanded map and the head, with a 3x safety margin)."""
-    bytes_per_pixel = 4 * (dim + 2 * widest + 64) * 3
+def block_size_for(memory_mb: float, widest: int, bands: int, patch_size: int) -> int:
+    """Largest square block whose dense pass fits ``memory_mb``: float32 maps per pixel of the
+    input bands, the widest expanded layer (twice: before and after the depthwise conv) and the
+    logits, with a 3x margin. The folded head never builds the dim-channel map."""
+    bytes_per_pixel = 4 * (bands + 2 * widest + 64) * 3
     side = int(math.sqrt(max(memory_mb, 16) * 1024 * 1024 / bytes_per_pixel)) - (patch_size - 1)
     return max(16, min(1024, side))
 
@@ -86,7 +87,9 @@ def classify_raster(model: FusionClassifier, prepared: PreparedInputs, classes: 
     patch_size = arch["patch_size"]
     halo = patch_size // 2
     grid = prepared.stack.grid
-    block = block_size_for(memory_mb, arch["dim"], max(arch["widths"] or [16]) * arch["expand_ratio"], patch_size)
+    block = block_size_for(memory_mb, max(arch["widths"] or [16]) * arch["expand_ratio"],
+                           sum(arch["band_counts"]), patch_size)
+    folded = model.folded_head()
     nodata = nodata_code(classes)
     codes = np.array([c.code for c in classes], dtype=np.uint8)
     counts = np.zeros(len(classes), dtype=np.int64)
@@ -105,7 +108,7 @@ def classify_raster(model: FusionClassifier, prepared: PreparedInputs, classes: 
                 arrays, valid = prepared.read(b.read_window)
                 padded = [pad_reflect(a, b.pad_top, b.pad_bottom, b.pad_left, b.pad_right) for a in arrays]
                 inputs = [torch.from_numpy(np.ascontiguousarray(a))[None].to(device) for a in padded]
-                logits = model.forward_dense(inputs)[0]
+                logits = model.forward_dense_folded(inputs, folded)[0]
                 probabilities = torch.softmax(logits, dim=0)
                 confidence, index = probabilities.max(dim=0)
                 index = index.cpu().numpy()

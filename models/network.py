@@ -283,6 +283,28 @@ class FusionClassifier(_ArchitectureMixin, nn.Module):
         w = self.linear.weight
         return F.conv2d(self._features(inputs), w.view(*w.shape, 1, 1), self.linear.bias)
 
+    @torch.no_grad()
+    def folded_head(self):
+        """Eval-mode shortcut for dense prediction: encoder head (1x1 conv + BN) and the linear
+        layer are all linear, so they fold into one 1x1 conv from the last block to the logits.
+        Returns (weight (K, C, 1, 1), bias (K,)). Computed in float64; equal to forward_dense up
+        to float rounding, and it never materialises the dim-channel feature map."""
+        conv, bn = self.encoder.head
+        scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+        head_w = conv.weight.double().flatten(1) * scale[:, None]           # (dim, C)
+        head_b = bn.bias.double() - bn.running_mean.double() * scale        # (dim,)
+        w = self.linear.weight.double() @ head_w                             # (K, C)
+        b = self.linear.weight.double() @ head_b + self.linear.bias.double()
+        return w.float()[:, :, None, None], b.float()
+
+    def forward_dense_folded(self, inputs, folded=None):
+        """Dense logits like :meth:`forward_dense` (eval mode only), through :meth:`folded_head`."""
+        if self.training:
+            raise RuntimeError("forward_dense_folded needs eval mode (BatchNorm running statistics)")
+        weight, bias = folded if folded is not None else self.folded_head()
+        fused = sum(proj(x) for proj, x in zip(self.projections, inputs))  # early fusion
+        return F.conv2d(self.encoder.blocks(fused), weight, bias)
+
     def load_pretrained(self, siamese_state_dict):
         """Copy P_k and f from a :class:`MultimodalSiamese` state dict (h is discarded).
 
