@@ -109,6 +109,20 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
             OUTPUT_REPORT, "Accuracy report", fileFilter="HTML files (*.html)", optional=True,
             createByDefault=False))
 
+    def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+        # Runs in the main thread (processAlgorithm may run in a background task): read the label
+        # layers here, they may be project layers with a renderer, into plain Python data.
+        class_field = self.parameterAsString(parameters, CLASS_FIELD, context)
+        self.labels = label_features_from_layer(
+            self.parameterAsVectorLayer(parameters, LABELS, context), class_field, "Labels",
+            self.parameterAsString(parameters, CLASS_NAME_FIELD, context))
+        self.validation = None
+        validation_layer = self.parameterAsVectorLayer(parameters, VALIDATION, context)
+        if validation_layer is not None:
+            field = self.parameterAsString(parameters, VALIDATION_FIELD, context) or class_field
+            self.validation, _, _ = label_features_from_layer(validation_layer, field, "Validation")
+        return True
+
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         require_dependencies()
         from ..core import classifier_run
@@ -118,15 +132,8 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
 
         modalities = self.modality_inputs(parameters, context)
         seed, device = self.seed_and_device(parameters, context)
-        class_field = self.parameterAsString(parameters, CLASS_FIELD, context)
-        labels, names, colors = label_features_from_layer(
-            self.parameterAsVectorLayer(parameters, LABELS, context), class_field, "Labels",
-            self.parameterAsString(parameters, CLASS_NAME_FIELD, context))
-        validation = None
-        validation_layer = self.parameterAsVectorLayer(parameters, VALIDATION, context)
-        if validation_layer is not None:
-            field = self.parameterAsString(parameters, VALIDATION_FIELD, context) or class_field
-            validation, _, _ = label_features_from_layer(validation_layer, field, "Validation")
+        labels, names, colors = self.labels
+        validation = self.validation
         config = ClassifierConfig(
             patch_size=self.parameterAsInt(parameters, PATCH_SIZE, context),
             epochs=self.parameterAsInt(parameters, EPOCHS, context),
