@@ -1,12 +1,13 @@
 """mmsiam:classify — apply a trained classifier to the whole reference grid."""
 
 from qgis.core import (
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
 )
 
-from .common import MmsiamAlgorithm, FeedbackProgress, MODALITY_HELP, require_dependencies, run_guarded
+from .common import SEED, MmsiamAlgorithm, FeedbackProgress, MODALITY_HELP, require_dependencies, run_guarded
 
 MODEL = "MODEL"
 MEMORY_MB = "MEMORY_MB"
@@ -31,6 +32,7 @@ class ClassifyAlgorithm(MmsiamAlgorithm):
             "Classifier model: the .pt file written by the training algorithm (opened safely: weights "
             "only, no code runs).\n"
             "Memory budget: megabytes a block may use; larger blocks are faster.\n"
+            "Device: auto uses a CUDA GPU when torch sees one.\n"
             "Classified raster: UInt8 GeoTIFF of class codes (the label values when integers, else "
             "1..K), nodata 0 (255 when a class uses 0), tiled and compressed, with a colour table and "
             "a QGIS style (.qml beside it) holding class names and colours.\n"
@@ -44,6 +46,9 @@ class ClassifyAlgorithm(MmsiamAlgorithm):
             MEMORY_MB, "Memory budget per block (MB)", QgsProcessingParameterNumber.Integer,
             defaultValue=1024, minValue=64))
         self.add_seed_and_device()
+        # Prediction draws no random numbers: SEED is still accepted (scripts pass it) but hidden.
+        seed = self.parameterDefinition(SEED)
+        seed.setFlags(seed.flags() | QgsProcessingParameterDefinition.FlagHidden)
         self.addParameter(QgsProcessingParameterRasterDestination(OUTPUT, "Classified raster"))
         self.addParameter(QgsProcessingParameterRasterDestination(
             OUTPUT_CONFIDENCE, "Confidence raster", optional=True, createByDefault=False))

@@ -173,3 +173,16 @@ def test_no_offer_when_everything_is_installed(qgis_iface, qgis_processing, monk
         assert plugin.installer.offer_item is None
     finally:
         plugin.unload()
+
+
+def test_advanced_parameters_have_defaults_and_classify_hides_its_unused_seed(plugin):
+    from qgis.core import QgsProcessingParameterDefinition as Definition
+
+    registry = QgsApplication.processingRegistry()
+    for algorithm_id in ALGORITHM_IDS:
+        for definition in registry.algorithmById(algorithm_id).parameterDefinitions():
+            if definition.flags() & Definition.FlagAdvanced:
+                # The dialog must run without anyone opening "Advanced Parameters".
+                assert definition.defaultValue() is not None or definition.flags() & Definition.FlagOptional
+    seed = registry.algorithmById("mmsiam:classify").parameterDefinition("SEED")
+    assert seed.flags() & Definition.FlagHidden
