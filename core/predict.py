@@ -90,6 +90,7 @@ def classify_raster(model: FusionClassifier, prepared: PreparedInputs, classes: 
     block = block_size_for(memory_mb, max(arch["widths"] or [16]) * arch["expand_ratio"],
                            sum(arch["band_counts"]), patch_size)
     folded = model.folded_head()
+    fast = model.inference_copy()
     nodata = nodata_code(classes)
     codes = np.array([c.code for c in classes], dtype=np.uint8)
     counts = np.zeros(len(classes), dtype=np.int64)
@@ -107,8 +108,9 @@ def classify_raster(model: FusionClassifier, prepared: PreparedInputs, classes: 
                 progress.check()
                 arrays, valid = prepared.read(b.read_window)
                 padded = [pad_reflect(a, b.pad_top, b.pad_bottom, b.pad_left, b.pad_right) for a in arrays]
-                inputs = [torch.from_numpy(np.ascontiguousarray(a))[None].to(device) for a in padded]
-                logits = model.forward_dense_folded(inputs, folded)[0]
+                inputs = [torch.from_numpy(a)[None].to(device).contiguous(memory_format=torch.channels_last)
+                          for a in padded]
+                logits = fast.forward_dense_folded(inputs, folded)[0]
                 probabilities = torch.softmax(logits, dim=0)
                 confidence, index = probabilities.max(dim=0)
                 index = index.cpu().numpy()

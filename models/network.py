@@ -26,9 +26,12 @@ global pooling over more than one patch) without giving up this equivalence, whi
 check pixel by pixel.
 """
 
+import copy
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 #: Default output widths of the inverted residual blocks (first ``n`` are used; 160 beyond).
 DEFAULT_WIDTHS = (24, 24, 32, 32, 64, 64, 96, 96, 128, 128)
@@ -236,6 +239,20 @@ class MultimodalSiamese(_ArchitectureMixin, nn.Module):
         return z, [self.predictor(zk) for zk in z]
 
 
+def _fuse_conv_bn(sequence):
+    """nn.Sequential with every Conv2d directly followed by BatchNorm2d fused (eval mode)."""
+    modules, fused, i = list(sequence.children()), [], 0
+    while i < len(modules):
+        if (isinstance(modules[i], nn.Conv2d) and i + 1 < len(modules)
+                and isinstance(modules[i + 1], nn.BatchNorm2d)):
+            fused.append(fuse_conv_bn_eval(modules[i], modules[i + 1]))
+            i += 2
+        else:
+            fused.append(modules[i])
+            i += 1
+    return nn.Sequential(*fused)
+
+
 class FusionClassifier(_ArchitectureMixin, nn.Module):
     """Downstream classifier of eq. (3): ``g(z_H, z_M, z_S) = linear(f(z_H + z_M + z_S))``.
 
@@ -296,6 +313,17 @@ class FusionClassifier(_ArchitectureMixin, nn.Module):
         w = self.linear.weight.double() @ head_w                             # (K, C)
         b = self.linear.weight.double() @ head_b + self.linear.bias.double()
         return w.float()[:, :, None, None], b.float()
+
+    def inference_copy(self):
+        """A copy for fast dense prediction: each conv+BN pair fused into one conv (eval mode)
+        and channels-last memory layout (about 2x faster on CPU). Use with
+        :meth:`forward_dense_folded` and channels-last inputs; results equal to float rounding."""
+        fast = copy.deepcopy(self).eval()
+        for k, projection in enumerate(fast.projections):
+            fast.projections[k] = _fuse_conv_bn(projection)
+        for block in fast.encoder.blocks:
+            block.conv = _fuse_conv_bn(block.conv)
+        return fast.to(memory_format=torch.channels_last)
 
     def forward_dense_folded(self, inputs, folded=None):
         """Dense logits like :meth:`forward_dense` (eval mode only), through :meth:`folded_head`."""

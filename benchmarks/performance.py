@@ -1,0 +1,260 @@
+"""Performance benchmarks (issue 'Performance'): ratios measured in one run on this machine.
+
+1. Classification of a synthetic 3-modality scene (224, 12 and 4 bands): dense block-wise
+   pixels/s against per-patch inference on a sample of pixels.
+2. Peak resident memory of classification at several raster sizes (one subprocess each).
+3. Pretraining on Potsdam VNIR + SWIR: samples/s of the per-patch loop and of dense training,
+   model FLOP/s against this machine's fp32 matmul FLOP/s, and the share of step time spent
+   gathering patches.
+
+    .venv/bin/python benchmarks/performance.py [--sizes 1024 2048 4096] [--scene 2048]
+
+Writes benchmarks/results/performance.md. Synthetic rasters are VRT mosaics of one random
+256 px tile, so a 4096² scene costs no disk space.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PLUGINS = os.path.join(ROOT, ".build", "plugins")
+sys.path.insert(0, PLUGINS)
+if not os.path.exists(os.path.join(PLUGINS, "multimodal_siamese")):
+    os.makedirs(PLUGINS, exist_ok=True)
+    os.symlink(ROOT, os.path.join(PLUGINS, "multimodal_siamese"))
+
+from multimodal_siamese.core import finetune, inputs, predict, pretraining, raster  # noqa: E402
+from multimodal_siamese.core.labels import ClassInfo  # noqa: E402
+from multimodal_siamese.models.losses import multimodal_siamese_loss  # noqa: E402
+from multimodal_siamese.models.network import FusionClassifier, MultimodalSiamese  # noqa: E402
+
+BANDS = (224, 12, 4)
+TILE = 256
+CLASSES = [ClassInfo(k, k, f"class {k}", "#%02x%02x%02x" % (40 * k, 255 - 40 * k, 128)) for k in range(1, 7)]
+POTSDAM = os.path.join(ROOT, "..", "shared", "data", "potsdam")
+
+
+def synthetic_scene(folder: str, size: int) -> list:
+    """One VRT per modality: a size² mosaic of a random int16 tile (EPSG:32633, 30 m)."""
+    from osgeo import gdal
+
+    paths = []
+    rng = np.random.default_rng(0)
+    for m, bands in enumerate(BANDS):
+        tile = os.path.join(folder, f"tile_{m}.tif")
+        if not os.path.exists(tile):
+            ds = gdal.GetDriverByName("GTiff").Create(tile, TILE, TILE, bands, gdal.GDT_Int16,
+                                                      ["TILED=YES", "COMPRESS=DEFLATE"])
+            ds.SetGeoTransform((300000, 30, 0, 5800000, 0, -30))
+            ds.SetProjection("EPSG:32633")
+            for b in range(bands):
+                ds.GetRasterBand(b + 1).WriteArray(rng.integers(0, 3000, (TILE, TILE), dtype=np.int16))
+            ds = None
+        vrt = os.path.join(folder, f"scene_{m}_{size}.vrt")
+        sources = []
+        for r in range(0, size, TILE):
+            for c in range(0, size, TILE):
+                sources.append(f'<SimpleSource><SourceFilename relativeToVRT="1">{os.path.basename(tile)}'
+                               '</SourceFilename><SourceBand>{b}</SourceBand>'
+                               f'<SrcRect xOff="0" yOff="0" xSize="{TILE}" ySize="{TILE}"/>'
+                               f'<DstRect xOff="{c}" yOff="{r}" xSize="{TILE}" ySize="{TILE}"/></SimpleSource>')
+        band_xml = "".join(
+            f'<VRTRasterBand dataType="Int16" band="{b}">' + "".join(s.replace("{b}", str(b)) for s in sources)
+            + "</VRTRasterBand>" for b in range(1, bands + 1))
+        srs = gdal.Open(tile).GetProjection()
+        with open(vrt, "w") as f:
+            f.write(f'<VRTDataset rasterXSize="{size}" rasterYSize="{size}"><SRS>{srs}</SRS>'
+                    f"<GeoTransform>300000, 30, 0, 5800000, 0, -30</GeoTransform>{band_xml}</VRTDataset>")
+        paths.append(vrt)
+    return paths
+
+
+def prepared_scene(paths: list):
+    """Inputs prepared as mmsiam:classify does (a model's stored normalisation, no full scan)."""
+    saved = [{"slot": f"M{i}", "band_count": b, "kept_bands": list(range(1, b + 1)), "dropped_bands": [],
+              "normalisation": {"center": [1500.0] * b, "scale": [800.0] * b}}
+             for i, b in enumerate(BANDS)]
+    mods = [raster.ModalityInput(f"M{i}", p) for i, p in enumerate(paths)]
+    return inputs.prepare_like(mods, saved, inputs.GridOptions(), "benchmark model")
+
+
+def classifier():
+    torch.manual_seed(0)
+    return FusionClassifier(list(BANDS), 13, len(CLASSES)).eval()
+
+
+def classify_once(folder: str, size: int, memory_mb: int) -> dict:
+    paths = synthetic_scene(folder, size)
+    prepared = prepared_scene(paths)
+    output = os.path.join(folder, f"map_{size}.tif")
+    started = time.perf_counter()
+    summary = predict.classify_raster(classifier(), prepared, CLASSES, output, memory_mb=memory_mb)
+    seconds = time.perf_counter() - started
+    prepared.close()
+    return {"size": size, "seconds": seconds, "pixels_per_second": size * size / seconds,
+            "block_size": summary["block_size"], "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def per_patch_rate(folder: str, size: int, n: int = 2048) -> float:
+    """Per-patch inference (one 13×13 forward per pixel) on n pixels of a 512² window."""
+    prepared = prepared_scene(synthetic_scene(folder, size))
+    arrays, _ = prepared.read((0, 0, 512, 512))
+    rng = np.random.default_rng(1)
+    rows, cols = rng.integers(0, 512, n), rng.integers(0, 512, n)
+    model = classifier()
+    finetune.predict_samples(model, arrays, rows[:256], cols[:256])  # warm-up
+    started = time.perf_counter()
+    finetune.predict_samples(model, arrays, rows, cols)
+    prepared.close()
+    return n / (time.perf_counter() - started)
+
+
+def matmul_flops() -> float:
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    torch.mm(a, b)
+    started = time.perf_counter()
+    for _ in range(5):
+        torch.mm(a, b)
+    return 5 * 2 * 2048 ** 3 / (time.perf_counter() - started)
+
+
+def pretraining_rates(steps: int = 12) -> dict:
+    """Samples/s, model FLOP/s and gather share of the two training forms on Potsdam."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with raster.AlignedStack.open([
+            raster.ModalityInput("HYPERSPECTRAL", os.path.join(POTSDAM, "enmap_potsdam_vnir.vrt")),
+            raster.ModalityInput("MULTISPECTRAL", os.path.join(POTSDAM, "enmap_potsdam_swir.vrt"))]) as stack:
+        stats, _ = raster.scan(stack)
+        arrays, valid = raster.read_normalised(stack, stats)
+    rows, cols = np.nonzero(valid)
+    rng = np.random.default_rng(0)
+    results = {}
+    for form in ("per-patch", "dense"):
+        torch.manual_seed(0)
+        model = MultimodalSiamese([a.shape[0] for a in arrays], 13)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=0.002)
+        if form == "dense":
+            source = pretraining.CropSource(arrays, valid, 13, 8)
+            units = 8  # 8 crops of 8×8 = 512 pixel centres (minus invalid ones)
+        else:
+            source = pretraining.PatchSource(arrays, 13)
+            units = 512
+
+        def step(count_flops=False):
+            pick = rng.integers(0, len(rows), units)
+            t0 = time.perf_counter()
+            if form == "dense":
+                x, mask = source.batch(rows[pick], cols[pick], "cpu")
+            else:
+                x = source.batch(rows[pick], cols[pick], "cpu")
+            t1 = time.perf_counter()
+            counter = FlopCounterMode(display=False) if count_flops else None
+            if counter:
+                counter.__enter__()
+            if form == "dense":
+                z, p = model.predict_positions(model.dense_maps(x), mask)
+            else:
+                z, p = model(x)
+            loss = multimodal_siamese_loss(p, z)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if counter:
+                counter.__exit__(None, None, None)
+            return t1 - t0, time.perf_counter() - t0, z[0].shape[0], counter.get_total_flops() if counter else 0
+
+        step()  # warm-up
+        flops_per_step = step(count_flops=True)[3]
+        gather, total, samples = 0.0, 0.0, 0
+        for _ in range(steps):
+            g, t, n, _ = step()
+            gather, total, samples = gather + g, total + t, samples + n
+        results[form] = {"samples_per_second": samples / total, "gather_share": gather / total,
+                         "model_flops_per_second": flops_per_step * steps / total,
+                         "flops_per_sample": flops_per_step / (samples / steps)}
+    return results
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 4096])
+    parser.add_argument("--scene", type=int, default=2048)
+    parser.add_argument("--memory-mb", type=int, default=predict.DEFAULT_MEMORY_MB)
+    parser.add_argument("--classify-once", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.classify_once:  # child process of the memory benchmark
+        print(json.dumps(classify_once(args.folder, args.classify_once, args.memory_mb)))
+        return
+    folder = tempfile.mkdtemp(prefix="mmsiam_bench_")
+    memory = []
+    for size in sorted(set(args.sizes) | {args.scene}):
+        done = subprocess.run([sys.executable, __file__, "--classify-once", str(size), "--folder", folder,
+                               "--memory-mb", str(args.memory_mb)], capture_output=True, text=True, check=True)
+        memory.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(memory[-1], flush=True)
+    scene = next(m for m in memory if m["size"] == args.scene)
+    patch_rate = per_patch_rate(folder, args.scene)
+    flops = matmul_flops()
+    training = pretraining_rates()
+    paper_samples = 100 * 18432
+    lines = [
+        "# Performance", "",
+        f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d')}. Command: "
+        f"`.venv/bin/python benchmarks/performance.py --sizes {' '.join(map(str, args.sizes))} --scene {args.scene}`.",
+        "All ratios are measured in the same run.", "",
+        f"## 1. Classification, {args.scene}² px, three modalities of {', '.join(map(str, BANDS))} bands", "",
+        "| method | pixels/s | whole scene |", "| --- | --- | --- |",
+        f"| per-patch (13×13 forward per pixel, sample of 2,048 px) | {patch_rate:,.0f} | "
+        f"{args.scene ** 2 / patch_rate:,.0f} s (projected) |",
+        f"| dense blocks, folded head (mmsiam:classify) | {scene['pixels_per_second']:,.0f} | {scene['seconds']:.1f} s |",
+        "", f"Speed-up dense / per-patch: **{scene['pixels_per_second'] / patch_rate:.0f}×** (target ≥ 30×; "
+        f"whole scene target ≤ 60 s).", "",
+        f"## 2. Peak resident memory of classification (memory budget {args.memory_mb} MB)", "",
+        "| raster | seconds | block | peak RSS |", "| --- | --- | --- | --- |",
+    ] + [f"| {m['size']}² | {m['seconds']:.1f} | {m['block_size']} px | {m['peak_rss_mb']:.0f} MB |" for m in memory] + [
+        "", "Target: flat in raster size, ≤ 1.5 GB.", "",
+        "## 3. Pretraining, Potsdam VNIR + SWIR (91 + 127 bands), batch ≈ 512 pixel centres", "",
+        f"fp32 matmul (2048², torch.mm) on this machine: {flops / 1e9:.1f} GFLOP/s.", "",
+        "| form | samples/s | model GFLOP/s | of matmul peak | FLOP/sample | gather share | paper default (100 × 18,432 samples) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ] + [f"| {form} | {r['samples_per_second']:,.0f} | {r['model_flops_per_second'] / 1e9:.1f} | "
+         f"{100 * r['model_flops_per_second'] / flops:.0f} % | {r['flops_per_sample'] / 1e6:.1f} M | "
+         f"{100 * r['gather_share']:.1f} % | {paper_samples / r['samples_per_second'] / 60:.1f} min (projected) |"
+         for form, r in training.items()] + [
+        "", f"Dense / per-patch speed-up: **{training['dense']['samples_per_second'] / training['per-patch']['samples_per_second']:.1f}×** "
+        "(target: paper default ≤ 5 min, ≈ 4× the straightforward loop).", ""]
+    text = "\n".join(lines)
+    print(text)
+    os.makedirs(os.path.join(ROOT, "benchmarks", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "benchmarks", "results", "performance.md"), "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
