@@ -3,7 +3,8 @@
 
 def all_algorithms():
     from .classify import ClassifyAlgorithm
+    from .evaluate import EvaluateAlgorithm
     from .pretrain import PretrainAlgorithm
     from .train_classifier import TrainClassifierAlgorithm
 
-    return [PretrainAlgorithm, TrainClassifierAlgorithm, ClassifyAlgorithm]
+    return [PretrainAlgorithm, TrainClassifierAlgorithm, ClassifyAlgorithm, EvaluateAlgorithm]

@@ -108,6 +108,33 @@ def line_plot_png(series: dict, title: str = "", xlabel: str = "", ylabel: str =
     return _png_bytes(figure)
 
 
+def gain_plot_png(gains: list, title: str = "") -> bytes:
+    """The paper's Fig. 3: mean ± std gain (percentage points) of pretrained over random
+    initialisation in OA and mIoU, per training ratio (one group of bars per modality subset)."""
+    figure = Figure(figsize=(7, 4), dpi=100, layout="constrained")
+    axes = figure.subplots(1, 2, sharey=True)
+    subsets = sorted({g["modalities"] for g in gains})
+    ratios = sorted({g["ratio"] for g in gains})
+    width = 0.8 / max(len(subsets), 1)
+    for ax, key, label in ((axes[0], "oa_gain", "OA"), (axes[1], "miou_gain", "mIoU")):
+        for s, subset in enumerate(subsets):
+            values = {g["ratio"]: g[key] for g in gains if g["modalities"] == subset}
+            means = [100 * (values[r]["mean"] or 0) if r in values else np.nan for r in ratios]
+            stds = [100 * (values[r]["std"] or 0) if r in values else 0 for r in ratios]
+            ax.bar(np.arange(len(ratios)) + (s - (len(subsets) - 1) / 2) * width, means, width,
+                   yerr=stds, capsize=3, label=_plain_text(subset))
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xticks(np.arange(len(ratios)), [f"{100 * r:g} %" for r in ratios])
+        ax.set_xlabel("training ratio")
+        ax.set_title(f"{label} gain (points)")
+        ax.grid(True, axis="y", alpha=0.3)
+    if len(subsets) > 1:
+        axes[1].legend(fontsize="small")
+    if title:
+        figure.suptitle(_plain_text(title))
+    return _png_bytes(figure)
+
+
 def _class_colours(classes) -> np.ndarray:
     """256 × 4 uint8 RGBA lookup table: class colours, everything else transparent."""
     table = np.zeros((256, 4), dtype=np.uint8)

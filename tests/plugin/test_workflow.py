@@ -236,3 +236,29 @@ def test_classify_refuses_wrong_inputs_and_bad_model_files(potsdam, pretrained_p
     assert code != 0 and "truncated" in text
     assert "Traceback" not in text
     assert not output.exists()
+
+
+def test_evaluate_via_qgis_process_on_a_real_subset(potsdam, tmp_path, qgis_process):
+    """mmsiam:evaluate with pretraining inside: one CSV row per fold × ratio × method."""
+    import csv
+
+    subset = str(tmp_path / "subset.gpkg")
+    gdal.VectorTranslate(subset, potsdam["samples"], where="fid % 8 = 0")
+    table, report = str(tmp_path / "evaluation.csv"), str(tmp_path / "evaluation.html")
+    code, _, text = qgis_process("mmsiam:evaluate", dict(
+        modalities(potsdam), LABELS=subset, CLASS_FIELD="class_id", FOLDS=2, TRAIN_RATIOS="0.2,1.0",
+        EPOCHS=1, SPLIT="blocks", BLOCK_SIZE=20, PRETRAIN_EPOCHS=1, PRETRAIN_SAMPLES_PER_EPOCH=256,
+        OUTPUT_TABLE=table, OUTPUT_REPORT=report))
+    assert code == 0, text
+    with open(table, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * 2 * 3
+    assert {(r["fold"], r["ratio"], r["method"]) for r in rows} == {
+        (f, r, m) for f in ("1", "2") for r in ("0.2", "1.0") for m in ("random", "pretrained", "random_forest")}
+    for r in rows:
+        for key in ("OA", "AA", "kappa", "mIoU"):
+            assert -1 <= float(r[key]) <= 1
+        assert 0 <= float(r["OA"]) <= 1 and int(r["test_samples"]) > 0
+    html = open(report, encoding="utf-8").read()
+    assert "Table I" in html and "Table II" in html and "data:image/png;base64," in html
+    assert os.path.exists(os.path.splitext(report)[0] + ".json")

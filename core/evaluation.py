@@ -1,0 +1,233 @@
+"""The paper's protocol (section III-A) on the analyst's own data, with honest splits.
+
+For every fold × training ratio (× modality subset): the fusion classifier from random weights
+and from pretrained weights, and a pixel random forest (the classic QGIS workflow).
+
+* ``random`` split: stratified k-fold over labelled pixels, as in the paper. With dense labels a
+  test pixel's patch overlaps its training neighbours' patches: optimistic.
+* ``blocks`` split: square blocks of BLOCK_SIZE px go to folds at random, and training pixels
+  closer than PATCH_SIZE//2 (Chebyshev distance) to any test pixel are dropped, so no training
+  patch contains a test pixel's centre and vice versa.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import maximum_filter
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import StratifiedKFold
+
+from .errors import InputError
+from .finetune import ClassifierConfig, predict_samples, train_classifier
+from .labels import LabelSamples
+from .metrics import accuracy_assessment
+from .progress import Progress
+
+METHODS = ("random", "pretrained", "random_forest")
+SPLITS = ("random", "blocks")
+
+
+@dataclass
+class EvaluationConfig:
+    folds: int = 5
+    train_ratios: tuple = (0.05, 0.1, 0.2, 0.4, 1.0)
+    split: str = "random"
+    block_size: int = 39          # three patch widths at PATCH_SIZE 13
+    patch_size: int = 13
+    epochs: int = 60
+    batch_size: int = 64
+    learning_rate: float = 0.0    # 0 = the classifier's automatic rates
+    forest_trees: int = 300
+    seed: int = 42
+    device: str = "cpu"
+
+    def validate(self):
+        if self.folds < 2:
+            raise InputError("FOLDS must be at least 2.")
+        if self.split not in SPLITS:
+            raise InputError(f"SPLIT must be one of {', '.join(SPLITS)}.")
+        if not self.train_ratios or any(not 0 < r <= 1 for r in self.train_ratios):
+            raise InputError("TRAIN_RATIOS must be fractions greater than 0 and at most 1, e.g. "
+                             "0.05,0.1,0.2,0.4,1.0.")
+        if self.block_size < 1:
+            raise InputError("BLOCK_SIZE must be at least 1 pixel.")
+
+
+def parse_ratios(text: str) -> tuple:
+    try:
+        ratios = tuple(float(part) for part in text.replace(";", ",").split(",") if part.strip())
+    except ValueError as exc:
+        raise InputError(f"TRAIN_RATIOS '{text}' is not a comma-separated list of numbers, e.g. "
+                         "0.05,0.1,0.2,0.4,1.0.") from exc
+    return ratios
+
+
+def random_folds(class_index: np.ndarray, folds: int, seed: int) -> list:
+    """Stratified k-fold over samples → list of (train, test) index arrays."""
+    counts = np.bincount(class_index)
+    if counts[counts > 0].min() < folds:
+        raise InputError(f"A class has fewer labelled samples ({counts[counts > 0].min()}) than FOLDS "
+                         f"({folds}). Lower FOLDS or add samples.")
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(class_index)), class_index))
+
+
+def block_folds(rows: np.ndarray, cols: np.ndarray, folds: int, block_size: int, patch_size: int,
+                shape: tuple, seed: int) -> list:
+    """Spatial blocks to folds; training samples within PATCH_SIZE//2 of a test sample dropped."""
+    block_id = (rows // block_size) * (shape[1] // block_size + 1) + cols // block_size
+    blocks = np.unique(block_id)
+    if len(blocks) < folds:
+        raise InputError(f"The labels cover only {len(blocks)} spatial blocks of {block_size} px, fewer "
+                         f"than FOLDS ({folds}). Use a smaller BLOCK_SIZE or fewer folds.")
+    rng = np.random.default_rng(seed)
+    fold_of_block = dict(zip(rng.permutation(blocks), np.arange(len(blocks)) % folds))
+    fold_of_sample = np.array([fold_of_block[b] for b in block_id])
+    halo = patch_size // 2
+    result = []
+    for k in range(folds):
+        test = np.flatnonzero(fold_of_sample == k)
+        near = np.zeros(shape, dtype=bool)
+        near[rows[test], cols[test]] = True
+        near = maximum_filter(near, size=2 * halo + 1) if halo else near
+        train = np.flatnonzero((fold_of_sample != k) & ~near[rows, cols])
+        result.append((train, test))
+    return result
+
+
+def subsample(train: np.ndarray, class_index: np.ndarray, ratio: float, rng) -> np.ndarray:
+    """A stratified fraction of the training samples (at least one per class present)."""
+    if ratio >= 1:
+        return train
+    picked = []
+    for k in np.unique(class_index[train]):
+        members = train[class_index[train] == k]
+        picked.append(rng.choice(members, max(1, int(round(ratio * len(members)))), replace=False))
+    return np.sort(np.concatenate(picked))
+
+
+def modality_subsets(names: list, mode: str) -> list:
+    """'all' → [all]; 'every' → every non-empty subset, smallest first (H, M, S, HM, ... HMS)."""
+    indices = range(len(names))
+    if mode == "all":
+        return [tuple(indices)]
+    return [combo for n in range(1, len(names) + 1) for combo in itertools.combinations(indices, n)]
+
+
+def subset_state(state: dict, subset: tuple) -> dict:
+    """A pretrained state dict restricted to the projections of ``subset`` (renumbered)."""
+    out = {k: v for k, v in state.items() if not k.startswith("projections.")}
+    for new, old in enumerate(subset):
+        prefix = f"projections.{old}."
+        out.update({f"projections.{new}." + k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+    return out
+
+
+def evaluate(arrays: list, samples: LabelSamples, config: EvaluationConfig, modality_names: list,
+             pretrained: dict, subsets: list, architecture: dict | None = None,
+             progress: Progress | None = None) -> list:
+    """Run every fold × ratio × subset × method; return one plain dict per run.
+
+    ``pretrained`` maps a subset (tuple of modality indices) to a pretrained state dict."""
+    config.validate()
+    progress = progress or Progress()
+    rows, cols, y = samples.rows, samples.cols, samples.class_index
+    if config.split == "random":
+        folds = random_folds(y, config.folds, config.seed)
+    else:
+        folds = block_folds(rows, cols, config.folds, config.block_size, config.patch_size,
+                            arrays[0].shape[1:], config.seed)
+    codes = np.array([c.code for c in samples.classes])
+    runs = []
+    total = len(folds) * len(config.train_ratios) * len(subsets) * len(METHODS)
+    for f, (train_all, test) in enumerate(folds):
+        for ratio in config.train_ratios:
+            train = subsample(train_all, y, ratio, np.random.default_rng(config.seed + f))
+            for subset in subsets:
+                subset_arrays = [arrays[i] for i in subset]
+                label = "".join(modality_names[i][0] for i in subset) if len(subsets) > 1 else "all"
+                for method in METHODS:
+                    progress.check()
+                    predicted = _fit_predict(method, subset_arrays, rows, cols, y, train, test, config,
+                                             pretrained.get(subset), architecture, len(samples.classes), f)
+                    assessment = accuracy_assessment(codes[y[test]], codes[predicted], samples.classes)
+                    runs.append({"fold": f + 1, "ratio": ratio, "modalities": label, "method": method,
+                                 "train_samples": int(len(train)), "test_samples": int(len(test)),
+                                 "assessment": assessment})
+                    progress.set_percent(100.0 * len(runs) / total)
+                    progress.info(f"fold {f + 1}/{len(folds)}  ratio {ratio:g}  {label}  {method}: OA "
+                                  f"{100 * assessment['overall_accuracy']:.1f} %  ({len(train)} train, "
+                                  f"{len(test)} test)")
+    return runs
+
+
+def _fit_predict(method, arrays, rows, cols, y, train, test, config, state, architecture, n_classes, fold):
+    if len(np.unique(y[train])) < 2:
+        raise InputError("A training fold holds fewer than two classes; use more labels, fewer folds or a "
+                         "larger training ratio.")
+    if method == "random_forest":
+        features = np.concatenate([a[:, rows, cols].T for a in arrays], axis=1)
+        forest = RandomForestClassifier(config.forest_trees, n_jobs=-1, random_state=config.seed + fold)
+        forest.fit(features[train], y[train])
+        return forest.predict(features[test])
+    if method == "pretrained" and state is None:
+        raise InputError("No pretrained weights for this modality subset.")
+    classifier_config = ClassifierConfig(patch_size=config.patch_size, epochs=config.epochs,
+                                         batch_size=config.batch_size, learning_rate=config.learning_rate,
+                                         seed=config.seed + fold, device=config.device)
+    result = train_classifier(arrays, rows[train], cols[train], y[train], n_classes, classifier_config,
+                              state if method == "pretrained" else None,
+                              architecture if method == "pretrained" else None)
+    predicted, _ = predict_samples(result.model, arrays, rows[test], cols[test], result.device)
+    return predicted
+
+
+def summarise(runs: list, classes: list) -> dict:
+    """Mean ± std over folds per (modalities, ratio, method): OA, AA, mIoU, kappa, per-class IoU,
+    and the gain of pretrained over random (the paper's Fig. 3)."""
+    groups = {}
+    for run in runs:
+        groups.setdefault((run["modalities"], run["ratio"], run["method"]), []).append(run["assessment"])
+    table = []
+    for (modalities, ratio, method), assessments in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], METHODS.index(kv[0][2]))):
+        row = {"modalities": modalities, "ratio": ratio, "method": method, "folds": len(assessments)}
+        for key in ("overall_accuracy", "average_accuracy", "mean_iou", "kappa"):
+            values = [a[key] for a in assessments if a[key] is not None]
+            row[key] = _mean_std(values)
+        row["iou"] = {c.name: _mean_std([a["per_class"][k]["iou"] for a in assessments
+                                         if a["per_class"][k]["iou"] is not None])
+                      for k, c in enumerate(classes)}
+        table.append(row)
+    gains = []
+    for (modalities, ratio, method), assessments in groups.items():
+        if method != "pretrained" or (modalities, ratio, "random") not in groups:
+            continue
+        base = groups[(modalities, ratio, "random")]
+        gains.append({"modalities": modalities, "ratio": ratio,
+                      "oa_gain": _mean_std([a["overall_accuracy"] - b["overall_accuracy"]
+                                            for a, b in zip(assessments, base)]),
+                      "miou_gain": _mean_std([a["mean_iou"] - b["mean_iou"] for a, b in zip(assessments, base)])})
+    gains.sort(key=lambda g: (g["modalities"], g["ratio"]))
+    return {"table": table, "gains": gains}
+
+
+def _mean_std(values: list) -> dict:
+    if not values:
+        return {"mean": None, "std": None}
+    return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+
+
+def csv_rows(runs: list, classes: list) -> tuple:
+    """Header and rows for OUTPUT_TABLE: one row per fold × ratio × modalities × method."""
+    header = ["fold", "ratio", "modalities", "method", "train_samples", "test_samples", "OA", "AA",
+              "kappa", "mIoU"] + [f"IoU {c.name}" for c in classes]
+    rows = []
+    for run in runs:
+        a = run["assessment"]
+        rows.append([run["fold"], run["ratio"], run["modalities"], run["method"], run["train_samples"],
+                     run["test_samples"], a["overall_accuracy"], a["average_accuracy"], a["kappa"],
+                     a["mean_iou"]] + [pc["iou"] for pc in a["per_class"]])
+    return header, rows

@@ -1,0 +1,121 @@
+"""The whole 'evaluate' job, QGIS-free: prepare, pretrain where needed, run the protocol, report."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+
+from .atomic import atomic_output, check_output_folder
+from .classifier_run import load_pretrained, prepare_for_training
+from .errors import InputError
+from .evaluation import EvaluationConfig, csv_rows, evaluate, modality_subsets, subset_state, summarise
+from .labels import LabelFeatures, rasterize_labels
+from .pretraining import PretrainConfig, pretrain
+from .progress import Progress
+from .inputs import GridOptions
+from .report import HtmlReport, gain_plot_png, run_section, samples_section, write_json
+from .version import library_versions
+
+METHOD_NAMES = {"random": "random init f", "pretrained": "pretrained f", "random_forest": "pixel random forest"}
+
+
+def run_evaluation(modalities: list, options: GridOptions, labels: LabelFeatures, config: EvaluationConfig,
+                   table_path: str, report_path: str | None, subsets_mode: str = "all",
+                   pretrained_path: str | None = None, pretrain_config: PretrainConfig | None = None,
+                   names: dict | None = None, colors: dict | None = None,
+                   progress: Progress | None = None) -> dict:
+    progress = progress or Progress()
+    started = time.time()
+    config.validate()
+    check_output_folder(table_path, "evaluation table")
+    if report_path:
+        check_output_folder(report_path, "evaluation report")
+    pretrained = load_pretrained(pretrained_path) if pretrained_path else None
+    prepared = prepare_for_training(modalities, options, pretrained, config.seed)
+    try:
+        arrays, valid = prepared.read()
+        grid = prepared.stack.grid
+        slot_names = [info.slot for info in prepared.stack.infos]
+    finally:
+        prepared.close()
+    samples = rasterize_labels(labels, grid, valid, names, colors)
+    if len(samples.rows) < config.folds * 2:
+        raise InputError(f"Only {len(samples.rows)} labelled samples fall on valid pixels; the evaluation "
+                         f"needs at least {config.folds * 2} for {config.folds} folds.")
+    subsets = modality_subsets(slot_names, subsets_mode)
+    states, architecture = {}, None
+    if pretrained is not None:
+        config.patch_size = pretrained["metadata"]["patch_size"]
+        architecture = pretrained["metadata"]["architecture"]
+        states = {subset: subset_state(pretrained["state_dict"], subset) for subset in subsets}
+    else:
+        pretrain_config = pretrain_config or PretrainConfig()
+        pretrain_config.patch_size = config.patch_size
+        for subset in subsets:
+            progress.info(f"Pretraining on {', '.join(slot_names[i] for i in subset)} (no labels used).")
+            result = pretrain([arrays[i] for i in subset], valid, pretrain_config, progress)
+            states[subset] = result.model.state_dict()
+            architecture = result.model.architecture()
+    runs = evaluate(arrays, samples, config, slot_names, states, subsets, architecture, progress)
+    summary = summarise(runs, samples.classes)
+    header, rows = csv_rows(runs, samples.classes)
+    with atomic_output(table_path, "evaluation table") as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(rows)
+    parameters = dict(split=config.split, folds=config.folds, train_ratios=list(config.train_ratios),
+                      block_size=config.block_size if config.split == "blocks" else None,
+                      patch_size=config.patch_size, epochs=config.epochs, batch_size=config.batch_size,
+                      learning_rate=config.learning_rate or "automatic", forest_trees=config.forest_trees,
+                      modality_subsets=subsets_mode, seed=config.seed,
+                      pretrained=pretrained_path or "pretrained inside the evaluation")
+    result = {"parameters": parameters, "summary": summary, "classes": [c.to_dict() for c in samples.classes],
+              "samples": {"used_per_class": samples.used_per_class(), "dropped": samples.dropped},
+              "seconds": time.time() - started, "versions": library_versions()}
+    if report_path:
+        write_evaluation_report(report_path, result, samples)
+    return result
+
+
+def _pct(value: dict) -> str:
+    if value["mean"] is None:
+        return "—"
+    return f"{100 * value['mean']:.1f} ± {100 * value['std']:.1f}"
+
+
+def write_evaluation_report(path: str, result: dict, samples):
+    parameters, summary = result["parameters"], result["summary"]
+    report = HtmlReport("Evaluation: pretrained vs random initialisation vs random forest")
+    report.paragraph(f"{parameters['folds']}-fold cross-validation, '{parameters['split']}' split, training "
+                     f"on a stratified fraction of each training fold. Mean ± std over folds, in %.")
+    if parameters["split"] == "random":
+        report.warning("Random split: neighbouring labelled pixels share most of a patch, so test pixels "
+                       "leak into training patches and the figures are optimistic. Run again with "
+                       "SPLIT=blocks for an honest estimate.")
+    else:
+        report.paragraph(f"Spatial blocks of {parameters['block_size']} px; training pixels within "
+                         f"PATCH_SIZE//2 = {parameters['patch_size'] // 2} px of a test pixel are dropped, "
+                         "so no patch straddles training and test.")
+    report.heading("Table I — accuracy per training ratio")
+    report.table(["modalities", "ratio", "method", "OA", "AA", "mIoU", "kappa"],
+                 [[r["modalities"], f"{100 * r['ratio']:g} %", METHOD_NAMES[r["method"]], _pct(r["overall_accuracy"]),
+                   _pct(r["average_accuracy"]), _pct(r["mean_iou"]),
+                   "—" if r["kappa"]["mean"] is None else f"{r['kappa']['mean']:.3f}"] for r in summary["table"]])
+    report.heading("Table II — IoU per class")
+    class_names = [c["name"] for c in result["classes"]]
+    report.table(["modalities", "ratio", "method"] + class_names,
+                 [[r["modalities"], f"{100 * r['ratio']:g} %", METHOD_NAMES[r["method"]]]
+                  + [_pct(r["iou"][n]) for n in class_names] for r in summary["table"]])
+    if summary["gains"]:
+        report.heading("Fig. 3 — gain of pretrained over random initialisation")
+        report.image_png(gain_plot_png(summary["gains"]), "gain of pretraining")
+        report.table(["modalities", "ratio", "OA gain (points)", "mIoU gain (points)"],
+                     [[g["modalities"], f"{100 * g['ratio']:g} %", _pct(g["oa_gain"]), _pct(g["miou_gain"])]
+                      for g in summary["gains"]])
+    samples_section(report, samples.used_per_class(), samples.dropped, samples.empty_class_features)
+    run_section(report, parameters, result["seconds"], result["versions"])
+    report.write(path)
+    write_json(os.path.splitext(path)[0] + ".json", result)
+

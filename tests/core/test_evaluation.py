@@ -1,0 +1,61 @@
+"""The evaluation protocol: honest spatial folds, stratified subsampling, summaries."""
+
+import numpy as np
+import pytest
+
+from multimodal_siamese.core import evaluation
+from multimodal_siamese.core.errors import InputError
+
+
+def grid_samples(shape=(60, 80), step=2, seed=0):
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:shape[0]:step, 0:shape[1]:step]
+    rows, cols = rows.ravel(), cols.ravel()
+    return rows, cols, rng.integers(0, 3, rows.size)
+
+
+@pytest.mark.parametrize("patch_size", [5, 13])
+def test_block_folds_keep_every_training_patch_away_from_test_pixels(patch_size):
+    rows, cols, _ = grid_samples()
+    folds = evaluation.block_folds(rows, cols, 4, 10, patch_size, (60, 80), seed=1)
+    halo = patch_size // 2
+    tested = np.zeros(rows.size, dtype=int)
+    for train, test in folds:
+        assert len(train) and len(test)
+        # Chebyshev distance from every training pixel to every test pixel exceeds the halo.
+        distance = np.maximum(np.abs(rows[train][:, None] - rows[test][None]),
+                              np.abs(cols[train][:, None] - cols[test][None]))
+        assert distance.min() > halo
+        tested[test] += 1
+    assert (tested == 1).all()  # every sample is tested exactly once
+
+
+def test_random_folds_are_stratified_and_refuse_tiny_classes():
+    _, _, y = grid_samples()
+    for train, test in evaluation.random_folds(y, 5, seed=0):
+        assert abs(np.bincount(y[test], minlength=3) / len(test) - np.bincount(y) / len(y)).max() < 0.05
+    with pytest.raises(InputError, match="fewer labelled samples"):
+        evaluation.random_folds(np.array([0, 0, 0, 0, 0, 1]), 5, seed=0)
+
+
+def test_subsample_is_stratified_with_at_least_one_per_class():
+    y = np.array([0] * 100 + [1] * 10 + [2] * 2)
+    picked = evaluation.subsample(np.arange(len(y)), y, 0.05, np.random.default_rng(0))
+    assert np.bincount(y[picked]).tolist() == [5, 1, 1]
+    assert len(evaluation.subsample(np.arange(len(y)), y, 1.0, None)) == len(y)
+
+
+def test_modality_subsets_and_state_renumbering():
+    assert evaluation.modality_subsets(["H", "M", "S"], "all") == [(0, 1, 2)]
+    assert evaluation.modality_subsets(["H", "M", "S"], "every") == [
+        (0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2)]
+    state = {"projections.0.w": 0, "projections.1.w": 1, "projections.2.w": 2, "encoder.w": 9}
+    assert evaluation.subset_state(state, (2, 0)) == {"projections.0.w": 2, "projections.1.w": 0, "encoder.w": 9}
+
+
+def test_ratios_are_parsed_and_checked():
+    assert evaluation.parse_ratios("0.05, 0.1,1") == (0.05, 0.1, 1.0)
+    with pytest.raises(InputError, match="comma-separated"):
+        evaluation.parse_ratios("five percent")
+    with pytest.raises(InputError, match="TRAIN_RATIOS"):
+        evaluation.EvaluationConfig(train_ratios=(0.0, 1.5)).validate()
