@@ -10,13 +10,25 @@ from .errors import InputError
 
 
 def check_output_folder(path: str, what: str = "output"):
+    """Refuse, in one sentence, an output path that cannot be written.
+
+    Writability is probed by creating (and removing) a temporary file in the folder: permission
+    bits say nothing for root, nor for read-only or virtual file systems."""
     folder = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise InputError(f"The {what} '{path}' cannot be written: '{folder}' is a file, not a "
+                         "folder. Choose a file name inside an existing folder.")
     if not os.path.isdir(folder):
         raise InputError(f"The folder of the {what} '{path}' does not exist. Create it or choose "
                          "another location.")
-    if not os.access(folder, os.W_OK):
-        raise InputError(f"The folder of the {what} '{path}' is not writable. Choose a folder "
-                         "you can write to.")
+    if os.path.isdir(path):
+        raise InputError(f"The {what} '{path}' is a folder. Give a file name inside it.")
+    try:
+        with tempfile.NamedTemporaryFile(prefix=".write-test.", dir=folder):
+            pass
+    except OSError as exc:
+        raise InputError(f"The folder of the {what} '{path}' is not writable ({exc.strerror or exc}). "
+                         "Choose a folder you can write to.") from None
 
 
 @contextlib.contextmanager
