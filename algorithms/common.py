@@ -100,6 +100,18 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
         self.add_advanced(QgsProcessingParameterEnum(
             DEVICE, "Device", options=DEVICE_CHOICES, defaultValue="auto", usesStaticStrings=True))
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
+        """QGIS's own range check only says 'Incorrect parameter value for EPOCHS': say what the
+        allowed range is and what was given."""
+        for definition in self.parameterDefinitions():
+            if not isinstance(definition, QgsProcessingParameterNumber):
+                continue
+            value = parameters.get(definition.name()) if parameters else None
+            if value is None or definition.checkValueIsAcceptable(value, context):
+                continue
+            return False, number_range_message(definition, value)
+        return super().checkParameterValues(parameters, context)
+
     def add_advanced(self, parameter):
         parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(parameter)
@@ -135,6 +147,27 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
         return seed, device
 
 
+def number_range_message(definition, value) -> str:
+    """'Epochs (EPOCHS) must be a whole number of at least 1; got 0. ...' for a rejected number."""
+    integer = definition.dataType() == QgsProcessingParameterNumber.Integer
+    kind = "a whole number" if integer else "a number"
+
+    def text(bound):
+        return str(int(bound)) if integer else f"{bound:g}"
+
+    low, high = definition.minimum(), definition.maximum()
+    if low > -1e300 and high < 1e300:
+        limits = f" from {text(low)} to {text(high)}"
+    elif low > -1e300:
+        limits = f" of at least {text(low)}"
+    elif high < 1e300:
+        limits = f" of at most {text(high)}"
+    else:
+        limits = ""
+    return (f"{definition.description()} ({definition.name()}) must be {kind}{limits}; got {value}. "
+            "Change it and run again.")
+
+
 def raster_source(layer, what: str) -> str:
     if layer.providerType() != "gdal":
         raise QgsProcessingException(
@@ -154,7 +187,8 @@ def label_features_from_layer(layer, field_name: str, what: str = "LABELS", name
     if layer.fields().indexOf(field_name) < 0:
         names = ", ".join(layer.fields().names())
         raise QgsProcessingException(
-            f"The {what} layer '{layer.name()}' has no field '{field_name}'. Its fields are: {names}.")
+            f"The {what} layer '{layer.name()}' has no field '{field_name}'. Its fields are: {names}; "
+            "choose one of them as the class field.")
     if name_field and layer.fields().indexOf(name_field) < 0:
         raise QgsProcessingException(
             f"The {what} layer '{layer.name()}' has no field '{name_field}' for class names.")
@@ -251,6 +285,11 @@ def run_guarded(function, *args, **kwargs):
         raise QgsProcessingException(
             "Not enough memory for this run. Use fewer or smaller rasters, a coarser RESOLUTION, or a "
             "smaller BATCH_SIZE.") from exc
+    except OSError as exc:  # disk full, a folder that turned read-only, a vanished file ...
+        where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
+        raise QgsProcessingException(
+            f"A file{where} could not be read or written ({exc.strerror or exc}). Check the path, "
+            "the free disk space and your permissions, then run again.") from exc
 
 
 def set_seed(seed: int):

@@ -112,18 +112,26 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
     def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         # Runs in the main thread (processAlgorithm may run in a background task): read the label
         # layers here, they may be project layers with a renderer, into plain Python data.
-        class_field = self.parameterAsString(parameters, CLASS_FIELD, context)
-        self.labels = label_features_from_layer(
-            self.parameterAsVectorLayer(parameters, LABELS, context), class_field, "Labels",
-            self.parameterAsString(parameters, CLASS_NAME_FIELD, context))
-        self.validation = None
-        validation_layer = self.parameterAsVectorLayer(parameters, VALIDATION, context)
-        if validation_layer is not None:
-            field = self.parameterAsString(parameters, VALIDATION_FIELD, context) or class_field
-            self.validation, _, _ = label_features_from_layer(validation_layer, field, "Validation")
+        # A refusal is kept and raised by processAlgorithm: QGIS turns an exception raised here
+        # into a bare 'There were errors executing the algorithm.' for processing.run callers.
+        self.label_error = None
+        try:
+            class_field = self.parameterAsString(parameters, CLASS_FIELD, context)
+            self.labels = label_features_from_layer(
+                self.parameterAsVectorLayer(parameters, LABELS, context), class_field, "Labels",
+                self.parameterAsString(parameters, CLASS_NAME_FIELD, context))
+            self.validation = None
+            validation_layer = self.parameterAsVectorLayer(parameters, VALIDATION, context)
+            if validation_layer is not None:
+                field = self.parameterAsString(parameters, VALIDATION_FIELD, context) or class_field
+                self.validation, _, _ = label_features_from_layer(validation_layer, field, "Validation")
+        except QgsProcessingException as exc:
+            self.label_error = str(exc)
         return True
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+        if self.label_error:
+            raise QgsProcessingException(self.label_error)
         require_dependencies()
         from ..core import classifier_run
         from ..core.atomic import check_output_folder

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from ..models.checkpoint import load_checkpoint
+from ..models.checkpoint import CheckpointError, load_checkpoint
 from .errors import InputError
 from .finetune import ClassifierConfig, config_to_dict, predict_samples, stratified_split, train_classifier
 from .inputs import GridOptions, PreparedInputs, prepare, prepare_like
@@ -18,7 +18,12 @@ from .run_record import save_run
 
 
 def load_pretrained(path: str) -> dict:
-    return load_checkpoint(path, expected_kind="pretrained", needed_by="the classifier training")
+    checkpoint = load_checkpoint(path, expected_kind="pretrained", needed_by="the classifier training")
+    metadata = checkpoint["metadata"]
+    if not all(key in metadata for key in ("modalities", "patch_size", "architecture")):
+        raise CheckpointError(f"Model file '{path}' is a damaged pretraining checkpoint (its "
+                              "description is incomplete). Run the pretraining again.", path)
+    return checkpoint
 
 
 def prepare_for_training(modalities: list, options: GridOptions, pretrained: dict | None,
@@ -43,9 +48,11 @@ def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: Clas
     classes = samples.classes
     names_list = [c.name for c in classes]
     _report_samples(samples, progress)
+    _require_usable_samples(samples, labels, prepared, "label")
     if validation is not None:
         train_idx = np.arange(len(samples.rows))
         val_samples = rasterize_labels(validation, prepared.stack.grid, valid, classes=classes)
+        _require_usable_samples(val_samples, validation, prepared, "validation")
         val_rows, val_cols, val_targets = val_samples.rows, val_samples.cols, val_samples.class_index
     else:
         train_idx, val_idx = stratified_split(samples.class_index, train_ratio, config.seed, names_list)
@@ -99,6 +106,26 @@ def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: Clas
     }
     return save_run(model_path, "classifier", result.model, metadata, started, report_path,
                     write_classifier_report, progress)
+
+
+def _require_usable_samples(samples, features: LabelFeatures, prepared: PreparedInputs, what: str):
+    """A layer none of whose labels can be used is refused with the reason: all outside the
+    rasters' common extent (wrong area or CRS), or on pixels without data in every modality."""
+    if len(samples.rows):
+        return
+    outside = sum(d["outside_extent"] for d in samples.dropped.values())
+    invalid = sum(d["invalid_pixel"] for d in samples.dropped.values())
+    conflict = sum(d["conflict"] for d in samples.dropped.values())
+    slots = ", ".join(info.slot for info in prepared.stack.infos)
+    layer = f"The {what} layer '{features.layer_name}'"
+    if outside and not invalid and not conflict:
+        raise InputError(f"{layer} has no feature inside the rasters' common extent ({slots}): all "
+                         f"{outside} labelled features lie outside it. Check that the labels and the "
+                         "rasters cover the same area and that the label layer's CRS is right.")
+    raise InputError(f"{layer} has no usable sample: {outside} labels lie outside the rasters' "
+                     f"common extent, {invalid} labelled pixels lack data in some modality ({slots}) and "
+                     f"{conflict} are claimed by two classes. Move or add labels where every "
+                     "raster has data.")
 
 
 def _report_samples(samples, progress):

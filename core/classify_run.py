@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models.checkpoint import load_checkpoint
+from ..models.checkpoint import CheckpointError, load_checkpoint
 from ..models.network import FusionClassifier
 from .atomic import check_output_folder
 from .classifier_run import classes_from_metadata
@@ -15,8 +15,16 @@ from .pretraining import resolve_device
 def load_classifier(path: str):
     checkpoint = load_checkpoint(path, expected_kind="classifier", needed_by="the classify algorithm")
     metadata = checkpoint["metadata"]
-    model = FusionClassifier.from_architecture(metadata["architecture"])
-    model.load_state_dict(checkpoint["state_dict"])
+    try:
+        model = FusionClassifier.from_architecture(metadata["architecture"])
+        model.load_state_dict(checkpoint["state_dict"])
+        classes_from_metadata(metadata)
+        GridOptions.from_dict(metadata["grid"])
+        [(m["slot"], m["band_count"], m["normalisation"]) for m in metadata["modalities"]]
+    except (KeyError, TypeError, ValueError, RuntimeError):
+        raise CheckpointError(f"Model file '{path}' is a damaged classifier checkpoint: its "
+                              "weights do not match its description. Train the classifier again.",
+                              path) from None
     return model.eval(), metadata
 
 

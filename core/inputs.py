@@ -70,8 +70,8 @@ def prepare_like(modalities: list, saved: list, options: GridOptions, model_name
         for info, stored in zip(stack.infos, saved):
             if info.band_count != stored["band_count"]:
                 raise InputError(
-                    f"The {info.slot} raster '{info.source}' has {info.band_count} bands but the "
-                    f"{model_name} was trained with {stored['band_count']} bands in that slot. Give "
+                    f"The {info.slot} raster '{info.source}' has {_bands(info.band_count)} but the "
+                    f"{model_name} was trained with {_bands(stored['band_count'])} in that slot. Give "
                     "the same sensor's bands in the same order, or train a new model.")
             info.kept_bands = list(stored["kept_bands"])
             info.dropped_bands = list(stored["dropped_bands"])
@@ -80,6 +80,10 @@ def prepare_like(modalities: list, saved: list, options: GridOptions, model_name
         raise
     stats = [NormStats.from_dict(stored["normalisation"]) for stored in saved]
     return PreparedInputs(stack, stats, options)
+
+
+def _bands(count: int) -> str:
+    return f"{count} band" + ("" if count == 1 else "s")
 
 
 def check_compatible(modalities: list, saved: list, model_name: str):

@@ -161,6 +161,14 @@ def rasterize_labels(features: LabelFeatures, grid: Grid, valid: np.ndarray,
 
     With ``classes`` (e.g. a trained model's table) values outside it are refused."""
     values = [_clean_value(v) for v in features.values]
+    if not values:
+        raise InputError(f"The label layer '{features.layer_name}' has no feature. Choose a layer "
+                         "with labelled points or polygons.")
+    if all(v is None for v in values):
+        raise InputError(f"The class field '{features.field_name}' of the label layer "
+                         f"'{features.layer_name}' is empty (NULL or blank) for all {len(values)} "
+                         "features. Choose the field that holds each point's or polygon's class, or "
+                         "fill it in (e.g. with the Field Calculator).")
     if classes is None:
         classes = build_class_table(values, names, colors)
     index_of = {str(c.value): i for i, c in enumerate(classes)}

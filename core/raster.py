@@ -282,6 +282,7 @@ def scan(stack: AlignedStack, block_rows: int = 512, rng: np.random.Generator | 
     grid = stack.grid
     n_mod = len(stack.infos)
     seen = [np.zeros(info.band_count, dtype=bool) for info in stack.infos]
+    has_data = [False] * n_mod
     samples = [[] for _ in range(n_mod)]
     n_valid = 0
     total = grid.width * grid.height
@@ -293,12 +294,22 @@ def scan(stack: AlignedStack, block_rows: int = 512, rng: np.random.Generator | 
                   for i, info in enumerate(stack.infos)]
         valid = np.ones((rows, grid.width), dtype=bool)
         for i, data in enumerate(blocks):
-            valid &= modality_has_data(data)
+            here = modality_has_data(data)
+            has_data[i] = has_data[i] or bool(here.any())
+            valid &= here
         n_valid += int(valid.sum())
         pick = valid & (rng.random(valid.shape) < keep_fraction)
         for i, data in enumerate(blocks):
             seen[i] |= np.isfinite(data[:, valid]).any(axis=1)
             samples[i].append(data[:, pick].T)
+    empty = [info for info, found in zip(stack.infos, has_data) if not found]
+    if empty:
+        info = empty[0]
+        raise InputError(f"No pixel has data in every modality: the {info.slot} raster "
+                         f"'{info.source}' has no valid pixel in the rasters' common extent (every "
+                         f"value is nodata{'' if info.nodata is None else f' ({info.nodata:g})'} or "
+                         "NaN). Check that the right file is in that slot and that its nodata value "
+                         "is correct.")
     if n_valid == 0:
         raise InputError("No pixel has data in every modality ("
                          + ", ".join(f"{i.slot}" for i in stack.infos)
