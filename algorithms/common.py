@@ -7,7 +7,6 @@ scikit-learn) is imported inside ``processAlgorithm`` so that QGIS starts withou
 from __future__ import annotations
 
 import os
-import random
 
 from qgis.core import (
     QgsCategorizedSymbolRenderer,
@@ -290,12 +289,3 @@ def run_guarded(function, *args, **kwargs):
         raise QgsProcessingException(
             f"A file{where} could not be read or written ({exc.strerror or exc}). Check the path, "
             "the free disk space and your permissions, then run again.") from exc
-
-
-def set_seed(seed: int):
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)

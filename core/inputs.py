@@ -41,7 +41,9 @@ class PreparedInputs:
                 for info, s in zip(self.stack.infos, self.stats)]
 
     def grid_dict(self) -> dict:
-        return dict(self.stack.grid.to_dict(), **self.options.to_dict())
+        """The reference grid (CRS, transform, size, pixel size) and the options that built it."""
+        return dict(self.stack.grid.to_dict(), pixel_size=list(self.stack.grid.resolution),
+                    **self.options.to_dict())
 
     def read(self, window=None):
         return read_normalised(self.stack, self.stats, window)
