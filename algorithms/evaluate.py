@@ -2,6 +2,7 @@
 
 from qgis.core import (
     QgsProcessing,
+    QgsProcessingException,
     QgsProcessingParameterEnum,
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
@@ -109,12 +110,20 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
 
     def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         # Main thread: read the (possibly project) label layer into plain data before the run.
-        self.labels = label_features_from_layer(
-            self.parameterAsVectorLayer(parameters, LABELS, context),
-            self.parameterAsString(parameters, CLASS_FIELD, context), "Labels")
+        # A refusal is raised by processAlgorithm, as in trainclassifier (QGIS would replace it
+        # with a generic message here).
+        self.label_error = None
+        try:
+            self.labels = label_features_from_layer(
+                self.parameterAsVectorLayer(parameters, LABELS, context),
+                self.parameterAsString(parameters, CLASS_FIELD, context), "Labels")
+        except QgsProcessingException as exc:
+            self.label_error = str(exc)
         return True
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+        if self.label_error:
+            raise QgsProcessingException(self.label_error)
         require_dependencies()
         from ..core.evaluation import EvaluationConfig, parse_ratios
         from ..core.evaluation_run import run_evaluation

@@ -126,6 +126,7 @@ def classify_raster(model: FusionClassifier, prepared: PreparedInputs, classes: 
                     conf_dst.write(conf, 1, window=window)
                 progress.set_percent(100.0 * (i + 1) / len(blocks))
                 progress.info(f"block {i + 1}/{len(blocks)}  {clock.eta_text((i + 1) / len(blocks))}")
+        progress.check()  # a cancel during the last block must not publish the outputs
         # The style travels with the file: QGIS loads '<name>.qml' as the default style.
         with atomic_output(os.path.splitext(output_path)[0] + ".qml", "style") as tmp_qml:
             with open(tmp_qml, "w", encoding="utf-8") as f:

@@ -100,3 +100,17 @@ def test_block_size_follows_memory_budget():
     small = predict.block_size_for(64, 256, 240, 13)
     large = predict.block_size_for(2048, 256, 240, 13)
     assert 16 <= small < large <= 1024
+
+
+def test_cancel_during_the_last_block_publishes_nothing(tahoe, tmp_path):
+    model = random_model(tahoe)
+
+    class CancelAtTheEnd(Progress):
+        def set_percent(self, percent):
+            super().set_percent(percent)
+            self.cancel_requested = percent >= 100
+
+    with pytest.raises(Cancelled):
+        predict.classify_raster(model, tahoe, CLASSES, str(tmp_path / "map.tif"),
+                                str(tmp_path / "confidence.tif"), memory_mb=16, progress=CancelAtTheEnd())
+    assert list(tmp_path.iterdir()) == []
