@@ -14,10 +14,12 @@ BATCH_SIZE = "BATCH_SIZE"
 LEARNING_RATE = "LEARNING_RATE"
 SAMPLES_PER_EPOCH = "SAMPLES_PER_EPOCH"
 OBJECTIVE = "OBJECTIVE"
+TRAINING_FORM = "TRAINING_FORM"
 OUTPUT_MODEL = "OUTPUT_MODEL"
 OUTPUT_REPORT = "OUTPUT_REPORT"
 
 OBJECTIVE_CHOICES = ["simsiam", "simclr", "clip"]
+TRAINING_FORMS = ["dense", "patch"]
 
 
 class PretrainAlgorithm(MmsiamAlgorithm):
@@ -45,6 +47,10 @@ class PretrainAlgorithm(MmsiamAlgorithm):
             "epoch's cost bounded while all pixels are still visited over the run.\n"
             "Objective: simsiam (the paper's eq. (2), default), simclr (NT-Xent over cross-modal pairs) "
             "or clip (symmetric cross-modal InfoNCE) for comparisons.\n"
+            "Training form: 'dense' (default) runs the network once over small crops and gets every "
+            "crop pixel's features at once (the network sees exactly one patch per pixel either way), "
+            "about 3x faster than 'patch', one forward pass per pixel patch; on Potsdam both gave the "
+            "same downstream accuracy within fold-to-fold noise (benchmarks/results/).\n"
             "Seed: the same seed gives the same model on CPU.\n"
             "Device: auto uses a CUDA GPU when torch sees one.\n"
             "Pretrained model: the output file (.pt), opened safely (weights only) by "
@@ -71,6 +77,9 @@ class PretrainAlgorithm(MmsiamAlgorithm):
         self.add_advanced(QgsProcessingParameterEnum(
             OBJECTIVE, "Contrastive objective", options=OBJECTIVE_CHOICES, defaultValue="simsiam",
             usesStaticStrings=True))
+        self.add_advanced(QgsProcessingParameterEnum(
+            TRAINING_FORM, "Training form", options=TRAINING_FORMS, defaultValue="dense",
+            usesStaticStrings=True))
         self.add_seed_and_device()
         self.addParameter(QgsProcessingParameterFileDestination(
             OUTPUT_MODEL, "Pretrained model", fileFilter="Model files (*.pt)"))
@@ -94,7 +103,8 @@ class PretrainAlgorithm(MmsiamAlgorithm):
             learning_rate=self.parameterAsDouble(parameters, LEARNING_RATE, context),
             samples_per_epoch=self.parameterAsInt(parameters, SAMPLES_PER_EPOCH, context),
             seed=seed, device=device,
-            objective=self.parameterAsEnumString(parameters, OBJECTIVE, context) or "simsiam")
+            objective=self.parameterAsEnumString(parameters, OBJECTIVE, context) or "simsiam",
+            dense=(self.parameterAsEnumString(parameters, TRAINING_FORM, context) or "dense") == "dense")
         model_path = self.parameterAsFileOutput(parameters, OUTPUT_MODEL, context)
         report_path = self.parameterAsFileOutput(parameters, OUTPUT_REPORT, context)
         options = GridOptions(**self.grid_options(parameters, context))

@@ -115,6 +115,9 @@ def main():
     for name, values in scores.items():
         lines.append(f"| {name} | {100 * np.mean(values):.1f} % | {100 * np.std(values):.1f} | "
                      + ", ".join(f"{100 * v:.1f}" for v in values) + " |")
+    lines += ["", "Reading: pretraining (either form) beats random initialisation at a learning rate of 1e-4; "
+              "dense pretraining is about 3x faster and within fold-to-fold noise of the per-patch loop; "
+              "the pixel random forest is still ahead at 5 % labels."]
     text = "\n".join(lines) + "\n"
     print(text)
     with open(os.path.join(ROOT, "benchmarks", "results", "finetune_potsdam.md"), "w") as f:

@@ -66,7 +66,10 @@ def test_pretrain_via_processing_run_and_cancel_leaves_no_file(plugin, potsdam, 
 
     model = str(tmp_path / "ok.pt")
     result = processing.run("mmsiam:pretrain", pretrain_parameters(potsdam, EPOCHS=1, OUTPUT_MODEL=model))
-    assert os.path.exists(result["OUTPUT_MODEL"])
+    assert torch.load(result["OUTPUT_MODEL"], weights_only=True)["metadata"]["training"]["dense"] is True
+    result = processing.run("mmsiam:pretrain", pretrain_parameters(potsdam, EPOCHS=1, TRAINING_FORM="patch",
+                                                                   OUTPUT_MODEL=model))
+    assert torch.load(result["OUTPUT_MODEL"], weights_only=True)["metadata"]["training"]["dense"] is False
 
     class CancelMidRun(QgsProcessingFeedback):
         def setProgress(self, progress):  # noqa: N802 (QGIS API name)
