@@ -8,7 +8,7 @@ from qgis.core import Qgis, QgsApplication, QgsProcessingAlgorithm
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtWidgets import QPushButton
 
-ALGORITHM_IDS = ["mmsiam:pretrain", "mmsiam:trainclassifier", "mmsiam:classify"]
+ALGORITHM_IDS = ["mmsiam:pretrain", "mmsiam:trainclassifier", "mmsiam:classify", "mmsiam:evaluate"]
 
 
 @pytest.fixture()
@@ -32,11 +32,12 @@ def gui_plugin(qgis_iface, qgis_processing, monkeypatch):
 
 def test_menu_has_one_action_per_algorithm_and_unload_removes_them(gui_plugin):
     plugin, calls = gui_plugin
-    assert [name for name, _ in calls["menu"]] == ["&Multimodal Siamese"] * 3
+    assert [name for name, _ in calls["menu"]] == ["&Multimodal Siamese"] * len(ALGORITHM_IDS)
     actions = [action for _, action in calls["menu"]]
     assert all(not action.icon().isNull() for action in actions)
     assert [a.text() for a in actions] == ["Pretrain multimodal Siamese network (no labels)…",
-                                           "Train few-shot land-cover classifier…", "Classify land cover…"]
+                                           "Train few-shot land-cover classifier…", "Classify land cover…",
+                                           "Evaluate pretraining against random init and random forest…"]
     button = calls["toolbar"][0]
     assert button.menu().actions() == actions and not button.icon().isNull()
     plugin.unload()
@@ -65,7 +66,7 @@ def test_algorithms_have_distinct_icons_and_may_run_in_background(plugin):
         # Processing dialogs run an algorithm in a background task unless FlagNoThreading is set.
         assert not alg.flags() & QgsProcessingAlgorithm.FlagNoThreading
         assert alg.flags() & QgsProcessingAlgorithm.FlagCanCancel
-    assert len(icons) == 3
+    assert len(icons) == len(ALGORITHM_IDS)
 
 
 # -- missing dependencies ---------------------------------------------------------------------------
