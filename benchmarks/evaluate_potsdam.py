@@ -10,17 +10,11 @@ date and command) and the full CSV/HTML/JSON outputs under benchmarks/out/.
 import argparse
 import os
 import platform
-import sys
 import time
 
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PLUGINS = os.path.join(ROOT, ".build", "plugins")
-sys.path.insert(0, PLUGINS)
-if not os.path.exists(os.path.join(PLUGINS, "multimodal_siamese")):
-    os.makedirs(PLUGINS, exist_ok=True)
-    os.symlink(ROOT, os.path.join(PLUGINS, "multimodal_siamese"))
+from plugin_path import ROOT  # noqa: E402  (makes multimodal_siamese importable)
 
 from multimodal_siamese.core import raster  # noqa: E402
 from multimodal_siamese.core.evaluation import EvaluationConfig, parse_ratios  # noqa: E402

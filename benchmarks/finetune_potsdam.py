@@ -11,7 +11,6 @@ with a pixel random forest as the reference. Run:
 import argparse
 import os
 import platform
-import sys
 import time
 
 import numpy as np
@@ -20,11 +19,7 @@ from scipy.ndimage import binary_dilation
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import accuracy_score
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, ".build", "plugins"))
-if not os.path.exists(os.path.join(ROOT, ".build", "plugins", "multimodal_siamese")):
-    os.makedirs(os.path.join(ROOT, ".build", "plugins"), exist_ok=True)
-    os.symlink(ROOT, os.path.join(ROOT, ".build", "plugins", "multimodal_siamese"))
+from plugin_path import ROOT  # noqa: E402  (makes multimodal_siamese importable)
 
 from multimodal_siamese.core import finetune, labels, pretraining, raster  # noqa: E402
 from multimodal_siamese.core.progress import Progress  # noqa: E402

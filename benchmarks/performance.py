@@ -26,12 +26,7 @@ import time
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PLUGINS = os.path.join(ROOT, ".build", "plugins")
-sys.path.insert(0, PLUGINS)
-if not os.path.exists(os.path.join(PLUGINS, "multimodal_siamese")):
-    os.makedirs(PLUGINS, exist_ok=True)
-    os.symlink(ROOT, os.path.join(PLUGINS, "multimodal_siamese"))
+from plugin_path import ROOT  # noqa: E402  (makes multimodal_siamese importable)
 
 from multimodal_siamese.core import finetune, inputs, predict, pretraining, raster  # noqa: E402
 from multimodal_siamese.core.labels import ClassInfo  # noqa: E402
