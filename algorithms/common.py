@@ -17,9 +17,11 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterField,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorLayer,
 )
 from qgis.PyQt.QtGui import QIcon
 
@@ -32,6 +34,8 @@ ICON_DIR = os.path.join(PLUGIN_DIR, "resources", "icons")
 ICON_PATH = os.path.join(ICON_DIR, "mmsiam.svg")
 
 MODALITY_SLOTS = ("HYPERSPECTRAL", "MULTISPECTRAL", "SAR")
+LABELS = "LABELS"
+CLASS_FIELD = "CLASS_FIELD"
 EXTRA_MODALITIES = "EXTRA_MODALITIES"
 REFERENCE_GRID = "REFERENCE_GRID"
 RESOLUTION = "RESOLUTION"
@@ -91,6 +95,33 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
         self.add_advanced(QgsProcessingParameterEnum(
             RESAMPLING, "Resampling of the other modalities", options=RESAMPLING_CHOICES,
             defaultValue="bilinear", usesStaticStrings=True))
+
+    def add_label_parameters(self):
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            LABELS, "Labels (points or polygons)",
+            [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]))
+        self.addParameter(QgsProcessingParameterField(
+            CLASS_FIELD, "Class field", parentLayerParameterName=LABELS))
+
+    # -- label layers are read in the main thread ------------------------------------------
+    def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+        # Runs in the main thread (processAlgorithm may run in a background task): project layers
+        # are read here into plain Python data. A refusal is kept and raised by processAlgorithm:
+        # QGIS turns an exception raised here into a bare 'There were errors executing the
+        # algorithm.' for processing.run callers.
+        self.layer_error = None
+        try:
+            self.read_layers(parameters, context)
+        except QgsProcessingException as exc:
+            self.layer_error = str(exc)
+        return True
+
+    def read_layers(self, parameters, context):
+        """Read vector layers into plain data (main thread); algorithms with layers override it."""
+
+    def raise_layer_error(self):
+        if self.layer_error:
+            raise QgsProcessingException(self.layer_error)
 
     def add_seed_and_device(self):
         self.add_advanced(QgsProcessingParameterNumber(

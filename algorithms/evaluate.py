@@ -1,18 +1,16 @@
 """mmsiam:evaluate — the paper's protocol on the analyst's data, with honest splits and baselines."""
 
 from qgis.core import (
-    QgsProcessing,
-    QgsProcessingException,
     QgsProcessingParameterEnum,
-    QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
-    QgsProcessingParameterVectorLayer,
 )
 
 from .common import (
+    CLASS_FIELD,
+    LABELS,
     MmsiamAlgorithm,
     FeedbackProgress,
     MODALITY_HELP,
@@ -22,8 +20,6 @@ from .common import (
 )
 from .pretrain import OBJECTIVE_CHOICES
 
-LABELS = "LABELS"
-CLASS_FIELD = "CLASS_FIELD"
 PRETRAINED = "PRETRAINED"
 PRETRAIN_EPOCHS = "PRETRAIN_EPOCHS"
 PRETRAIN_SAMPLES_PER_EPOCH = "PRETRAIN_SAMPLES_PER_EPOCH"
@@ -71,10 +67,7 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         self.add_modality_parameters()
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            LABELS, "Labels (points or polygons)",
-            [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]))
-        self.addParameter(QgsProcessingParameterField(CLASS_FIELD, "Class field", parentLayerParameterName=LABELS))
+        self.add_label_parameters()
         self.addParameter(QgsProcessingParameterFile(
             PRETRAINED, "Pretrained model (empty = pretrain inside the evaluation)", extension="pt",
             optional=True))
@@ -108,22 +101,13 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             OUTPUT_REPORT, "Evaluation report", fileFilter="HTML files (*.html)", optional=True,
             createByDefault=False))
 
-    def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
-        # Main thread: read the (possibly project) label layer into plain data before the run.
-        # A refusal is raised by processAlgorithm, as in trainclassifier (QGIS would replace it
-        # with a generic message here).
-        self.label_error = None
-        try:
-            self.labels = label_features_from_layer(
-                self.parameterAsVectorLayer(parameters, LABELS, context),
-                self.parameterAsString(parameters, CLASS_FIELD, context), "Labels")
-        except QgsProcessingException as exc:
-            self.label_error = str(exc)
-        return True
+    def read_layers(self, parameters, context):
+        self.labels = label_features_from_layer(
+            self.parameterAsVectorLayer(parameters, LABELS, context),
+            self.parameterAsString(parameters, CLASS_FIELD, context), "Labels")
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
-        if self.label_error:
-            raise QgsProcessingException(self.label_error)
+        self.raise_layer_error()
         require_dependencies()
         from ..core.evaluation import EvaluationConfig, parse_ratios
         from ..core.evaluation_run import run_evaluation

@@ -11,6 +11,8 @@ from qgis.core import (
 )
 
 from .common import (
+    CLASS_FIELD,
+    LABELS,
     MmsiamAlgorithm,
     FeedbackProgress,
     MODALITY_HELP,
@@ -19,8 +21,6 @@ from .common import (
     run_guarded,
 )
 
-LABELS = "LABELS"
-CLASS_FIELD = "CLASS_FIELD"
 CLASS_NAME_FIELD = "CLASS_NAME_FIELD"
 PRETRAINED = "PRETRAINED"
 TRAIN_RATIO = "TRAIN_RATIO"
@@ -73,11 +73,7 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         self.add_modality_parameters()
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            LABELS, "Labels (points or polygons)",
-            [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]))
-        self.addParameter(QgsProcessingParameterField(
-            CLASS_FIELD, "Class field", parentLayerParameterName=LABELS))
+        self.add_label_parameters()
         self.addParameter(QgsProcessingParameterField(
             CLASS_NAME_FIELD, "Class name field (optional)", parentLayerParameterName=LABELS,
             optional=True))
@@ -109,29 +105,19 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
             OUTPUT_REPORT, "Accuracy report", fileFilter="HTML files (*.html)", optional=True,
             createByDefault=False))
 
-    def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
-        # Runs in the main thread (processAlgorithm may run in a background task): read the label
-        # layers here, they may be project layers with a renderer, into plain Python data.
-        # A refusal is kept and raised by processAlgorithm: QGIS turns an exception raised here
-        # into a bare 'There were errors executing the algorithm.' for processing.run callers.
-        self.label_error = None
-        try:
-            class_field = self.parameterAsString(parameters, CLASS_FIELD, context)
-            self.labels = label_features_from_layer(
-                self.parameterAsVectorLayer(parameters, LABELS, context), class_field, "Labels",
-                self.parameterAsString(parameters, CLASS_NAME_FIELD, context))
-            self.validation = None
-            validation_layer = self.parameterAsVectorLayer(parameters, VALIDATION, context)
-            if validation_layer is not None:
-                field = self.parameterAsString(parameters, VALIDATION_FIELD, context) or class_field
-                self.validation, _, _ = label_features_from_layer(validation_layer, field, "Validation")
-        except QgsProcessingException as exc:
-            self.label_error = str(exc)
-        return True
+    def read_layers(self, parameters, context):
+        class_field = self.parameterAsString(parameters, CLASS_FIELD, context)
+        self.labels = label_features_from_layer(
+            self.parameterAsVectorLayer(parameters, LABELS, context), class_field, "Labels",
+            self.parameterAsString(parameters, CLASS_NAME_FIELD, context))
+        self.validation = None
+        validation_layer = self.parameterAsVectorLayer(parameters, VALIDATION, context)
+        if validation_layer is not None:
+            field = self.parameterAsString(parameters, VALIDATION_FIELD, context) or class_field
+            self.validation, _, _ = label_features_from_layer(validation_layer, field, "Validation")
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
-        if self.label_error:
-            raise QgsProcessingException(self.label_error)
+        self.raise_layer_error()
         require_dependencies()
         from ..core import classifier_run
         from ..core.atomic import check_output_folder
