@@ -5,7 +5,6 @@ Pará Sentinel-2 + SRTM sample with tiny settings."""
 
 import json
 import os
-import pickle
 
 import numpy as np
 import pytest
@@ -14,14 +13,12 @@ import torch
 from osgeo import gdal, ogr
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
+from mmsiam_test_data import GAP_BLOCK, HOLE_BLOCK, NODATA, crafted_model_files, punch_gaps
+
 gdal.UseExceptions()
 
 TINY = {"PATCH_SIZE": 5, "EPOCHS": 1, "BATCH_SIZE": 32, "SEED": 1}
 TINY_PRETRAIN = dict(TINY, SAMPLES_PER_EPOCH=128, BATCH_SIZE=64)
-NODATA = -9999.0
-GAP_BLOCK = (slice(60, 140), slice(60, 160))   # NaN in bands 3-5 only: holds 4 training polygons
-#                                                (and their centroids)
-HOLE_BLOCK = (slice(0, 40), slice(0, 50))      # nodata in every band: no polygon there
 
 
 # ----------------------------------------------------------------------------- test data
@@ -84,32 +81,10 @@ def para(data_dir, tmp_path_factory):
                               lambda f, n: n.SetGeometry(f.GetGeometryRef().Centroid()))
     # Cloud-masked Sentinel-2: NaN in bands 3-5 of one block, nodata in all bands of another.
     p["gapped"] = str(work / "sen2_gapped.tif")
-    ds = gdal.Translate(p["gapped"], p["sen2"], noData=NODATA)
-    for b in range(1, ds.RasterCount + 1):
-        band = ds.GetRasterBand(b)
-        values = band.ReadAsArray()
-        if b in (3, 4, 5):
-            values[GAP_BLOCK] = np.nan
-        values[HOLE_BLOCK] = NODATA
-        band.WriteArray(values)
-    ds = None
+    punch_gaps(p["sen2"], p["gapped"])
     # Model files that must be refused: truncated, and crafted to run code when unpickled.
-    p["marker"] = str(work / "pwned")
-    p["evil"] = str(work / "evil.pt")
-    torch.save({"format": "mmsiam-checkpoint", "format_version": 1, "kind": "classifier",
-                "state_dict": {}, "metadata": {"x": _RunsCode(p["marker"])}}, p["evil"])
-    p["evil_legacy"] = str(work / "evil_legacy.pt")
-    with open(p["evil_legacy"], "wb") as f:
-        pickle.dump({"state_dict": _RunsCode(p["marker"])}, f, protocol=2)
+    p["evil"], p["evil_legacy"], p["marker"] = crafted_model_files(str(work))
     return p
-
-
-class _RunsCode:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 def both(p):
