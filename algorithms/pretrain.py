@@ -15,11 +15,13 @@ LEARNING_RATE = "LEARNING_RATE"
 SAMPLES_PER_EPOCH = "SAMPLES_PER_EPOCH"
 OBJECTIVE = "OBJECTIVE"
 TRAINING_FORM = "TRAINING_FORM"
+PRECISION = "PRECISION"
 OUTPUT_MODEL = "OUTPUT_MODEL"
 OUTPUT_REPORT = "OUTPUT_REPORT"
 
 OBJECTIVE_CHOICES = ["simsiam", "simclr", "clip"]
 TRAINING_FORMS = ["dense", "patch"]
+PRECISION_CHOICES = ["auto", "float32", "bfloat16"]
 
 
 class PretrainAlgorithm(MmsiamAlgorithm):
@@ -51,6 +53,10 @@ class PretrainAlgorithm(MmsiamAlgorithm):
             "crop pixel's features at once (the network sees exactly one patch per pixel either way), "
             "about 3x faster than 'patch', one forward pass per pixel patch; on Potsdam both gave the "
             "same downstream accuracy within fold-to-fold noise (benchmarks/results/).\n"
+            "Precision: 'auto' (default) computes the forward pass in bfloat16 where the hardware "
+            "multiplies it natively (Intel CPUs with AMX, CUDA GPUs), about 1.7x faster on such a CPU "
+            "with the same downstream accuracy on Potsdam; weights and loss stay float32. 'float32' "
+            "everywhere else or when asked.\n"
             "Seed: the same seed gives the same model on CPU.\n"
             "Device: auto uses a CUDA GPU when torch sees one.\n"
             "Pretrained model: the output file (.pt), opened safely (weights only) by "
@@ -80,6 +86,9 @@ class PretrainAlgorithm(MmsiamAlgorithm):
         self.add_advanced(QgsProcessingParameterEnum(
             TRAINING_FORM, "Training form", options=TRAINING_FORMS, defaultValue="dense",
             usesStaticStrings=True))
+        self.add_advanced(QgsProcessingParameterEnum(
+            PRECISION, "Precision of the forward pass", options=PRECISION_CHOICES, defaultValue="auto",
+            usesStaticStrings=True))
         self.add_seed_and_device()
         self.addParameter(QgsProcessingParameterFileDestination(
             OUTPUT_MODEL, "Pretrained model", fileFilter="Model files (*.pt)"))
@@ -104,7 +113,8 @@ class PretrainAlgorithm(MmsiamAlgorithm):
             samples_per_epoch=self.parameterAsInt(parameters, SAMPLES_PER_EPOCH, context),
             seed=seed, device=device,
             objective=self.parameterAsEnumString(parameters, OBJECTIVE, context) or "simsiam",
-            dense=(self.parameterAsEnumString(parameters, TRAINING_FORM, context) or "dense") == "dense")
+            dense=(self.parameterAsEnumString(parameters, TRAINING_FORM, context) or "dense") == "dense",
+            precision=self.parameterAsEnumString(parameters, PRECISION, context) or "auto")
         model_path = self.parameterAsFileOutput(parameters, OUTPUT_MODEL, context)
         report_path = self.parameterAsFileOutput(parameters, OUTPUT_REPORT, context)
         options = GridOptions(**self.grid_options(parameters, context))

@@ -7,6 +7,7 @@ Memory is bounded by the block size, derived from a memory budget, not by the ra
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from xml.sax.saxutils import quoteattr
@@ -73,6 +74,22 @@ def _profile(grid, dtype, nodata, count=1) -> dict:
             "BIGTIFF": "IF_SAFER"}
 
 
+@contextlib.contextmanager
+def full_float32(device: str):
+    """On CUDA, convolutions default to TF32 (10-bit mantissa): logits then differ from the CPU's
+    by ~1e-2 and an occasional pixel changes class. Classification is cheap, so it runs in full
+    float32 and the map does not depend on the device. The previous settings are restored."""
+    if device != "cuda":
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 @torch.inference_mode()
 def classify_raster(model: FusionClassifier, prepared: PreparedInputs, classes: list,
                     output_path: str, confidence_path: str | None = None,
@@ -110,7 +127,8 @@ def classify_raster(model: FusionClassifier, prepared: PreparedInputs, classes: 
                 padded = [pad_reflect(a, b.pad_top, b.pad_bottom, b.pad_left, b.pad_right) for a in arrays]
                 inputs = [torch.from_numpy(a)[None].to(device).contiguous(memory_format=torch.channels_last)
                           for a in padded]
-                logits = fast.forward_dense_folded(inputs, folded)[0]
+                with full_float32(device):
+                    logits = fast.forward_dense_folded(inputs, folded)[0]
                 probabilities = torch.softmax(logits, dim=0)
                 confidence, index = probabilities.max(dim=0)
                 index = index.cpu().numpy()

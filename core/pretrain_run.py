@@ -33,6 +33,7 @@ def run_pretraining(prepared: PreparedInputs, config: PretrainConfig, model_path
         "zstd_history": [float(v) for v in result.zstd_history],
         "collapsed": bool(result.collapsed),
         "device_used": result.device,
+        "precision_used": result.precision,
     }
     return save_run(model_path, "pretrained", result.model, metadata, started, report_path,
                     write_pretrain_report, progress)

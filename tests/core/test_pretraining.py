@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 from multimodal_siamese.core import pretraining, raster
 from multimodal_siamese.core.errors import Cancelled, InputError
@@ -38,15 +39,35 @@ def test_short_pretraining_lowers_the_loss_without_collapse(potsdam_arrays):
     assert any("epoch 3/3" in m and "loss" in m and "z-std" in m and "ETA" in m for m in progress.messages)
 
 
-def test_same_seed_same_loss_history_and_weights(potsdam_arrays):
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_same_seed_same_loss_history_and_weights(potsdam_arrays, precision):
     arrays, valid = potsdam_arrays
-    a = pretraining.pretrain(arrays, valid, small_config())
-    b = pretraining.pretrain(arrays, valid, small_config())
+    a = pretraining.pretrain(arrays, valid, small_config(precision=precision))
+    b = pretraining.pretrain(arrays, valid, small_config(precision=precision))
+    assert a.precision == precision
     assert a.loss_history == b.loss_history
     for (name, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
         assert bool((x == y).all()), name
-    c = pretraining.pretrain(arrays, valid, small_config(seed=4))
+        # weights stay float32 and in the ordinary layout whatever the training precision
+        assert x.dtype != torch.bfloat16 and (x.dim() != 4 or x.is_contiguous()), name
+    c = pretraining.pretrain(arrays, valid, small_config(seed=4, precision=precision))
     assert c.loss_history != a.loss_history
+
+
+def test_bfloat16_pretraining_learns(potsdam_arrays):
+    arrays, valid = potsdam_arrays
+    result = pretraining.pretrain(arrays, valid, small_config(epochs=3, precision="bfloat16"))
+    assert result.loss_history[-1] < result.loss_history[0]
+    assert not result.collapsed
+
+
+@pytest.mark.parametrize("native, expected", [(True, "bfloat16"), (False, "float32")])
+def test_automatic_precision_follows_the_hardware(monkeypatch, native, expected):
+    monkeypatch.setattr(pretraining, "cpu_has_native_bfloat16", lambda: native)
+    assert pretraining.resolve_precision("auto", "cpu") == expected
+    assert pretraining.resolve_precision("float32", "cpu") == "float32"
+    with pytest.raises(InputError, match="PRECISION"):
+        pretraining.resolve_precision("half", "cpu")
 
 
 def test_single_modality_uses_two_augmented_views(potsdam_arrays):
@@ -80,6 +101,7 @@ def test_cancel_is_honoured_within_one_batch(potsdam_arrays):
 @pytest.mark.parametrize("bad, message", [
     (dict(patch_size=12), "odd"), (dict(patch_size=1), "odd"), (dict(epochs=0), "EPOCHS"),
     (dict(batch_size=1), "BATCH_SIZE"), (dict(learning_rate=0.0), "LEARNING_RATE"),
+    (dict(precision="float16"), "PRECISION"),
 ])
 def test_bad_settings_are_explained(potsdam_arrays, bad, message):
     arrays, valid = potsdam_arrays

@@ -68,8 +68,10 @@ def test_pretrain_via_processing_run_and_cancel_leaves_no_file(plugin, potsdam, 
     result = processing.run("mmsiam:pretrain", pretrain_parameters(potsdam, EPOCHS=1, OUTPUT_MODEL=model))
     assert torch.load(result["OUTPUT_MODEL"], weights_only=True)["metadata"]["training"]["dense"] is True
     result = processing.run("mmsiam:pretrain", pretrain_parameters(potsdam, EPOCHS=1, TRAINING_FORM="patch",
-                                                                   OUTPUT_MODEL=model))
-    assert torch.load(result["OUTPUT_MODEL"], weights_only=True)["metadata"]["training"]["dense"] is False
+                                                                   PRECISION="float32", OUTPUT_MODEL=model))
+    metadata = torch.load(result["OUTPUT_MODEL"], weights_only=True)["metadata"]
+    assert metadata["training"]["dense"] is False
+    assert metadata["training"]["precision"] == metadata["precision_used"] == "float32"
 
     class CancelMidRun(QgsProcessingFeedback):
         def setProgress(self, progress):  # noqa: N802 (QGIS API name)
