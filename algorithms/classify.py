@@ -7,10 +7,9 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
 )
 
-from .common import SEED, MmsiamAlgorithm, FeedbackProgress, MODALITY_HELP, require_dependencies, run_guarded
+from .common import MEMORY_MB, SEED, MmsiamAlgorithm, FeedbackProgress, MODALITY_HELP, require_dependencies, run_guarded
 
 MODEL = "MODEL"
-MEMORY_MB = "MEMORY_MB"
 OUTPUT = "OUTPUT"
 OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
 

@@ -42,6 +42,11 @@ RESOLUTION = "RESOLUTION"
 RESAMPLING = "RESAMPLING"
 SEED = "SEED"
 DEVICE = "DEVICE"
+MEMORY_MB = "MEMORY_MB"
+TRAINING_MEMORY_HELP = (
+    "Memory budget: a scene whose bands need more than this is never read whole; pretraining "
+    "then draws a pool of random tiles each epoch and the classifier reads only the labels' "
+    "patches (2048 MB by default).")
 
 REFERENCE_CHOICES = ["first"] + [s.lower() for s in MODALITY_SLOTS]
 RESAMPLING_CHOICES = ["bilinear", "nearest", "cubic", "average"]
@@ -129,6 +134,11 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
             defaultValue=42, minValue=0))
         self.add_advanced(QgsProcessingParameterEnum(
             DEVICE, "Device", options=DEVICE_CHOICES, defaultValue="auto", usesStaticStrings=True))
+
+    def add_training_memory(self):
+        self.add_advanced(QgsProcessingParameterNumber(
+            MEMORY_MB, "Memory budget for training data (MB)", QgsProcessingParameterNumber.Integer,
+            defaultValue=2048, minValue=64))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
         """QGIS's own range check only says 'Incorrect parameter value for EPOCHS': say what the

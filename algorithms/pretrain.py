@@ -6,7 +6,15 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
-from .common import MmsiamAlgorithm, FeedbackProgress, MODALITY_HELP, require_dependencies, run_guarded
+from .common import (
+    MEMORY_MB,
+    MODALITY_HELP,
+    TRAINING_MEMORY_HELP,
+    FeedbackProgress,
+    MmsiamAlgorithm,
+    require_dependencies,
+    run_guarded,
+)
 
 PATCH_SIZE = "PATCH_SIZE"
 EPOCHS = "EPOCHS"
@@ -58,6 +66,7 @@ class PretrainAlgorithm(MmsiamAlgorithm):
             "with the same downstream accuracy on Potsdam; weights and loss stay float32. 'float32' "
             "everywhere else or when asked.\n"
             "Seed: the same seed gives the same model on CPU.\n"
+            f"{TRAINING_MEMORY_HELP}\n"
             "Device: auto uses a CUDA GPU when torch sees one.\n"
             "Pretrained model: the output file (.pt), opened safely (weights only) by "
             "'Train few-shot land-cover classifier'.\n"
@@ -90,6 +99,7 @@ class PretrainAlgorithm(MmsiamAlgorithm):
             PRECISION, "Precision of the forward pass", options=PRECISION_CHOICES, defaultValue="auto",
             usesStaticStrings=True))
         self.add_seed_and_device()
+        self.add_training_memory()
         self.addParameter(QgsProcessingParameterFileDestination(
             OUTPUT_MODEL, "Pretrained model", fileFilter="Model files (*.pt)"))
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -118,6 +128,7 @@ class PretrainAlgorithm(MmsiamAlgorithm):
         model_path = self.parameterAsFileOutput(parameters, OUTPUT_MODEL, context)
         report_path = self.parameterAsFileOutput(parameters, OUTPUT_REPORT, context)
         options = GridOptions(**self.grid_options(parameters, context))
+        memory_mb = self.parameterAsInt(parameters, MEMORY_MB, context)
         progress = FeedbackProgress(feedback)
 
         def work():
@@ -127,7 +138,7 @@ class PretrainAlgorithm(MmsiamAlgorithm):
                 check_output_folder(report_path, "report")
             prepared = prepare(modalities, options, seed)
             try:
-                return run_pretraining(prepared, config, model_path, report_path, progress)
+                return run_pretraining(prepared, config, model_path, report_path, progress, memory_mb)
             finally:
                 prepared.close()
 

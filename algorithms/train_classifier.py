@@ -13,9 +13,11 @@ from qgis.core import (
 from .common import (
     CLASS_FIELD,
     LABELS,
+    MEMORY_MB,
     MmsiamAlgorithm,
     FeedbackProgress,
     MODALITY_HELP,
+    TRAINING_MEMORY_HELP,
     label_features_from_layer,
     require_dependencies,
     run_guarded,
@@ -67,6 +69,7 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
             "high with AdamW).\n"
             "Batch size: samples per step (64: few labels need several steps per epoch).\n"
             "Seed / Device: reproducibility on CPU; auto uses a CUDA GPU when available.\n"
+            f"{TRAINING_MEMORY_HELP}\n"
             "Classifier model: output file for 'Classify land cover'. Report: HTML with accuracy "
             "(OA, AA, kappa, mIoU, per-class IoU, producer's/user's accuracy, F1, confusion matrix), "
             "samples used and dropped, parameters; a JSON with the same numbers is written beside it.")
@@ -99,6 +102,7 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
         self.add_advanced(QgsProcessingParameterNumber(
             BATCH_SIZE, "Batch size", QgsProcessingParameterNumber.Integer, defaultValue=64, minValue=2))
         self.add_seed_and_device()
+        self.add_training_memory()
         self.addParameter(QgsProcessingParameterFileDestination(
             OUTPUT_MODEL, "Classifier model", fileFilter="Model files (*.pt)"))
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -139,6 +143,7 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
         model_path = self.parameterAsFileOutput(parameters, OUTPUT_MODEL, context)
         report_path = self.parameterAsFileOutput(parameters, OUTPUT_REPORT, context) or None
         options = GridOptions(**self.grid_options(parameters, context))
+        memory_mb = self.parameterAsInt(parameters, MEMORY_MB, context)
         progress = FeedbackProgress(feedback)
 
         def work():
@@ -151,7 +156,7 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
             try:
                 return classifier_run.train_and_save(
                     prepared, labels, config, model_path, report_path, train_ratio, validation,
-                    names, colors, pretrained, pretrained_path, progress)
+                    names, colors, pretrained, pretrained_path, progress, memory_mb)
             finally:
                 prepared.close()
 

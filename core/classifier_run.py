@@ -15,6 +15,7 @@ from .labels import ClassInfo, LabelFeatures, rasterize_labels
 from .metrics import accuracy_assessment
 from .progress import Progress
 from .run_record import save_run
+from .scene import DEFAULT_TRAINING_MEMORY_MB, label_inputs
 
 
 def load_pretrained(path: str) -> dict:
@@ -37,13 +38,15 @@ def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: Clas
                    model_path: str, report_path: str | None = None, train_ratio: float = 1.0,
                    validation: LabelFeatures | None = None, names: dict | None = None,
                    colors: dict | None = None, pretrained: dict | None = None,
-                   pretrained_path: str | None = None, progress: Progress | None = None) -> dict:
+                   pretrained_path: str | None = None, progress: Progress | None = None,
+                   memory_mb: float = DEFAULT_TRAINING_MEMORY_MB) -> dict:
     """Train g on the labels, assess it on held-out samples, save checkpoint and report.
 
-    Returns the classifier checkpoint's metadata."""
+    Memory stays within ``memory_mb``: a larger scene is not read whole, only the labels'
+    patches (:mod:`.scene`). Returns the classifier checkpoint's metadata."""
     progress = progress or Progress()
     started = time.time()
-    arrays, valid = prepared.read()
+    valid = prepared.valid_mask()
     samples = rasterize_labels(labels, prepared.stack.grid, valid, names, colors)
     classes = samples.classes
     names_list = [c.name for c in classes]
@@ -68,6 +71,9 @@ def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: Clas
         if config.patch_size != patch:
             progress.info(f"Using the pretrained model's patch size {patch}.")
             config.patch_size = patch
+    arrays = label_inputs(prepared, np.concatenate([samples.rows[train_idx], val_rows]),
+                          np.concatenate([samples.cols[train_idx], val_cols]), config.patch_size,
+                          memory_mb, progress)
     result = train_classifier(arrays, samples.rows[train_idx], samples.cols[train_idx],
                               samples.class_index[train_idx], len(classes), config,
                               None if pretrained is None else pretrained["state_dict"],

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from ..models.augment import random_dihedral
 from ..models.network import FusionClassifier
 from .errors import InputError
-from .pretraining import PatchSource, check_training_settings, resolve_device
+from .pretraining import check_training_settings, patch_source, resolve_device
 from .progress import EtaClock, Progress
 
 # Defaults from our own evaluation (benchmarks/results/finetune_potsdam.md): with AdamW the
@@ -82,7 +82,9 @@ def stratified_split(class_index: np.ndarray, train_ratio: float, seed: int, nam
 def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: np.ndarray,
                      n_classes: int, config: ClassifierConfig, pretrained_state: dict | None = None,
                      architecture: dict | None = None, progress: Progress | None = None) -> ClassifierResult:
-    """Train g on labelled pixels (rows, cols) with class indices ``targets`` (0..K-1)."""
+    """Train g on labelled pixels (rows, cols) with class indices ``targets`` (0..K-1).
+
+    ``arrays``: the normalised modalities, or a patch source holding those pixels' patches."""
     config.validate()
     if len(rows) < 2:
         raise InputError(f"Only {len(rows)} labelled sample can be used for training; at least 2 are "
@@ -94,7 +96,8 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
     generator = torch.Generator().manual_seed(config.seed)
     arch = dict(architecture or {})
     arch.pop("pred_hidden", None)
-    arch.update(band_counts=[a.shape[0] for a in arrays], patch_size=config.patch_size, n_classes=n_classes)
+    source = patch_source(arrays, config.patch_size)
+    arch.update(band_counts=source.band_counts, patch_size=config.patch_size, n_classes=n_classes)
     model = FusionClassifier.from_architecture(arch)
     if pretrained_state is not None:
         try:
@@ -104,7 +107,6 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
     model.to(device)
     lr = config.effective_learning_rate(pretrained_state is not None)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config.weight_decay)
-    source = PatchSource(arrays, config.patch_size)
     target_tensor = torch.from_numpy(np.asarray(targets, dtype=np.int64))
     n = len(rows)
     batch = min(config.batch_size, n)
@@ -153,7 +155,7 @@ def predict_samples(model: FusionClassifier, arrays: list, rows: np.ndarray, col
                     device: str = "cpu", batch_size: int = 512) -> tuple:
     """Per-patch class indices and softmax probabilities at (rows, cols)."""
     model.eval()
-    source = PatchSource(arrays, model.architecture()["patch_size"])
+    source = patch_source(arrays, model.architecture()["patch_size"])
     probabilities = []
     for start in range(0, len(rows), batch_size):
         inputs = source.batch(rows[start:start + batch_size], cols[start:start + batch_size], device)

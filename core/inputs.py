@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .raster import AlignedStack, NormStats, read_normalised, scan
+from .raster import AlignedStack, NormStats, modality_has_data, read_normalised, scan
 
 
 @dataclass
@@ -34,6 +34,7 @@ class PreparedInputs:
     stack: AlignedStack
     stats: list
     options: GridOptions
+    valid: np.ndarray | None = None  # valid pixels of the whole grid, when a scan computed them
 
     def describe(self) -> list:
         """Plain description of each modality for a checkpoint."""
@@ -48,6 +49,19 @@ class PreparedInputs:
     def read(self, window=None):
         return read_normalised(self.stack, self.stats, window)
 
+    def valid_mask(self) -> np.ndarray:
+        """Valid pixels of the whole grid (1 byte per pixel): from the scan, or read block-wise."""
+        if self.valid is None:
+            grid = self.stack.grid
+            self.valid = np.zeros((grid.height, grid.width), dtype=bool)
+            bands = sum(len(info.kept_bands) for info in self.stack.infos)
+            strip = int(max(1, min(512, 512 * 1024 * 1024 // (4 * grid.width * bands))))
+            for row0 in range(0, grid.height, strip):
+                window = (row0, 0, min(strip, grid.height - row0), grid.width)
+                self.valid[row0:row0 + window[2]] = np.logical_and.reduce(
+                    [modality_has_data(self.stack.read(i, window)) for i in range(len(self.stack.infos))])
+        return self.valid
+
     def close(self):
         self.stack.close()
 
@@ -56,11 +70,12 @@ def prepare(modalities: list, options: GridOptions, rng_seed: int = 0) -> Prepar
     """Align the modalities, drop empty bands and compute normalisation statistics."""
     stack = AlignedStack.open(modalities, options.reference_slot, options.resolution, options.resampling)
     try:
-        stats, _ = scan(stack, rng=np.random.default_rng(rng_seed))
+        valid = np.zeros((stack.grid.height, stack.grid.width), dtype=bool)
+        stats, _ = scan(stack, rng=np.random.default_rng(rng_seed), mask=valid)
     except Exception:
         stack.close()
         raise
-    return PreparedInputs(stack, stats, options)
+    return PreparedInputs(stack, stats, options, valid)
 
 
 def prepare_like(modalities: list, saved: list, options: GridOptions, model_name: str) -> PreparedInputs:

@@ -5,23 +5,34 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
+
 from .inputs import PreparedInputs
 from .pretraining import PretrainConfig, config_to_dict, pretrain
 from .progress import Progress
 from .report import HtmlReport, line_plot_png, run_section
+from .scene import DEFAULT_TRAINING_MEMORY_MB, TilePool, fits_in_memory
 from .run_record import save_run
 
 
 def run_pretraining(prepared: PreparedInputs, config: PretrainConfig, model_path: str,
-                    report_path: str | None, progress: Progress) -> dict:
-    """Pretrain on the prepared inputs, save the checkpoint (and report); returns its metadata."""
+                    report_path: str | None, progress: Progress,
+                    memory_mb: float = DEFAULT_TRAINING_MEMORY_MB) -> dict:
+    """Pretrain on the prepared inputs, save the checkpoint (and report); returns its metadata.
+
+    A scene larger than ``memory_mb`` is never read whole: each epoch reads a pool of tiles."""
     started = time.time()
     for info in prepared.stack.infos:
         if info.dropped_bands:
             progress.info(f"{info.slot}: dropped bands without any valid value: "
                           f"{', '.join(map(str, info.dropped_bands))}.")
-    arrays, valid = prepared.read()
-    result = pretrain(arrays, valid, config, progress)
+    valid = prepared.valid_mask()
+    if fits_in_memory(prepared, memory_mb):
+        arrays, valid = prepared.read()
+        result = pretrain(arrays, valid, config, progress)
+    else:
+        pool = TilePool(prepared, valid, config.patch_size, memory_mb, np.random.default_rng(config.seed))
+        result = pretrain(None, None, config, progress, tile_pool=pool)
     metadata = {
         "modalities": prepared.describe(),
         "grid": prepared.grid_dict(),
@@ -29,6 +40,8 @@ def run_pretraining(prepared: PreparedInputs, config: PretrainConfig, model_path
         "architecture": result.model.architecture(),
         "training": config_to_dict(config),
         "valid_pixels": int(valid.sum()),
+        "memory_budget_mb": memory_mb,
+        "read_whole_scene": fits_in_memory(prepared, memory_mb),
         "loss_history": [float(v) for v in result.loss_history],
         "zstd_history": [float(v) for v in result.zstd_history],
         "collapsed": bool(result.collapsed),

@@ -154,9 +154,18 @@ class PatchSource:
         self.patch_size = patch_size
         self.pixel_major = [to_pixel_major(pad_reflect(a, h, h, h, h)) for a in arrays]
 
+    @property
+    def band_counts(self) -> list:
+        return [pm.shape[-1] for pm in self.pixel_major]
+
     def batch(self, rows: np.ndarray, cols: np.ndarray, device: str) -> list:
         return [torch.from_numpy(extract_patches(pm, rows, cols, self.patch_size)).to(device)
                 for pm in self.pixel_major]
+
+
+def patch_source(inputs, patch_size: int):
+    """Normalised arrays → PatchSource; a ready source (e.g. a scene.PatchBank) is kept."""
+    return inputs if hasattr(inputs, "batch") else PatchSource(inputs, patch_size)
 
 
 def objective_loss(objective: str, z: list, p: list) -> torch.Tensor:
@@ -167,15 +176,26 @@ def objective_loss(objective: str, z: list, p: list) -> torch.Tensor:
     return losses.clip_loss(z)
 
 
-def pretrain(arrays: list, valid: np.ndarray, config: PretrainConfig,
-             progress: Progress | None = None) -> PretrainResult:
-    """Pretrain on the valid pixels of normalised modalities ``arrays`` (list of (bands, H, W))."""
+def pretrain(arrays: list | None, valid: np.ndarray | None, config: PretrainConfig,
+             progress: Progress | None = None, tile_pool=None) -> PretrainResult:
+    """Pretrain on the valid pixels of normalised modalities ``arrays`` (list of (bands, H, W)).
+
+    For a scene too large for memory pass ``tile_pool`` (:class:`.scene.TilePool`) instead of
+    arrays and valid: each epoch then trains on a freshly drawn pool of tiles."""
     config.validate()
     progress = progress or Progress()
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     augment_generator = torch.Generator().manual_seed(config.seed)
+    if tile_pool is not None:
+        arrays, valid = tile_pool.draw()
+        n_valid = int(tile_pool.valid.sum())
+        progress.info(f"The scene is larger than the memory budget: each epoch trains on "
+                      f"{tile_pool.tiles_per_draw} random tiles of {tile_pool.slot - 2 * tile_pool.halo} px "
+                      f"out of {int((tile_pool.valid_counts > 0).sum())}, read on demand.")
+    else:
+        n_valid = int(valid.sum())
     band_counts = [a.shape[0] for a in arrays]
     precision = resolve_precision(config.precision, device)
     model = MultimodalSiamese(band_counts, config.patch_size, dim=config.dim,
@@ -185,17 +205,8 @@ def pretrain(arrays: list, valid: np.ndarray, config: PretrainConfig,
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     unimodal = len(arrays) == 1
-    n_valid = int(valid.sum())
     per_epoch = min(config.samples_per_epoch, n_valid) if n_valid >= 2 else config.samples_per_epoch
-    if config.dense:
-        source = CropSource(arrays, valid, config.patch_size, config.crop_size)
-        # Crops per step so that a step sees about batch_size valid pixel centres.
-        crop_fraction = source.size ** 2 * max(n_valid / valid.size, 1e-3)
-        units_per_step = max(2, int(round(config.batch_size / crop_fraction)))
-        units_per_epoch = max(units_per_step, int(round(per_epoch / crop_fraction)))
-    else:
-        source = PatchSource(arrays, config.patch_size)
-        units_per_step, units_per_epoch = config.batch_size, per_epoch
+    source, units_per_step, units_per_epoch = _epoch_plan(arrays, valid, config, per_epoch)
     batches_per_epoch = max(1, math.ceil(units_per_epoch / units_per_step))
     total_batches = batches_per_epoch * config.epochs
     result = PretrainResult(model=model, device=device, precision=precision)
@@ -206,6 +217,10 @@ def pretrain(arrays: list, valid: np.ndarray, config: PretrainConfig,
                   f"objective {config.objective}, device {device}, {precision}.")
     done = 0
     for epoch in range(1, config.epochs + 1):
+        if tile_pool is not None and epoch > 1:
+            progress.check()
+            arrays, valid = tile_pool.draw()
+            source, units_per_step, units_per_epoch = _epoch_plan(arrays, valid, config, per_epoch)
         model.train()
         rows, cols = sample_valid_pixels(valid, units_per_epoch, rng)
         epoch_loss, epoch_std, steps = 0.0, 0.0, 0
@@ -228,7 +243,7 @@ def pretrain(arrays: list, valid: np.ndarray, config: PretrainConfig,
             epoch_std += losses.representation_std(z[0].detach())
             steps += 1
             done += 1
-            progress.set_percent(100.0 * done / total_batches)
+            progress.set_percent(min(100.0, 100.0 * done / total_batches))
         mean_loss = epoch_loss / max(steps, 1)
         mean_std = epoch_std / max(steps, 1)
         result.loss_history.append(mean_loss)
@@ -244,6 +259,17 @@ def pretrain(arrays: list, valid: np.ndarray, config: PretrainConfig,
     model.to(memory_format=torch.contiguous_format)
     model.eval()
     return result
+
+
+def _epoch_plan(arrays, valid, config, per_epoch):
+    """(source, units per step, units per epoch): crops or patches so that a step sees about
+    batch_size valid pixel centres and an epoch about ``per_epoch``."""
+    if not config.dense:
+        return PatchSource(arrays, config.patch_size), config.batch_size, per_epoch
+    source = CropSource(arrays, valid, config.patch_size, config.crop_size)
+    crop_fraction = source.size ** 2 * max(valid.sum() / valid.size, 1e-3)
+    units_per_step = max(2, int(round(config.batch_size / crop_fraction)))
+    return source, units_per_step, max(units_per_step, int(round(per_epoch / crop_fraction)))
 
 
 def _patch_forward(model, source, rows, cols, device, unimodal, generator):

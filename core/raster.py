@@ -273,14 +273,20 @@ def modality_has_data(data: np.ndarray) -> np.ndarray:
     return np.isfinite(data).any(axis=0)
 
 
-def scan(stack: AlignedStack, block_rows: int = 512, rng: np.random.Generator | None = None):
+def scan(stack: AlignedStack, block_rows: int | None = None, rng: np.random.Generator | None = None,
+         mask: np.ndarray | None = None, memory_mb: float = 512):
     """One pass over the grid: drop all-nodata bands, count valid pixels and compute
     per-band normalisation statistics from (a random sample of) valid pixels.
 
+    Reads full-width strips of ``block_rows`` rows (default: as many as fit ``memory_mb``).
+    Fills ``mask`` (bool, grid shape), when given, with the valid pixels.
     Updates ``stack.infos[i].kept_bands`` / ``dropped_bands``; returns (stats list, n_valid)."""
     rng = rng or np.random.default_rng(0)
     grid = stack.grid
     n_mod = len(stack.infos)
+    if block_rows is None:
+        bytes_per_row = 4 * grid.width * sum(info.band_count for info in stack.infos)
+        block_rows = int(max(1, min(512, memory_mb * 1024 * 1024 // max(bytes_per_row, 1))))
     seen = [np.zeros(info.band_count, dtype=bool) for info in stack.infos]
     has_data = [False] * n_mod
     samples = [[] for _ in range(n_mod)]
@@ -298,6 +304,8 @@ def scan(stack: AlignedStack, block_rows: int = 512, rng: np.random.Generator | 
             has_data[i] = has_data[i] or bool(here.any())
             valid &= here
         n_valid += int(valid.sum())
+        if mask is not None:
+            mask[row0:row0 + rows] = valid
         pick = valid & (rng.random(valid.shape) < keep_fraction)
         for i, data in enumerate(blocks):
             seen[i] |= np.isfinite(data[:, valid]).any(axis=1)
