@@ -274,7 +274,7 @@ def modality_has_data(data: np.ndarray) -> np.ndarray:
 
 
 def scan(stack: AlignedStack, block_rows: int | None = None, rng: np.random.Generator | None = None,
-         mask: np.ndarray | None = None, memory_mb: float = 512):
+         mask: np.ndarray | None = None, memory_mb: float = 128):
     """One pass over the grid: drop all-nodata bands, count valid pixels and compute
     per-band normalisation statistics from (a random sample of) valid pixels.
 
