@@ -25,6 +25,8 @@ DEFAULT_TRAINING_MEMORY_MB = 2048
 # Bytes per band value while training from memory: the normalised float32 array, its padded
 # pixel-major copy and the raw float32 read it came from.
 BYTES_PER_VALUE = 12
+# Reading a block for patches holds the raw read, the normalised, padded and pixel-major copies.
+BLOCK_BYTES_PER_VALUE = 24
 TILE = 256
 
 
@@ -41,7 +43,7 @@ def fits_in_memory(prepared, memory_mb: float) -> bool:
 
 def _block_side(prepared, memory_mb: float, patch_size: int) -> int:
     bands = sum(len(info.kept_bands) for info in prepared.stack.infos)
-    side = int(math.sqrt(memory_mb * 1024 * 1024 / (bands * BYTES_PER_VALUE))) - (patch_size - 1)
+    side = int(math.sqrt(memory_mb * 1024 * 1024 / (bands * BLOCK_BYTES_PER_VALUE))) - (patch_size - 1)
     return max(16, min(2048, side))
 
 
@@ -65,7 +67,6 @@ class PatchBank:
         self.width = grid.width
         self.patches = [np.zeros((len(self.keys), len(info.kept_bands), patch_size, patch_size), np.float32)
                         for info in prepared.stack.infos]
-        self.centre_values = None
         side = _block_side(prepared, memory_mb, patch_size)
         for block in iter_blocks(grid.height, grid.width, side, halo):
             inside = ((key_rows >= block.row0) & (key_rows < block.row0 + block.rows)
@@ -77,8 +78,9 @@ class PatchBank:
             padded, _ = _read_padded_block(prepared, block)
             # padded origin = (row0 - halo, col0 - halo): the patch top-left of pixel r is r - row0.
             local_rows, local_cols = key_rows[inside] - block.row0, key_cols[inside] - block.col0
-            for bank, data in zip(self.patches, padded):
-                bank[inside] = extract_patches(to_pixel_major(data), local_rows, local_cols, patch_size)
+            for k, bank in enumerate(self.patches):
+                bank[inside] = extract_patches(to_pixel_major(padded[k]), local_rows, local_cols, patch_size)
+                padded[k] = None  # free each modality's block as soon as its patches are cut
 
     @property
     def band_counts(self) -> list:
@@ -94,11 +96,6 @@ class PatchBank:
     def batch(self, rows, cols, device: str) -> list:
         index = self.index_of(rows, cols)
         return [torch.from_numpy(p[index]).to(device) for p in self.patches]
-
-    def centre_pixels(self, rows, cols) -> np.ndarray:
-        """Normalised band values of the pixels themselves, (n, all bands) — for pixel baselines."""
-        index, h = self.index_of(rows, cols), self.patch_size // 2
-        return np.concatenate([p[index, :, h, h] for p in self.patches], axis=1)
 
 
 def label_inputs(prepared, rows, cols, patch_size: int, memory_mb: float, progress=None):
