@@ -62,7 +62,8 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
             "(1 = train on all). Dense neighbouring labels make a random split optimistic.\n"
             "Validation layer / field: optional separate labels for the accuracy report (then all "
             "samples of Labels train).\n"
-            "Patch size: used when training from scratch; a pretrained model brings its own.\n"
+            "Patch size: used when training from scratch (default 5, see the pretraining help); a "
+            "pretrained model brings its own.\n"
             "Epochs: passes over the training samples (60 as in the paper).\n"
             "Learning rate: 0 = automatic (AdamW; 1e-4 when fine-tuning a pretrained encoder, 5e-4 "
             "from scratch, from our evaluation on Potsdam; the paper's 0.009 / 0.02 were far too "
@@ -93,7 +94,7 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
             parentLayerParameterName=VALIDATION, optional=True))
         self.add_advanced(QgsProcessingParameterNumber(
             PATCH_SIZE, "Patch size (odd; from scratch only)", QgsProcessingParameterNumber.Integer,
-            defaultValue=13, minValue=3, maxValue=63))
+            defaultValue=5, minValue=3, maxValue=63))
         self.addParameter(QgsProcessingParameterNumber(
             EPOCHS, "Epochs", QgsProcessingParameterNumber.Integer, defaultValue=60, minValue=1))
         self.add_advanced(QgsProcessingParameterNumber(

@@ -24,6 +24,7 @@ from .errors import InputError
 from .finetune import ClassifierConfig, predict_samples, train_classifier
 from .labels import LabelSamples
 from .metrics import accuracy_assessment
+from .pretraining import DEFAULT_PATCH_SIZE
 from .progress import Progress
 
 METHODS = ("random", "pretrained", "random_forest")
@@ -35,8 +36,8 @@ class EvaluationConfig:
     folds: int = 5
     train_ratios: tuple = (0.05, 0.1, 0.2, 0.4, 1.0)
     split: str = "random"
-    block_size: int = 39          # three patch widths at PATCH_SIZE 13
-    patch_size: int = 13
+    block_size: int = 39          # several patch widths (three at the paper's PATCH_SIZE 13)
+    patch_size: int = DEFAULT_PATCH_SIZE
     epochs: int = 60
     batch_size: int = 64
     learning_rate: float = 0.0    # 0 = the classifier's automatic rates

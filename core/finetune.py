@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from ..models.augment import random_dihedral
 from ..models.network import FusionClassifier
 from .errors import InputError
-from .pretraining import check_training_settings, patch_source, resolve_device
+from .pretraining import DEFAULT_PATCH_SIZE, check_training_settings, patch_source, resolve_device
 from .progress import EtaClock, Progress
 
 # Defaults from our own evaluation (benchmarks/results/finetune_potsdam.md): with AdamW the
@@ -28,7 +28,7 @@ SCRATCH_LEARNING_RATE = 5e-4
 
 @dataclass
 class ClassifierConfig:
-    patch_size: int = 13
+    patch_size: int = DEFAULT_PATCH_SIZE
     epochs: int = 60
     batch_size: int = 64
     learning_rate: float = 0.0  # 0 = our default for the chosen initialisation

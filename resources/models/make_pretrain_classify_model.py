@@ -73,7 +73,7 @@ def build():
     parameter(QgsProcessingParameterNumber("SAMPLES_PER_EPOCH", "Pretraining samples per epoch", integer,
                                            defaultValue=20000, minValue=2), 120, 480, advanced=True)
     parameter(QgsProcessingParameterNumber("PATCH_SIZE", "Patch size (odd, pixels)", integer,
-                                           defaultValue=13, minValue=3, maxValue=63), 120, 540, advanced=True)
+                                           defaultValue=5, minValue=3, maxValue=63), 120, 540, advanced=True)
 
     model.setParameterOrder(["MODALITY_1", "MODALITY_2", "LABELS", "CLASS_FIELD", "PRETRAIN_EPOCHS",
                              "CLASSIFIER_EPOCHS", "TRAIN_RATIO", "SAMPLES_PER_EPOCH", "PATCH_SIZE"])

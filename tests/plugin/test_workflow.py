@@ -53,7 +53,7 @@ def test_pretrain_via_qgis_process_writes_a_safe_checkpoint_and_report(pretraine
     assert [len(m["kept_bands"]) for m in meta["modalities"]] == [91, 127]
     assert meta["modalities"][1]["dropped_bands"] == list(range(39, 45))
     assert len(meta["modalities"][0]["normalisation"]["center"]) == 91
-    assert meta["patch_size"] == 13 and meta["architecture"]["dim"] == 2048
+    assert meta["patch_size"] == 5 and meta["architecture"]["dim"] == 2048  # the defaults
     assert len(meta["loss_history"]) == 2 and len(meta["zstd_history"]) == 2
     assert meta["plugin_version"] and meta["training"]["seed"] == 1
     assert "EPSG" in meta["grid"]["crs_wkt"] or "UTM" in meta["grid"]["crs_wkt"]
