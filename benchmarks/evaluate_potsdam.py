@@ -59,7 +59,8 @@ def main():
              f"Date: {time.strftime('%Y-%m-%d')}.", f"Command: {command}.", "",
              f"{args.folds}-fold cross-validation over the 5,672 labelled pixels; the classifier trains on a "
              "stratified fraction of each training fold; mean ± std of OA / mIoU over folds, in %. "
-             f"Pretraining inside the evaluation: simsiam, dense, {args.pretrain_epochs} epochs × "
+             f"PATCH_SIZE {EvaluationConfig().patch_size} (the default). Pretraining inside the evaluation: "
+             f"simsiam, dense, {args.pretrain_epochs} epochs × "
              f"{args.pretrain_samples:,} samples. Classifier: {args.epochs} epochs, automatic learning rate. "
              "Reference (data README, 300-tree RF on all 218 bands, random 5-fold CV): 68.7 % OA at 5 %.", ""]
     for split in ("random", "blocks"):
@@ -72,7 +73,8 @@ def main():
                                 pretrain_config=PretrainConfig(epochs=args.pretrain_epochs,
                                                                samples_per_epoch=args.pretrain_samples, seed=42),
                                 progress=Printer())
-        lines += [f"## SPLIT={split}" + (" (spatial blocks of 39 px, 6-px buffer)" if split == "blocks" else
+        lines += [f"## SPLIT={split}" + (f" (spatial blocks of {config.block_size} px, {config.patch_size // 2}-px buffer)"
+                                          if split == "blocks" else
                                           " (as in the paper; optimistic: neighbouring pixels share patches)"),
                   "", "| ratio | method | OA | mIoU |", "| --- | --- | --- | --- |"]
         for row in result["summary"]["table"]:
