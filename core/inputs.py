@@ -55,7 +55,7 @@ class PreparedInputs:
             grid = self.stack.grid
             self.valid = np.zeros((grid.height, grid.width), dtype=bool)
             bands = sum(len(info.kept_bands) for info in self.stack.infos)
-            strip = int(max(1, min(512, 512 * 1024 * 1024 // (4 * grid.width * bands))))
+            strip = int(max(1, min(512, 128 * 1024 * 1024 // (4 * grid.width * bands))))
             for row0 in range(0, grid.height, strip):
                 window = (row0, 0, min(strip, grid.height - row0), grid.width)
                 self.valid[row0:row0 + window[2]] = np.logical_and.reduce(

@@ -30,10 +30,17 @@ def whole(potsdam):
     return potsdam.read()
 
 
-def test_scan_mask_equals_the_whole_read_mask(potsdam, whole):
+def test_scan_mask_equals_the_whole_read_mask(potsdam, whole, data_dir):
     assert potsdam.valid is not None
     assert np.array_equal(potsdam.valid, whole[1])
     assert not potsdam.valid.all()  # Potsdam has nodata around the city, so this compares something
+    # A model's inputs (no scan) compute the same mask strip by strip.
+    like = inputs.prepare_like(potsdam_modalities(data_dir), potsdam.describe(), inputs.GridOptions(), "model")
+    try:
+        assert like.valid is None
+        assert np.array_equal(like.valid_mask(), whole[1])
+    finally:
+        like.close()
 
 
 def test_patch_bank_equals_whole_scene_patches_at_borders_and_nodata(potsdam, whole):
