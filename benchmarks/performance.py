@@ -30,6 +30,7 @@ from plugin_path import ROOT  # noqa: E402  (makes multimodal_siamese importable
 
 from multimodal_siamese.core import finetune, inputs, predict, pretraining, raster  # noqa: E402
 from multimodal_siamese.core.labels import ClassInfo  # noqa: E402
+from multimodal_siamese.core.progress import Progress  # noqa: E402
 from multimodal_siamese.models.losses import multimodal_siamese_loss  # noqa: E402
 from multimodal_siamese.models.network import FusionClassifier, MultimodalSiamese  # noqa: E402
 
@@ -115,7 +116,7 @@ def train_once(folder: str, size: int, memory_mb: int) -> dict:
     config = pretraining.PretrainConfig(epochs=1, samples_per_epoch=4096)
     started = time.perf_counter()
     meta = pretrain_run.run_pretraining(prepared, config, os.path.join(folder, f"pre_{size}.pt"), None,
-                                        pretraining.Progress(), memory_mb)
+                                        Progress(), memory_mb)
     pretrain_seconds = time.perf_counter() - started
     rng = np.random.default_rng(0)
     x, y = 300000 + 30 * (rng.random(500) * size), 5800000 - 30 * (rng.random(500) * size)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .raster import AlignedStack, NormStats, modality_has_data, read_normalised, scan
+from .raster import AlignedStack, NormStats, read_normalised, scan, valid_mask
 
 
 @dataclass
@@ -50,16 +50,9 @@ class PreparedInputs:
         return read_normalised(self.stack, self.stats, window)
 
     def valid_mask(self) -> np.ndarray:
-        """Valid pixels of the whole grid (1 byte per pixel): from the scan, or read block-wise."""
+        """Valid pixels of the whole grid (1 byte per pixel): from the scan, or read strip-wise."""
         if self.valid is None:
-            grid = self.stack.grid
-            self.valid = np.zeros((grid.height, grid.width), dtype=bool)
-            bands = sum(len(info.kept_bands) for info in self.stack.infos)
-            strip = int(max(1, min(512, 128 * 1024 * 1024 // (4 * grid.width * bands))))
-            for row0 in range(0, grid.height, strip):
-                window = (row0, 0, min(strip, grid.height - row0), grid.width)
-                self.valid[row0:row0 + window[2]] = np.logical_and.reduce(
-                    [modality_has_data(self.stack.read(i, window)) for i in range(len(self.stack.infos))])
+            self.valid = valid_mask(self.stack)
         return self.valid
 
     def close(self):

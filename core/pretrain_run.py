@@ -27,7 +27,8 @@ def run_pretraining(prepared: PreparedInputs, config: PretrainConfig, model_path
             progress.info(f"{info.slot}: dropped bands without any valid value: "
                           f"{', '.join(map(str, info.dropped_bands))}.")
     valid = prepared.valid_mask()
-    if fits_in_memory(prepared, memory_mb):
+    read_whole_scene = fits_in_memory(prepared, memory_mb)
+    if read_whole_scene:
         arrays, valid = prepared.read()
         result = pretrain(arrays, valid, config, progress)
     else:
@@ -41,7 +42,7 @@ def run_pretraining(prepared: PreparedInputs, config: PretrainConfig, model_path
         "training": config_to_dict(config),
         "valid_pixels": int(valid.sum()),
         "memory_budget_mb": memory_mb,
-        "read_whole_scene": fits_in_memory(prepared, memory_mb),
+        "read_whole_scene": read_whole_scene,
         "loss_history": [float(v) for v in result.loss_history],
         "zstd_history": [float(v) for v in result.zstd_history],
         "collapsed": bool(result.collapsed),

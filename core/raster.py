@@ -273,6 +273,24 @@ def modality_has_data(data: np.ndarray) -> np.ndarray:
     return np.isfinite(data).any(axis=0)
 
 
+def strip_rows(width: int, bands: int, memory_mb: float) -> int:
+    """Rows of a full-width float32 strip of ``bands`` bands that fit ``memory_mb`` (1..512)."""
+    return int(max(1, min(512, memory_mb * 1024 * 1024 // max(4 * width * bands, 1))))
+
+
+def valid_mask(stack: AlignedStack, memory_mb: float = 128) -> np.ndarray:
+    """Valid pixels of the whole grid (any kept band has data in every modality), read in
+    strips that fit ``memory_mb``; the kept bands must already be known (no scan needed)."""
+    grid = stack.grid
+    mask = np.zeros((grid.height, grid.width), dtype=bool)
+    rows = strip_rows(grid.width, sum(stack.band_counts), memory_mb)
+    for row0 in range(0, grid.height, rows):
+        window = (row0, 0, min(rows, grid.height - row0), grid.width)
+        mask[row0:row0 + window[2]] = np.logical_and.reduce(
+            [modality_has_data(stack.read(i, window)) for i in range(len(stack.infos))])
+    return mask
+
+
 def scan(stack: AlignedStack, block_rows: int | None = None, rng: np.random.Generator | None = None,
          mask: np.ndarray | None = None, memory_mb: float = 128):
     """One pass over the grid: drop all-nodata bands, count valid pixels and compute
@@ -285,8 +303,7 @@ def scan(stack: AlignedStack, block_rows: int | None = None, rng: np.random.Gene
     grid = stack.grid
     n_mod = len(stack.infos)
     if block_rows is None:
-        bytes_per_row = 4 * grid.width * sum(info.band_count for info in stack.infos)
-        block_rows = int(max(1, min(512, memory_mb * 1024 * 1024 // max(bytes_per_row, 1))))
+        block_rows = strip_rows(grid.width, sum(info.band_count for info in stack.infos), memory_mb)
     seen = [np.zeros(info.band_count, dtype=bool) for info in stack.infos]
     has_data = [False] * n_mod
     samples = [[] for _ in range(n_mod)]

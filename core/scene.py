@@ -33,7 +33,7 @@ TILE = 256
 def training_bytes(prepared) -> int:
     """Memory needed to train from the whole scene held in memory."""
     grid = prepared.stack.grid
-    bands = sum(len(info.kept_bands) for info in prepared.stack.infos)
+    bands = sum(prepared.stack.band_counts)
     return grid.width * grid.height * bands * BYTES_PER_VALUE
 
 
@@ -42,7 +42,7 @@ def fits_in_memory(prepared, memory_mb: float) -> bool:
 
 
 def _block_side(prepared, memory_mb: float, patch_size: int) -> int:
-    bands = sum(len(info.kept_bands) for info in prepared.stack.infos)
+    bands = sum(prepared.stack.band_counts)
     side = int(math.sqrt(memory_mb * 1024 * 1024 / (bands * BLOCK_BYTES_PER_VALUE))) - (patch_size - 1)
     return max(16, min(2048, side))
 
@@ -65,8 +65,8 @@ class PatchBank:
         self.keys = np.unique(np.asarray(rows, np.int64) * grid.width + np.asarray(cols, np.int64))
         key_rows, key_cols = self.keys // grid.width, self.keys % grid.width
         self.width = grid.width
-        self.patches = [np.zeros((len(self.keys), len(info.kept_bands), patch_size, patch_size), np.float32)
-                        for info in prepared.stack.infos]
+        self.patches = [np.zeros((len(self.keys), bands, patch_size, patch_size), np.float32)
+                        for bands in prepared.stack.band_counts]
         side = _block_side(prepared, memory_mb, patch_size)
         for block in iter_blocks(grid.height, grid.width, side, halo):
             inside = ((key_rows >= block.row0) & (key_rows < block.row0 + block.rows)
@@ -126,7 +126,7 @@ class TilePool:
         self.valid_counts = np.array([int(valid[b.row0:b.row0 + b.rows, b.col0:b.col0 + b.cols].sum())
                                       for b in self.blocks])
         self.valid = valid
-        bands = sum(len(info.kept_bands) for info in prepared.stack.infos)
+        bands = sum(prepared.stack.band_counts)
         per_tile = self.slot * self.slot * bands * BYTES_PER_VALUE
         usable = int((self.valid_counts > 0).sum())
         self.tiles_per_draw = max(1, min(usable, int(memory_mb * 1024 * 1024 // per_tile)))
@@ -136,8 +136,8 @@ class TilePool:
         chosen = self.rng.choice(len(self.blocks), self.tiles_per_draw, replace=False, p=weights)
         chosen = [self.blocks[i] for i in sorted(chosen)]  # read in file order
         self.last_tiles = chosen
-        n_bands = [len(info.kept_bands) for info in self.prepared.stack.infos]
-        arrays = [np.zeros((b, self.slot, self.slot * len(chosen)), np.float32) for b in n_bands]
+        arrays = [np.zeros((b, self.slot, self.slot * len(chosen)), np.float32)
+                  for b in self.prepared.stack.band_counts]
         mosaic_valid = np.zeros((self.slot, self.slot * len(chosen)), bool)
         for k, block in enumerate(chosen):
             padded, _ = _read_padded_block(self.prepared, block)
