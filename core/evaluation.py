@@ -24,7 +24,7 @@ from .errors import InputError
 from .finetune import ClassifierConfig, predict_samples, train_classifier
 from .labels import LabelSamples
 from .metrics import accuracy_assessment
-from .pretraining import DEFAULT_PATCH_SIZE
+from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
 from .progress import Progress
 
 METHODS = ("random", "pretrained", "random_forest")
@@ -149,11 +149,14 @@ def evaluate(arrays: list, samples: LabelSamples, config: EvaluationConfig, moda
             train = subsample(train_all, y, ratio, np.random.default_rng(config.seed + f))
             for subset in subsets:
                 subset_arrays = [arrays[i] for i in subset]
+                # padded once here, shared by both fusion classifiers' training and prediction
+                source = PatchSource(subset_arrays, config.patch_size)
                 label = "".join(modality_names[i][0] for i in subset) if len(subsets) > 1 else "all"
                 for method in METHODS:
                     progress.check()
-                    predicted = _fit_predict(method, subset_arrays, rows, cols, y, train, test, config,
-                                             pretrained.get(subset), architecture, len(samples.classes), f)
+                    predicted = _fit_predict(method, subset_arrays, source, rows, cols, y, train, test,
+                                             config, pretrained.get(subset), architecture,
+                                             len(samples.classes), f)
                     assessment = accuracy_assessment(codes[y[test]], codes[predicted], samples.classes)
                     runs.append({"fold": f + 1, "ratio": ratio, "modalities": label, "method": method,
                                  "train_samples": int(len(train)), "test_samples": int(len(test)),
@@ -165,7 +168,8 @@ def evaluate(arrays: list, samples: LabelSamples, config: EvaluationConfig, moda
     return runs
 
 
-def _fit_predict(method, arrays, rows, cols, y, train, test, config, state, architecture, n_classes, fold):
+def _fit_predict(method, arrays, source, rows, cols, y, train, test, config, state, architecture, n_classes,
+                 fold):
     if len(np.unique(y[train])) < 2:
         raise InputError("A training fold holds fewer than two classes; use more labels, fewer folds or a "
                          "larger training ratio.")
@@ -179,10 +183,10 @@ def _fit_predict(method, arrays, rows, cols, y, train, test, config, state, arch
     classifier_config = ClassifierConfig(patch_size=config.patch_size, epochs=config.epochs,
                                          batch_size=config.batch_size, learning_rate=config.learning_rate,
                                          seed=config.seed + fold, device=config.device)
-    result = train_classifier(arrays, rows[train], cols[train], y[train], n_classes, classifier_config,
+    result = train_classifier(source, rows[train], cols[train], y[train], n_classes, classifier_config,
                               state if method == "pretrained" else None,
                               architecture if method == "pretrained" else None)
-    predicted, _ = predict_samples(result.model, arrays, rows[test], cols[test], result.device)
+    predicted, _ = predict_samples(result.model, source, rows[test], cols[test], result.device)
     return predicted
 
 
