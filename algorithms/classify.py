@@ -1,12 +1,12 @@
 """mmsiam:classify — apply a trained classifier to the whole reference grid."""
 
 from qgis.core import (
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
 )
 
+from .compat import FLAG_HIDDEN, INTEGER, add_flag
 from .common import MEMORY_MB, SEED, MmsiamAlgorithm, FeedbackProgress, MODALITY_HELP, require_dependencies, run_guarded
 
 MODEL = "MODEL"
@@ -42,12 +42,12 @@ class ClassifyAlgorithm(MmsiamAlgorithm):
         self.add_modality_parameters(with_grid_options=False)
         self.addParameter(QgsProcessingParameterFile(MODEL, "Classifier model", extension="pt"))
         self.add_advanced(QgsProcessingParameterNumber(
-            MEMORY_MB, "Memory budget per block (MB)", QgsProcessingParameterNumber.Integer,
+            MEMORY_MB, "Memory budget per block (MB)", INTEGER,
             defaultValue=1024, minValue=64))
         self.add_seed_and_device()
         # Prediction draws no random numbers: SEED is still accepted (scripts pass it) but hidden.
         seed = self.parameterDefinition(SEED)
-        seed.setFlags(seed.flags() | QgsProcessingParameterDefinition.FlagHidden)
+        add_flag(seed, FLAG_HIDDEN)
         self.addParameter(QgsProcessingParameterRasterDestination(OUTPUT, "Classified raster"))
         self.addParameter(QgsProcessingParameterRasterDestination(
             OUTPUT_CONFIDENCE, "Confidence raster", optional=True, createByDefault=False))

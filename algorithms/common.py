@@ -12,10 +12,8 @@ from qgis.core import (
     QgsCategorizedSymbolRenderer,
     QgsCoordinateReferenceSystem,
     QgsFeatureRequest,
-    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterField,
     QgsProcessingParameterMultipleLayers,
@@ -25,6 +23,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QIcon
 
+from .compat import DOUBLE, FLAG_ADVANCED, INTEGER, RASTER, VECTOR_POINT, VECTOR_POLYGON, add_flag
 from ..core.dependencies import missing_packages_message
 from ..core.errors import Cancelled, InputError
 from ..core.progress import Progress
@@ -88,7 +87,7 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
                 slot, f"{slot.capitalize()} raster (any co-registrable raster)", optional=True))
         self.addParameter(QgsProcessingParameterMultipleLayers(
             EXTRA_MODALITIES, "Extra modalities (more rasters, one modality each)",
-            QgsProcessing.TypeRaster, optional=True))
+            RASTER, optional=True))
         if not with_grid_options:
             return
         self.add_advanced(QgsProcessingParameterEnum(
@@ -96,7 +95,7 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
             options=REFERENCE_CHOICES, defaultValue="first", usesStaticStrings=True))
         self.add_advanced(QgsProcessingParameterNumber(
             RESOLUTION, "Pixel size of the reference grid (0 = the reference modality's own)",
-            QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0))
+            DOUBLE, defaultValue=0.0, minValue=0.0))
         self.add_advanced(QgsProcessingParameterEnum(
             RESAMPLING, "Resampling of the other modalities", options=RESAMPLING_CHOICES,
             defaultValue="bilinear", usesStaticStrings=True))
@@ -104,7 +103,7 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
     def add_label_parameters(self):
         self.addParameter(QgsProcessingParameterVectorLayer(
             LABELS, "Labels (points or polygons)",
-            [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]))
+            [VECTOR_POINT, VECTOR_POLYGON]))
         self.addParameter(QgsProcessingParameterField(
             CLASS_FIELD, "Class field", parentLayerParameterName=LABELS))
 
@@ -130,14 +129,14 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
 
     def add_seed_and_device(self):
         self.add_advanced(QgsProcessingParameterNumber(
-            SEED, "Random seed (same seed, same result on CPU)", QgsProcessingParameterNumber.Integer,
+            SEED, "Random seed (same seed, same result on CPU)", INTEGER,
             defaultValue=42, minValue=0))
         self.add_advanced(QgsProcessingParameterEnum(
             DEVICE, "Device", options=DEVICE_CHOICES, defaultValue="auto", usesStaticStrings=True))
 
     def add_training_memory(self):
         self.add_advanced(QgsProcessingParameterNumber(
-            MEMORY_MB, "Memory budget for training data (MB)", QgsProcessingParameterNumber.Integer,
+            MEMORY_MB, "Memory budget for training data (MB)", INTEGER,
             defaultValue=2048, minValue=64))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
@@ -153,7 +152,7 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
         return super().checkParameterValues(parameters, context)
 
     def add_advanced(self, parameter):
-        parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        add_flag(parameter, FLAG_ADVANCED)
         self.addParameter(parameter)
 
     # -- reading parameters ----------------------------------------------------------------
@@ -189,7 +188,7 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
 
 def number_range_message(definition, value) -> str:
     """'Epochs (EPOCHS) must be a whole number of at least 1; got 0. ...' for a rejected number."""
-    integer = definition.dataType() == QgsProcessingParameterNumber.Integer
+    integer = definition.dataType() == INTEGER
     kind = "a whole number" if integer else "a number"
 
     def text(bound):

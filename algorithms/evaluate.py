@@ -8,6 +8,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from .compat import INTEGER
 from .common import (
     CLASS_FIELD,
     LABELS,
@@ -72,24 +73,24 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             PRETRAINED, "Pretrained model (empty = pretrain inside the evaluation)", extension="pt",
             optional=True))
         self.add_advanced(QgsProcessingParameterNumber(
-            PRETRAIN_EPOCHS, "Pretraining epochs", QgsProcessingParameterNumber.Integer, defaultValue=100,
+            PRETRAIN_EPOCHS, "Pretraining epochs", INTEGER, defaultValue=100,
             minValue=1))
         self.add_advanced(QgsProcessingParameterNumber(
-            PRETRAIN_SAMPLES_PER_EPOCH, "Pretraining samples per epoch", QgsProcessingParameterNumber.Integer,
+            PRETRAIN_SAMPLES_PER_EPOCH, "Pretraining samples per epoch", INTEGER,
             defaultValue=20000, minValue=2))
         self.add_advanced(QgsProcessingParameterEnum(
             OBJECTIVE, "Contrastive objective", options=OBJECTIVE_CHOICES, defaultValue="simsiam",
             usesStaticStrings=True))
         self.addParameter(QgsProcessingParameterNumber(
-            FOLDS, "Folds", QgsProcessingParameterNumber.Integer, defaultValue=5, minValue=2))
+            FOLDS, "Folds", INTEGER, defaultValue=5, minValue=2))
         self.addParameter(QgsProcessingParameterString(
             TRAIN_RATIOS, "Training ratios (comma-separated)", defaultValue="0.05,0.1,0.2,0.4,1.0"))
         self.addParameter(QgsProcessingParameterNumber(
-            EPOCHS, "Classifier epochs", QgsProcessingParameterNumber.Integer, defaultValue=60, minValue=1))
+            EPOCHS, "Classifier epochs", INTEGER, defaultValue=60, minValue=1))
         self.addParameter(QgsProcessingParameterEnum(
             SPLIT, "Split", options=["random", "blocks"], defaultValue="blocks", usesStaticStrings=True))
         self.add_advanced(QgsProcessingParameterNumber(
-            BLOCK_SIZE, "Block size (pixels, for the blocks split)", QgsProcessingParameterNumber.Integer,
+            BLOCK_SIZE, "Block size (pixels, for the blocks split)", INTEGER,
             defaultValue=39, minValue=1))
         self.add_advanced(QgsProcessingParameterEnum(
             MODALITY_SUBSETS, "Modality subsets", options=["all", "every"], defaultValue="all",

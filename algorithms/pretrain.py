@@ -6,6 +6,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
+from .compat import DOUBLE, INTEGER
 from .common import (
     MEMORY_MB,
     MODALITY_HELP,
@@ -80,18 +81,18 @@ class PretrainAlgorithm(MmsiamAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         self.add_modality_parameters()
         self.addParameter(QgsProcessingParameterNumber(
-            PATCH_SIZE, "Patch size (odd, pixels)", QgsProcessingParameterNumber.Integer,
+            PATCH_SIZE, "Patch size (odd, pixels)", INTEGER,
             defaultValue=5, minValue=3, maxValue=63))
         self.addParameter(QgsProcessingParameterNumber(
-            EPOCHS, "Epochs", QgsProcessingParameterNumber.Integer, defaultValue=100, minValue=1))
+            EPOCHS, "Epochs", INTEGER, defaultValue=100, minValue=1))
         self.add_advanced(QgsProcessingParameterNumber(
-            BATCH_SIZE, "Batch size", QgsProcessingParameterNumber.Integer, defaultValue=512, minValue=2))
+            BATCH_SIZE, "Batch size", INTEGER, defaultValue=512, minValue=2))
         self.add_advanced(QgsProcessingParameterNumber(
-            LEARNING_RATE, "Learning rate (AdamW)", QgsProcessingParameterNumber.Double,
+            LEARNING_RATE, "Learning rate (AdamW)", DOUBLE,
             defaultValue=0.002, minValue=0.0))
         self.add_advanced(QgsProcessingParameterNumber(
             SAMPLES_PER_EPOCH, "Samples per epoch (unlabelled pixel centres)",
-            QgsProcessingParameterNumber.Integer, defaultValue=20000, minValue=2))
+            INTEGER, defaultValue=20000, minValue=2))
         self.add_advanced(QgsProcessingParameterEnum(
             OBJECTIVE, "Contrastive objective", options=OBJECTIVE_CHOICES, defaultValue="simsiam",
             usesStaticStrings=True))

@@ -1,7 +1,6 @@
 """mmsiam:trainclassifier — few-shot early-fusion classifier (paper eq. (3))."""
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
@@ -10,6 +9,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
+from .compat import DOUBLE, INTEGER, VECTOR_POINT, VECTOR_POLYGON
 from .common import (
     CLASS_FIELD,
     LABELS,
@@ -84,24 +84,24 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
         self.addParameter(QgsProcessingParameterFile(
             PRETRAINED, "Pretrained model (empty = random initialisation)", extension="pt", optional=True))
         self.addParameter(QgsProcessingParameterNumber(
-            TRAIN_RATIO, "Train ratio (rest validates)", QgsProcessingParameterNumber.Double,
+            TRAIN_RATIO, "Train ratio (rest validates)", DOUBLE,
             defaultValue=1.0, minValue=0.01, maxValue=1.0))
         self.addParameter(QgsProcessingParameterVectorLayer(
             VALIDATION, "Validation labels (optional)",
-            [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon], optional=True))
+            [VECTOR_POINT, VECTOR_POLYGON], optional=True))
         self.addParameter(QgsProcessingParameterField(
             VALIDATION_FIELD, "Validation class field (default: same name as Class field)",
             parentLayerParameterName=VALIDATION, optional=True))
         self.add_advanced(QgsProcessingParameterNumber(
-            PATCH_SIZE, "Patch size (odd; from scratch only)", QgsProcessingParameterNumber.Integer,
+            PATCH_SIZE, "Patch size (odd; from scratch only)", INTEGER,
             defaultValue=5, minValue=3, maxValue=63))
         self.addParameter(QgsProcessingParameterNumber(
-            EPOCHS, "Epochs", QgsProcessingParameterNumber.Integer, defaultValue=60, minValue=1))
+            EPOCHS, "Epochs", INTEGER, defaultValue=60, minValue=1))
         self.add_advanced(QgsProcessingParameterNumber(
-            LEARNING_RATE, "Learning rate (0 = automatic)", QgsProcessingParameterNumber.Double,
+            LEARNING_RATE, "Learning rate (0 = automatic)", DOUBLE,
             defaultValue=0.0, minValue=0.0))
         self.add_advanced(QgsProcessingParameterNumber(
-            BATCH_SIZE, "Batch size", QgsProcessingParameterNumber.Integer, defaultValue=64, minValue=2))
+            BATCH_SIZE, "Batch size", INTEGER, defaultValue=64, minValue=2))
         self.add_seed_and_device()
         self.add_training_memory()
         self.addParameter(QgsProcessingParameterFileDestination(

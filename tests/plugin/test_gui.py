@@ -177,13 +177,13 @@ def test_no_offer_when_everything_is_installed(qgis_iface, qgis_processing, monk
 
 
 def test_advanced_parameters_have_defaults_and_classify_hides_its_unused_seed(plugin):
-    from qgis.core import QgsProcessingParameterDefinition as Definition
+    from multimodal_siamese.algorithms.compat import FLAG_ADVANCED, FLAG_HIDDEN, FLAG_OPTIONAL
 
     registry = QgsApplication.processingRegistry()
     for algorithm_id in ALGORITHM_IDS:
         for definition in registry.algorithmById(algorithm_id).parameterDefinitions():
-            if definition.flags() & Definition.FlagAdvanced:
+            if definition.flags() & FLAG_ADVANCED:
                 # The dialog must run without anyone opening "Advanced Parameters".
-                assert definition.defaultValue() is not None or definition.flags() & Definition.FlagOptional
+                assert definition.defaultValue() is not None or definition.flags() & FLAG_OPTIONAL
     seed = registry.algorithmById("mmsiam:classify").parameterDefinition("SEED")
-    assert seed.flags() & Definition.FlagHidden
+    assert seed.flags() & FLAG_HIDDEN
