@@ -5,7 +5,7 @@
   two different classes (conflict). Features with an empty (NULL / blank) class are counted.
 * Class table: integer class values keep their value as raster code (1..254); text values get
   codes 1..K in sorted order. Names and colours come from the layer's categorized renderer when
-  the caller passes them, else from the values and a fixed palette.
+  the caller passes them, else from the values; colours then from the names (core/colors.py).
 """
 
 from __future__ import annotations
@@ -17,15 +17,13 @@ import numpy as np
 from osgeo import ogr, osr
 from rasterio import features as rio_features
 
+from .colors import class_colors
 from .errors import InputError
 from .raster import Grid
 
 ogr.UseExceptions()
 osr.UseExceptions()
 
-PALETTE = ["#1f77b4", "#2ca02c", "#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
-           "#7b4173", "#3182bd", "#31a354", "#756bb1", "#636363", "#e6550d"]
 
 
 @dataclass
@@ -132,12 +130,10 @@ def build_class_table(values: list, names: dict | None = None, colors: dict | No
                              "classes are supported. Did you choose an identifier field?")
         distinct = sorted(distinct, key=str)
         codes = list(range(1, len(distinct) + 1))
-    table = []
-    for i, (code, value) in enumerate(zip(codes, distinct)):
-        key = str(value)
-        table.append(ClassInfo(code, value if is_integer else str(value), names.get(key, key),
-                               colors.get(key, PALETTE[i % len(PALETTE)])))
-    return table
+    class_names = [names.get(str(value), str(value)) for value in distinct]
+    by_name = class_colors(class_names)
+    return [ClassInfo(code, value if is_integer else str(value), name, colors.get(str(value), color))
+            for code, value, name, color in zip(codes, distinct, class_names, by_name)]
 
 
 def _transformer(features: LabelFeatures, grid: Grid):
