@@ -10,6 +10,7 @@ class MultimodalSiamesePlugin:
         self.provider = None
         self.menu = None
         self.installer = None
+        self.style_watch = None
 
     def initProcessing(self):  # noqa: N802 (QGIS API name)
         # Called by QGIS desktop and by qgis_process alike, so the algorithms exist headless.
@@ -25,6 +26,10 @@ class MultimodalSiamesePlugin:
         self.initProcessing()
         from .gui.dependencies import DependencyInstaller
         from .gui.menu import PluginMenu
+        from .algorithms.styling import ProjectStyleWatch
+
+        # The classified map and its confidence styled whatever path adds them (modeler too).
+        self.style_watch = ProjectStyleWatch()
 
         self.menu = PluginMenu(self.iface)
         self.menu.setup()
@@ -32,6 +37,9 @@ class MultimodalSiamesePlugin:
         self.installer.offer_if_missing()
 
     def unload(self):
+        if self.style_watch is not None:
+            self.style_watch.unload()
+            self.style_watch = None
         if self.menu is not None:
             self.menu.unload()
             self.menu = None

@@ -1,49 +1,167 @@
-"""Run inside real QGIS desktop by test_desktop.py (`qgis --code THIS`): train and classify on the
-Tahoe data, show the result on the canvas, save a screenshot, write what was seen as JSON, quit."""
+"""Run inside real QGIS desktop (`qgis --code THIS`) by tests/plugin/test_desktop.py and
+scripts/screenshots.py: train on the Tahoe data, then load the classified raster by every path an
+analyst uses (by hand, processing.runAndLoadResults, the Processing dialog with a temporary and a
+named output, the graphical model), record what the Layers panel shows for each, take the README's
+screenshots, write everything seen as JSON, quit.
+
+Environment: MMSIAM_SHOT_REPO (the repository), MMSIAM_SHOT_DATA (the tahoe folder), MMSIAM_SHOT_OUT (output folder),
+MMSIAM_SHOT_EPOCHS (classifier epochs, default 20), MMSIAM_SHOT_PATHS (comma-separated subset of
+the load paths, default all)."""
 
 import json
 import os
+import time
 import traceback
 
-from qgis.core import QgsApplication, QgsProject, QgsVectorLayer
-from qgis.PyQt.QtCore import QTimer
+from qgis.core import (
+    QgsApplication,
+    QgsProcessingModelAlgorithm,
+    QgsProject,
+    QgsRasterLayer,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtCore import QCoreApplication, Qt, QTimer
 from qgis.PyQt.QtWidgets import QToolButton
 from qgis.utils import active_plugins, iface
 
 DATA = os.environ["MMSIAM_SHOT_DATA"]
 OUT = os.environ["MMSIAM_SHOT_OUT"]
 EPOCHS = int(os.environ.get("MMSIAM_SHOT_EPOCHS", "20"))
+ALL_PATHS = ["by_hand", "run_and_load", "dialog_temporary", "dialog_file", "modeler"]
+PATHS = [p for p in os.environ.get("MMSIAM_SHOT_PATHS", ",".join(ALL_PATHS)).split(",") if p]
+PLUGIN_DIR = os.environ["MMSIAM_SHOT_REPO"]  # `qgis --code` runs this without __file__
+MODEL3 = os.path.join(PLUGIN_DIR, "resources", "models", "pretrain_classify.model3")
+INPUTS = {"MULTISPECTRAL": os.path.join(DATA, "tahoe_highrez.tif"),
+          "SAR": os.path.join(DATA, "tahoe_lidar_highesthit.tif")}
+POINTS = os.path.join(DATA, "tahoe_training_points.gpkg")
+
+
+def wait_for(condition, timeout=300.0):
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError("timed out waiting for the run to finish")
+        QCoreApplication.processEvents()
+        time.sleep(0.02)
+    for _ in range(20):  # queued work (e.g. layer-tree moves) after the condition
+        QCoreApplication.processEvents()
+
+
+def legend_of(layer):
+    """What the Layers panel shows under the layer: its legend entries' texts."""
+    view = iface.layerTreeView()
+    node = QgsProject.instance().layerTreeRoot().findLayer(layer.id())
+    return [n.data(Qt.ItemDataRole.DisplayRole) for n in view.layerTreeModel().layerLegendNodes(node)]
+
+
+def tree_order():
+    """Layer ids from top to bottom of the Layers panel."""
+    return [n.layerId() for n in QgsProject.instance().layerTreeRoot().findLayers()]
+
+
+def describe(layer):
+    return {"name": layer.name(), "renderer": layer.renderer().type(), "legend": legend_of(layer),
+            "position": tree_order().index(layer.id())}
+
+
+def added_layers(run):
+    """Run ``run()``; the raster layers it added to the project (waits for background runs)."""
+    before = set(QgsProject.instance().mapLayers())
+    run()
+    return [QgsProject.instance().mapLayer(i) for i in QgsProject.instance().mapLayers() if i not in before]
+
+
+def by_kind(layers):
+    """{'map': layer, 'confidence': layer} of what a run added (the float32 raster is the confidence)."""
+    found = {}
+    for layer in layers:
+        if isinstance(layer, QgsRasterLayer):
+            kind = "confidence" if layer.dataProvider().dataType(1) > 1 else "map"  # 1 = Byte
+            found[kind] = describe(layer)
+    return found
+
+
+def run_dialog(algorithm, parameters):
+    import processing
+
+    dialog = processing.createAlgorithmDialog(algorithm, parameters)
+    finished = []
+    dialog.algorithmFinished.connect(lambda ok, results: finished.append(ok))
+    dialog.show()
+    dialog.runAlgorithm()
+    wait_for(lambda: finished)
+    dialog.close()
+    if not finished[0]:
+        raise RuntimeError(f"the dialog run of {algorithm} failed")
 
 
 def main():
     import processing
 
     seen = {"active_plugins": list(active_plugins)}
-    seen["menu_actions"] = sorted(a.objectName() for a in iface.mainWindow().findChildren(
-        type(iface.actionExit())) if a.objectName().startswith("mmsiam_"))
+    seen["menu_actions"] = [a.objectName() for a in iface.mainWindow().findChildren(
+        type(iface.actionExit())) if a.objectName().startswith("mmsiam_")]
     seen["toolbar_button"] = iface.mainWindow().findChild(QToolButton, "mmsiam_toolbutton") is not None
-    inputs = {"MULTISPECTRAL": os.path.join(DATA, "tahoe_highrez.tif"),
-              "SAR": os.path.join(DATA, "tahoe_lidar_highesthit.tif")}
-    points = os.path.join(DATA, "tahoe_training_points.gpkg")
     model = os.path.join(OUT, "classifier.pt")
     processing.run("mmsiam:trainclassifier", dict(
-        inputs, LABELS=points, CLASS_FIELD="SPECIES", EPOCHS=EPOCHS, PATCH_SIZE=5, OUTPUT_MODEL=model))
-    result = processing.run("mmsiam:classify", dict(inputs, MODEL=model,
-                                                     OUTPUT=os.path.join(OUT, "landcover.tif")))
-    layer = iface.addRasterLayer(result["OUTPUT"], "Land cover (mmsiam:classify)")
-    labels = QgsVectorLayer(points, "Training points", "ogr")
+        INPUTS, LABELS=POINTS, CLASS_FIELD="SPECIES", EPOCHS=EPOCHS, PATCH_SIZE=5, OUTPUT_MODEL=model))
+    classify = dict(INPUTS, MODEL=model)
+    paths = {}
+    if "by_hand" in PATHS:
+        result = processing.run("mmsiam:classify", dict(classify, OUTPUT=os.path.join(OUT, "by_hand.tif")))
+        paths["by_hand"] = by_kind(added_layers(
+            lambda: iface.addRasterLayer(result["OUTPUT"], "Land cover (by hand)")))
+    if "run_and_load" in PATHS:
+        paths["run_and_load"] = by_kind(added_layers(lambda: processing.runAndLoadResults(
+            "mmsiam:classify", dict(classify, OUTPUT=os.path.join(OUT, "run_and_load.tif"),
+                                    OUTPUT_CONFIDENCE=os.path.join(OUT, "run_and_load_confidence.tif")))))
+    if "dialog_temporary" in PATHS:
+        paths["dialog_temporary"] = by_kind(added_layers(lambda: run_dialog(
+            "mmsiam:classify", dict(classify, OUTPUT="TEMPORARY_OUTPUT",
+                                    OUTPUT_CONFIDENCE="TEMPORARY_OUTPUT"))))
+    if "dialog_file" in PATHS:
+        paths["dialog_file"] = by_kind(added_layers(lambda: run_dialog(
+            "mmsiam:classify", dict(classify, OUTPUT=os.path.join(OUT, "dialog.tif")))))
+    if "modeler" in PATHS:
+        graphical = QgsProcessingModelAlgorithm()
+        graphical.fromFile(MODEL3)
+        paths["modeler"] = by_kind(added_layers(lambda: run_dialog(graphical, {
+            "MODALITY_1": INPUTS["MULTISPECTRAL"], "MODALITY_2": INPUTS["SAR"], "LABELS": POINTS,
+            "CLASS_FIELD": "SPECIES", "PRETRAIN_EPOCHS": 1, "CLASSIFIER_EPOCHS": 2,
+            "SAMPLES_PER_EPOCH": 128, "PATCH_SIZE": 5,
+            "classify:CLASSIFIED": os.path.join(OUT, "modeler.tif")})))
+    seen["paths"] = paths
+    seen["screenshots"] = screenshots(seen)
+    return seen
+
+
+def screenshots(seen):
+    """The README's pictures: the map with its legend in the Layers panel."""
+    shots = {}
+    root = QgsProject.instance().layerTreeRoot()
+    # Keep one map (and its confidence) visible, under the training points.
+    keep = [layer for layer in QgsProject.instance().mapLayers().values()
+            if layer.source().startswith(os.path.join(OUT, "run_and_load"))]
+    for node in root.findLayers():
+        if node.layer() not in keep:
+            root.removeLayer(node.layer())
+    labels = QgsVectorLayer(POINTS, "Training points", "ogr")
     QgsProject.instance().addMapLayer(labels)
-    renderer = layer.renderer()
-    seen["renderer"] = renderer.type()
-    seen["classes"] = [c.label for c in renderer.classes()] if renderer.type() == "paletted" else []
+    for node in root.findLayers():
+        node.setExpanded(True)
+        if node.layer().name().lower().startswith("confidence"):
+            node.setItemVisibilityChecked(False)
     canvas = iface.mapCanvas()
-    canvas.setExtent(layer.extent())
+    if keep:
+        canvas.setExtent(keep[0].extent())
     canvas.refreshAllLayers()
     canvas.waitWhileRendering()
-    screenshot = os.path.join(OUT, "screenshot_classify.png")
-    canvas.saveAsImage(screenshot)
-    seen["screenshot"] = screenshot
-    return seen
+    for _ in range(50):
+        QCoreApplication.processEvents()
+        time.sleep(0.02)
+    shots["map"] = os.path.join(OUT, "screenshot_map.png")
+    iface.mainWindow().grab().save(shots["map"])
+    return shots
 
 
 def finish():
@@ -52,7 +170,7 @@ def finish():
     except Exception:  # reported to the test through the JSON, which fails on it
         seen = {"error": traceback.format_exc()}
     with open(os.path.join(OUT, "seen.json"), "w", encoding="utf-8") as handle:
-        json.dump(seen, handle)
+        json.dump(seen, handle, indent=1)
     QgsProject.instance().setDirty(False)  # no "save project?" question on exit
     QgsApplication.exit(0)
 
