@@ -4,7 +4,10 @@
 def all_algorithms():
     from .classify import ClassifyAlgorithm
     from .evaluate import EvaluateAlgorithm
+    from .map_from_labels import MapFromLabelsAlgorithm
     from .pretrain import PretrainAlgorithm
     from .train_classifier import TrainClassifierAlgorithm
 
-    return [PretrainAlgorithm, TrainClassifierAlgorithm, ClassifyAlgorithm, EvaluateAlgorithm]
+    # The one-dialog workflow first: menus and the toolbar list them in this order.
+    return [MapFromLabelsAlgorithm, PretrainAlgorithm, TrainClassifierAlgorithm, ClassifyAlgorithm,
+            EvaluateAlgorithm]

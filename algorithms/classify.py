@@ -7,7 +7,15 @@ from qgis.core import (
 )
 
 from .compat import FLAG_HIDDEN, INTEGER, add_flag
-from .common import MEMORY_MB, SEED, MmsiamAlgorithm, FeedbackProgress, MODALITY_HELP, require_dependencies, run_guarded
+from .common import (
+    MEMORY_MB,
+    SEED,
+    FeedbackProgress,
+    MmsiamAlgorithm,
+    last_model,
+    require_dependencies,
+    run_guarded,
+)
 
 MODEL = "MODEL"
 OUTPUT = "OUTPUT"
@@ -23,24 +31,31 @@ class ClassifyAlgorithm(MmsiamAlgorithm):
 
     def shortHelpString(self):  # noqa: N802 (QGIS API name)
         return (
-            "Classifies every pixel where all modalities have data with a model from 'Train few-shot "
-            "land-cover classifier', block by block (memory stays bounded whatever the raster size).\n\n"
-            f"Modalities: {MODALITY_HELP} Give the same sensors in the same slots as for training; "
-            "the model's band selection and normalisation are reused, and the reference grid is built "
-            "with the model's grid options.\n\n"
-            "Classifier model: the .pt file written by the training algorithm (opened safely: weights "
-            "only, no code runs).\n"
-            "Memory budget: megabytes a block may use; larger blocks are faster.\n"
-            "Device: auto uses a CUDA GPU when torch sees one.\n"
-            "Classified raster: UInt8 GeoTIFF of class codes (the label values when integers, else "
-            "1..K), nodata 0 (255 when a class uses 0), tiled and compressed, with a colour table and "
-            "a QGIS style (.qml beside it) holding class names and colours.\n"
-            "Confidence raster: optional float32 GeoTIFF of the highest class probability (−1 = "
-            "nodata).")
+            "Classifies every pixel of your rasters with a model from 'Train few-shot land-cover "
+            "classifier'. Give the same rasters in the same slots as for training, and the model "
+            "(by default the last one trained in this QGIS session). Out comes a land-cover map, "
+            "loaded with its class names and colours, and, if you want it, a confidence map.\n\n"
+            "Hyperspectral, Multispectral, SAR raster, Extra modalities: one raster per sensor "
+            "(hover a raster box for details); the model resamples them as in training.\n"
+            "Classifier model: the .pt file of the training (opening it runs no code).\n"
+            "Memory budget per block: the scene is classified in blocks of this size; larger blocks "
+            "are faster.\n"
+            "Device: auto uses a CUDA GPU when there is one.\n"
+            "Classified raster: a compressed GeoTIFF of class codes (the label values when they are "
+            "whole numbers, else 1, 2, … in alphabetical order; 0 where a raster has no data), with "
+            "a colour table and a QGIS style (.qml beside it) holding the class names.\n"
+            "Confidence raster: the probability of the chosen class, from 0 (unsure) to 1 (sure); "
+            "loaded below the map.\n\n"
+            "Method: the classifier of the multimodal Siamese network (R. Liu et al., Contrastive "
+            "Learning for Urban Land Cover Classification With Multimodal Siamese Network, IEEE "
+            "GRSL 2024), applied block by block so that memory stays bounded whatever the size of "
+            "the scene.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         self.add_modality_parameters(with_grid_options=False)
-        self.addParameter(QgsProcessingParameterFile(MODEL, "Classifier model", extension="pt"))
+        # The last classifier trained in this QGIS session is the default model.
+        self.addParameter(QgsProcessingParameterFile(
+            MODEL, "Classifier model", extension="pt", defaultValue=last_model()))
         self.add_advanced(QgsProcessingParameterNumber(
             MEMORY_MB, "Memory budget per block (MB)", INTEGER,
             defaultValue=1024, minValue=64))
@@ -65,7 +80,15 @@ class ClassifyAlgorithm(MmsiamAlgorithm):
         progress = FeedbackProgress(feedback)
         run_guarded(classify_with_model, modalities, model_path, output, confidence, memory_mb,
                     device, progress)
+        self.outputs_to_style = (output, confidence)
         results = {OUTPUT: output}
         if confidence:
             results[OUTPUT_CONFIDENCE] = confidence
         return results
+
+    def postProcessAlgorithm(self, context, feedback):  # noqa: N802 (QGIS API name)
+        # Main thread, before Processing loads the outputs: have them styled when loaded.
+        from .styling import style_on_load
+
+        style_on_load(context, *getattr(self, "outputs_to_style", ()))
+        return {}

@@ -1,8 +1,19 @@
-"""What every algorithm shares: modality slots, seed/device parameters, feedback and errors.
+"""What every algorithm shares: modality slots, label and seed/device parameters, feedback and errors.
 
 The algorithms are thin adapters: they turn parameters into core calls. Anything heavy (torch,
 scikit-learn) is imported inside ``processAlgorithm`` so that QGIS starts without it.
 """
+
+# Help texts: the style of every algorithm of this provider (shortHelpString and labels).
+# 1. Two or three plain sentences: what it does, what to give it, what comes out.
+# 2. The parameters in plain words, one line each, named as the dialog names them; say what a
+#    setting changes for the analyst, not how it is computed.
+# 3. "Method:" one short paragraph with the paper reference (Liu et al., IEEE GRSL 2024).
+# No formulas, equation numbers or benchmark figures and file paths in dialogs: those belong in
+# the README. The raster slots are explained in one place, MODALITY_HELP, shown as the slots'
+# tooltip (setHelp); a dialog's help only says "hover a raster box for details".
+# Labels: sentence case, acronyms as written (SAR, LiDAR), no "(optional)": QGIS adds
+# "[optional]" itself.
 
 from __future__ import annotations
 
@@ -21,6 +32,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorLayer,
 )
+from qgis.PyQt.QtCore import QVariant
 from qgis.PyQt.QtGui import QIcon
 
 from .compat import DOUBLE, FLAG_ADVANCED, INTEGER, RASTER, VECTOR_POINT, VECTOR_POLYGON, add_flag
@@ -52,12 +64,35 @@ RESAMPLING_CHOICES = ["bilinear", "nearest", "cubic", "average"]
 DEVICE_CHOICES = ["auto", "cpu", "cuda"]
 
 MODALITY_HELP = (
-    "Rasters of the same area from different sensors. The slot names follow the paper "
-    "(hyperspectral, multispectral, SAR) but any co-registrable raster works in any slot: LiDAR "
-    "heights, a DEM, another spectrometer. Give at least one; use Extra modalities for more than "
-    "three. The rasters may differ in band count, data type, CRS, resolution and extent: they are "
-    "warped onto one reference grid covering their common extent. A pixel is used where every "
-    "modality has data; bands without any data are dropped and reported.")
+    "One raster per sensor, of the same area. The slot names follow the paper (hyperspectral, "
+    "multispectral, SAR) but any raster works in any slot: an aerial photo, LiDAR heights, a DEM, "
+    "another spectrometer. Give at least one; use Extra modalities for more than three. The "
+    "rasters may differ in bands, data type, CRS, resolution and extent: they are resampled onto "
+    "one grid over their common extent. A pixel is used where every raster has data. Give the "
+    "same rasters in the same slots when you pretrain, train and classify.")
+SLOT_LABELS = {"HYPERSPECTRAL": "Hyperspectral raster", "MULTISPECTRAL": "Multispectral raster",
+               "SAR": "SAR raster"}
+CLASS_FIELD_HELP = (
+    "The field holding each label's class: text (e.g. 'forest') or a whole number. Left empty, a "
+    "field named like class, label, type, land use or species is used (the log says which).")
+
+# The classifier trained last in this QGIS session (by trainclassifier or mapfromlabels): the
+# default model of mmsiam:classify.
+_SESSION = {"last_model": None}
+
+
+def remember_model(path: str):
+    _SESSION["last_model"] = path
+
+
+def last_model():
+    return _SESSION["last_model"]
+
+
+CLASS_NAME_FIELD = "CLASS_NAME_FIELD"
+TRAIN_RATIO = "TRAIN_RATIO"
+VALIDATION = "VALIDATION"
+VALIDATION_FIELD = "VALIDATION_FIELD"
 
 
 class MmsiamAlgorithm(QgsProcessingAlgorithm):
@@ -83,11 +118,13 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
     # -- parameters ------------------------------------------------------------------------
     def add_modality_parameters(self, with_grid_options: bool = True):
         for slot in MODALITY_SLOTS:
-            self.addParameter(QgsProcessingParameterRasterLayer(
-                slot, f"{slot.capitalize()} raster (any co-registrable raster)", optional=True))
-        self.addParameter(QgsProcessingParameterMultipleLayers(
-            EXTRA_MODALITIES, "Extra modalities (more rasters, one modality each)",
-            RASTER, optional=True))
+            raster = QgsProcessingParameterRasterLayer(slot, SLOT_LABELS[slot], optional=True)
+            raster.setHelp(MODALITY_HELP)
+            self.addParameter(raster)
+        extras = QgsProcessingParameterMultipleLayers(
+            EXTRA_MODALITIES, "Extra modalities (one raster per sensor)", RASTER, optional=True)
+        extras.setHelp(MODALITY_HELP)
+        self.addParameter(extras)
         if not with_grid_options:
             return
         self.add_advanced(QgsProcessingParameterEnum(
@@ -100,12 +137,34 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
             RESAMPLING, "Resampling of the other modalities", options=RESAMPLING_CHOICES,
             defaultValue="bilinear", usesStaticStrings=True))
 
-    def add_label_parameters(self):
+    def add_label_parameters(self, with_names: bool = False):
         self.addParameter(QgsProcessingParameterVectorLayer(
             LABELS, "Labels (points or polygons)",
             [VECTOR_POINT, VECTOR_POLYGON]))
-        self.addParameter(QgsProcessingParameterField(
-            CLASS_FIELD, "Class field", parentLayerParameterName=LABELS))
+        # Optional, so that the dialog does not preselect the first field (often 'fid'): left
+        # empty, read_labels picks a field named like a class (also for qgis_process).
+        field = QgsProcessingParameterField(
+            CLASS_FIELD, "Class field (empty: detect)", parentLayerParameterName=LABELS, optional=True)
+        field.setHelp(CLASS_FIELD_HELP)
+        self.addParameter(field)
+        if with_names:
+            self.addParameter(QgsProcessingParameterField(
+                CLASS_NAME_FIELD, "Class name field", parentLayerParameterName=LABELS, optional=True))
+
+    def read_labels(self, parameters, context, name_field: str = ""):
+        """The label layer as (features, names, colours), with the class field given or detected."""
+        layer = self.parameterAsVectorLayer(parameters, LABELS, context)
+        field = self.parameterAsString(parameters, CLASS_FIELD, context)
+        self.class_field_note = ""
+        if not field and layer is not None:
+            field = detect_class_field(layer)
+            self.class_field_note = (f"Class field: '{field}' of '{layer.name()}' (detected; set Class "
+                                     "field to use another).")
+        return label_features_from_layer(layer, field, "Labels", name_field)
+
+    def report_class_field(self, feedback):
+        if getattr(self, "class_field_note", "") and feedback is not None:
+            feedback.pushInfo(self.class_field_note)
 
     # -- label layers are read in the main thread ------------------------------------------
     def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
@@ -186,6 +245,38 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
         return seed, device
 
 
+class LabelledAlgorithm(MmsiamAlgorithm):
+    """An algorithm that trains a classifier on labels: labels, class (name) field, train ratio
+    and validation labels, read the same way by trainclassifier and mapfromlabels."""
+
+    def add_validation_parameters(self):
+        self.addParameter(QgsProcessingParameterNumber(
+            TRAIN_RATIO, "Train ratio (the rest measures the accuracy)", DOUBLE,
+            defaultValue=0.7, minValue=0.01, maxValue=1.0))
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            VALIDATION, "Validation labels", [VECTOR_POINT, VECTOR_POLYGON], optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            VALIDATION_FIELD, "Validation class field (empty: the class field's name)",
+            parentLayerParameterName=VALIDATION, optional=True))
+
+    def read_layers(self, parameters, context):
+        self.labels = self.read_labels(parameters, context,
+                                       self.parameterAsString(parameters, CLASS_NAME_FIELD, context))
+        self.validation = None
+        validation_layer = self.parameterAsVectorLayer(parameters, VALIDATION, context)
+        if validation_layer is not None:
+            field = (self.parameterAsString(parameters, VALIDATION_FIELD, context)
+                     or self.labels[0].field_name)
+            self.validation, _, _ = label_features_from_layer(validation_layer, field, "Validation")
+
+    def training_labels(self, parameters, context, feedback) -> dict:
+        """Keyword arguments of core.classifier_run.train_job for the labels read in the main thread."""
+        self.report_class_field(feedback)
+        labels, names, colors = self.labels
+        return {"labels": labels, "names": names, "colors": colors, "validation": self.validation,
+                "train_ratio": self.parameterAsDouble(parameters, TRAIN_RATIO, context)}
+
+
 def number_range_message(definition, value) -> str:
     """'Epochs (EPOCHS) must be a whole number of at least 1; got 0. ...' for a rejected number."""
     integer = definition.dataType() == INTEGER
@@ -205,6 +296,30 @@ def number_range_message(definition, value) -> str:
         limits = ""
     return (f"{definition.description()} ({definition.name()}) must be {kind}{limits}; got {value}. "
             "Change it and run again.")
+
+
+_INTEGER_TYPES = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong)
+
+
+def detect_class_field(layer) -> str:
+    """The class field of a label layer left unset: that of its categorized style, else a field
+    named like a class (core.labels.guess_class_field); refused with the fields when none fits."""
+    from ..core.labels import FieldSummary, guess_class_field
+
+    styled = renderer_field(layer)
+    if styled:
+        return styled
+    summaries = []
+    for index, field in enumerate(layer.fields()):
+        values = [v for v in layer.uniqueValues(index, 300) if _plain(v) is not None]
+        summaries.append(FieldSummary(field.name(), field.isNumeric(), field.type() in _INTEGER_TYPES,
+                                      len(values), layer.featureCount()))
+    guess = guess_class_field(summaries)
+    if guess is None:
+        raise QgsProcessingException(
+            f"No field of the label layer '{layer.name()}' looks like a class field (fields: "
+            f"{', '.join(layer.fields().names())}). Choose the Class field.")
+    return guess
 
 
 def raster_source(layer, what: str) -> str:
@@ -255,16 +370,28 @@ def _plain(value):
     return value
 
 
-def renderer_classes(layer, field_name: str):
-    """Class names and colours from a categorized renderer on ``field_name``, if any: the
-    layer's own, else its default style (Processing opens files without their saved style)."""
+def _categorized_renderer(layer, field_name: str | None = None):
+    """The layer's categorized renderer (on ``field_name`` when given): its own, else its default
+    style's (Processing opens files without their saved style); None when it has none."""
     renderer = layer.renderer()
     if not _categorized_on(renderer, field_name):
         styled = layer.clone()
         styled.loadDefaultStyle()
         renderer = styled.renderer().clone() if styled.renderer() is not None else None
+    return renderer if _categorized_on(renderer, field_name) else None
+
+
+def renderer_field(layer) -> str | None:
+    renderer = _categorized_renderer(layer)
+    field = renderer.classAttribute() if renderer is not None else ""
+    return field if field in layer.fields().names() else None
+
+
+def renderer_classes(layer, field_name: str):
+    """Class names and colours from a categorized renderer on ``field_name``, if any."""
+    renderer = _categorized_renderer(layer, field_name)
     names, colors = {}, {}
-    if _categorized_on(renderer, field_name):
+    if renderer is not None:
         for category in renderer.categories():
             key = str(category.value())
             if category.label():
@@ -274,8 +401,9 @@ def renderer_classes(layer, field_name: str):
     return names, colors
 
 
-def _categorized_on(renderer, field_name: str) -> bool:
-    return isinstance(renderer, QgsCategorizedSymbolRenderer) and renderer.classAttribute() == field_name
+def _categorized_on(renderer, field_name: str | None) -> bool:
+    return isinstance(renderer, QgsCategorizedSymbolRenderer) and (
+        field_name is None or renderer.classAttribute() == field_name)
 
 
 class FeedbackProgress(Progress):

@@ -10,12 +10,8 @@ from qgis.core import (
 
 from .compat import INTEGER
 from .common import (
-    CLASS_FIELD,
-    LABELS,
-    MmsiamAlgorithm,
     FeedbackProgress,
-    MODALITY_HELP,
-    label_features_from_layer,
+    MmsiamAlgorithm,
     require_dependencies,
     run_guarded,
 )
@@ -44,27 +40,30 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
 
     def shortHelpString(self):  # noqa: N802 (QGIS API name)
         return (
-            "Checks on your own data whether contrastive pretraining helps when labels are few (the "
-            "paper's Table I protocol): k-fold cross-validation; in each fold the fusion classifier is "
-            "trained on several fractions of the training fold from random weights and from pretrained "
-            "weights, and a random forest on per-pixel band values (the classic QGIS workflow) is "
-            "trained on the same samples. Reports OA, AA, kappa, mIoU and per-class IoU.\n\n"
-            f"Modalities: {MODALITY_HELP}\n\n"
-            "Labels / Class field: the labelled points or polygons (as for training).\n"
-            "Pretrained model: optional; when empty, pretraining runs inside the evaluation with "
-            "Pretraining epochs, Pretraining samples per epoch and Objective (no labels are used).\n"
-            "Folds: number of cross-validation folds (5 as in the paper).\n"
-            "Training ratios: fractions of each training fold used to train, comma-separated.\n"
-            "Epochs: classifier epochs.\n"
-            "Split: 'random' as in the paper (optimistic with dense labels: neighbouring pixels share "
-            "most of a patch) or 'blocks': square spatial blocks go to folds, and training pixels "
-            "within PATCH_SIZE//2 of a test pixel are dropped, so no patch straddles train and test.\n"
-            "Block size: side of the spatial blocks in pixels (default three patch widths).\n"
-            "Modality subsets: 'all' modalities together, or 'every' non-empty subset (H, M, S, HM, "
-            "HS, MS, HMS in the paper).\n"
-            "Table: CSV with one row per fold × ratio × subset × method. Report: HTML with a Table "
-            "I-style summary (mean ± std), a Table II-style per-class IoU table and a Fig. 3-style "
-            "plot of the gain of pretraining; a JSON summary is written beside it.")
+            "Tells you whether pretraining pays off on your data before you rely on it. Give the "
+            "rasters and your labels. It trains the classifier several times, with and without "
+            "pretraining, next to a random forest on the pixel values (the classic QGIS "
+            "workflow), on growing shares of the labels, and writes a table and a report of the "
+            "accuracies.\n\n"
+            "Hyperspectral, Multispectral, SAR raster, Extra modalities: one raster per sensor "
+            "(hover a raster box for details).\n"
+            "Labels, Class field: your labelled points or polygons, as for training.\n"
+            "Pretrained model: empty pretrains inside the evaluation (Pretraining epochs, "
+            "Pretraining samples per epoch and Contrastive objective apply; no labels are used).\n"
+            "Folds: how many times the labels are split into training and test parts (5).\n"
+            "Training ratios: the shares of each training part to train on, comma-separated.\n"
+            "Classifier epochs: how long each classifier learns.\n"
+            "Split: blocks (default) puts whole square blocks of the map into the test part, so that "
+            "no training pixel sits next to a test pixel; random splits pixel by pixel, as in the "
+            "paper, which flatters every method when labels are dense.\n"
+            "Block size: side of those blocks in pixels.\n"
+            "Modality subsets: all rasters together, or every combination of them.\n"
+            "Evaluation table: one row per fold, share, subset and method (CSV). Evaluation report: "
+            "mean and spread of overall accuracy, kappa and per-class scores, and the gain of "
+            "pretraining (HTML, with a JSON summary beside it).\n\n"
+            "Method: the k-fold protocol of R. Liu et al., Contrastive Learning for Urban Land Cover "
+            "Classification With Multimodal Siamese Network, IEEE GRSL 2024 (Table I), with a "
+            "spatially blocked split added.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         self.add_modality_parameters()
@@ -103,13 +102,12 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             createByDefault=False))
 
     def read_layers(self, parameters, context):
-        self.labels = label_features_from_layer(
-            self.parameterAsVectorLayer(parameters, LABELS, context),
-            self.parameterAsString(parameters, CLASS_FIELD, context), "Labels")
+        self.labels = self.read_labels(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         self.raise_layer_error()
         require_dependencies()
+        self.report_class_field(feedback)
         from ..core.evaluation import EvaluationConfig, parse_ratios
         from ..core.evaluation_run import run_evaluation
         from ..core.inputs import GridOptions

@@ -9,7 +9,6 @@ from qgis.core import (
 from .compat import DOUBLE, INTEGER
 from .common import (
     MEMORY_MB,
-    MODALITY_HELP,
     TRAINING_MEMORY_HELP,
     FeedbackProgress,
     MmsiamAlgorithm,
@@ -42,41 +41,34 @@ class PretrainAlgorithm(MmsiamAlgorithm):
 
     def shortHelpString(self):  # noqa: N802 (QGIS API name)
         return (
-            "Learns features from the unlabelled pixels of several co-registered rasters, so that a "
-            "classifier later needs only a few labelled points (Liu et al., IEEE GRSL 2024). Each "
-            "modality passes a 3×3 projection convolution into a shared MobileNetV2-style encoder; "
-            "the network learns to make the features of the same pixel agree across sensors "
-            "(SimSiam-style predictor and stop-gradient, eq. (2) of the paper). With a single "
-            "modality, two randomly flipped/rotated, noisy views of the same patch are used instead.\n\n"
-            f"Hyperspectral / Multispectral / SAR / Extra modalities: {MODALITY_HELP}\n\n"
-            "Patch size: odd window (pixels) around each pixel seen by the network. Default 5: on 30 m "
-            "EnMAP it beat the paper's 13 by 2–7 OA points, most under a spatially blocked split "
-            "(benchmarks/results/tune_potsdam.md). Try larger windows on very high resolution imagery, "
-            "where texture and context matter.\n"
-            "Epochs: passes of pretraining; 100 as in the paper.\n"
-            "Batch size: pixels per optimisation step (512 as in the paper).\n"
-            "Learning rate: AdamW step size (0.002 as in the paper).\n"
-            "Samples per epoch: unlabelled pixel centres drawn (afresh) in each epoch. The default "
-            "20,000 is about one pass over a scene of the paper's size; on larger scenes it keeps an "
-            "epoch's cost bounded while all pixels are still visited over the run.\n"
-            "Objective: simsiam (the paper's eq. (2), default), simclr (NT-Xent over cross-modal pairs) "
-            "or clip (symmetric cross-modal InfoNCE) for comparisons.\n"
-            "Training form: 'dense' (default) runs the network once over small crops and gets every "
-            "crop pixel's features at once (the network sees exactly one patch per pixel either way), "
-            "3–5x faster than 'patch', one forward pass per pixel patch; on Potsdam both gave the "
-            "same downstream accuracy within fold-to-fold noise (benchmarks/results/).\n"
-            "Precision: 'auto' (default) computes the forward pass in bfloat16 where the hardware "
-            "multiplies it natively (Intel CPUs with AMX, CUDA GPUs), about 1.4x faster on such a CPU "
-            "with the same downstream accuracy on Potsdam; weights and loss stay float32. 'float32' "
-            "everywhere else or when asked.\n"
-            "Seed: the same seed gives the same model on CPU.\n"
+            "Learns what the pixels of your rasters look like, without any labels, so that a "
+            "classifier later needs only a few labelled points. Give one raster per sensor of the "
+            "same area (two or more sensors work best). Out comes a pretrained model for 'Train "
+            "few-shot land-cover classifier' (or 'Map land cover from a few labels').\n\n"
+            "Hyperspectral, Multispectral, SAR raster, Extra modalities: one raster per sensor "
+            "(hover a raster box for details).\n"
+            "Patch size: the window of pixels around each pixel that the network looks at (5). "
+            "Larger windows suit very high resolution imagery, where texture matters.\n"
+            "Epochs: how long it learns (100); each epoch looks at 'Samples per epoch' pixels.\n"
+            "Batch size, Learning rate: how it learns; the defaults follow the paper.\n"
+            "Contrastive objective: simsiam (the paper's, default); simclr and clip for comparisons.\n"
+            "Training form: dense (default) is several times faster than patch, with the same "
+            "accuracy in our tests.\n"
+            "Precision: auto uses a faster number format where the processor supports it.\n"
+            "Seed: the same seed gives the same model on a CPU.\n"
             f"{TRAINING_MEMORY_HELP}\n"
-            "Device: auto uses a CUDA GPU when torch sees one.\n"
-            "Pretrained model: the output file (.pt), opened safely (weights only) by "
-            "'Train few-shot land-cover classifier'.\n"
-            "Report: optional HTML page with the loss and collapse-monitor curves.\n\n"
-            "Progress shows epoch, loss, the spread of the features (z-std; near 0 means collapse) and "
-            "the remaining time. Cancel stops within one batch and leaves no model file.")
+            "Device: auto uses a CUDA GPU when there is one.\n"
+            "Pretrained model: the output file (.pt). Pretraining report: the learning curves "
+            "(HTML).\n\n"
+            "The log shows each epoch's loss, the spread of the features (near 0 means the "
+            "network learned nothing useful) and the time left. Cancel stops within one batch and "
+            "writes no file.\n\n"
+            "Method: a multimodal Siamese network; each sensor has its own input layer into one "
+            "shared encoder, which learns to give the same pixel seen by different sensors the "
+            "same features (SimSiam-style). With a single raster, two randomly flipped, rotated "
+            "and noisy views of each patch stand in for two sensors (R. Liu et al., Contrastive "
+            "Learning for Urban Land Cover Classification With Multimodal Siamese Network, IEEE "
+            "GRSL 2024).")
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         self.add_modality_parameters()
@@ -112,9 +104,8 @@ class PretrainAlgorithm(MmsiamAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         require_dependencies()
-        from ..core.atomic import check_output_folder
-        from ..core.inputs import GridOptions, prepare
-        from ..core.pretrain_run import run_pretraining
+        from ..core.inputs import GridOptions
+        from ..core.pretrain_run import pretrain_job
         from ..core.pretraining import PretrainConfig
 
         modalities = self.modality_inputs(parameters, context)
@@ -135,18 +126,8 @@ class PretrainAlgorithm(MmsiamAlgorithm):
         memory_mb = self.parameterAsInt(parameters, MEMORY_MB, context)
         progress = FeedbackProgress(feedback)
 
-        def work():
-            config.validate()
-            check_output_folder(model_path, "pretrained model")
-            if report_path:
-                check_output_folder(report_path, "report")
-            prepared = prepare(modalities, options, seed)
-            try:
-                return run_pretraining(prepared, config, model_path, report_path, progress, memory_mb)
-            finally:
-                prepared.close()
-
-        run_guarded(work)
+        run_guarded(pretrain_job, modalities, options, config, model_path, report_path, progress,
+                    memory_mb)
         results = {OUTPUT_MODEL: model_path}
         if report_path:
             results[OUTPUT_REPORT] = report_path

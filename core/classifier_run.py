@@ -8,10 +8,11 @@ import time
 import numpy as np
 
 from ..models.checkpoint import CheckpointError, load_checkpoint
+from .atomic import check_output_folder
 from .errors import InputError
 from .finetune import ClassifierConfig, config_to_dict, predict_samples, stratified_split, train_classifier
 from .inputs import GridOptions, PreparedInputs, prepare, prepare_like
-from .labels import ClassInfo, LabelFeatures, rasterize_labels
+from .labels import ClassInfo, LabelFeatures, rasterize_labels, require_plausible_classes
 from .metrics import accuracy_assessment
 from .progress import Progress
 from .run_record import save_run
@@ -34,6 +35,27 @@ def prepare_for_training(modalities: list, options: GridOptions, pretrained: dic
     return prepare_like(modalities, pretrained["metadata"]["modalities"], options, "pretrained model")
 
 
+def train_job(modalities: list, options: GridOptions, config: ClassifierConfig, model_path: str,
+              report_path: str | None, pretrained_path: str | None, progress: Progress,
+              memory_mb: float, labels: LabelFeatures, names: dict | None = None,
+              colors: dict | None = None, validation: LabelFeatures | None = None,
+              train_ratio: float = 0.7) -> dict:
+    """The whole 'train classifier' job (mmsiam:trainclassifier, mmsiam:mapfromlabels): check the
+    settings and output folders, align the rasters like the pretrained model, train, assess, save;
+    returns the checkpoint's metadata."""
+    config.validate()
+    check_output_folder(model_path, "classifier model")
+    if report_path:
+        check_output_folder(report_path, "report")
+    pretrained = load_pretrained(pretrained_path) if pretrained_path else None
+    prepared = prepare_for_training(modalities, options, pretrained, config.seed)
+    try:
+        return train_and_save(prepared, labels, config, model_path, report_path, train_ratio, validation,
+                              names, colors, pretrained, pretrained_path, progress, memory_mb)
+    finally:
+        prepared.close()
+
+
 def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: ClassifierConfig,
                    model_path: str, report_path: str | None = None, train_ratio: float = 1.0,
                    validation: LabelFeatures | None = None, names: dict | None = None,
@@ -51,6 +73,7 @@ def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: Clas
     classes = samples.classes
     names_list = [c.name for c in classes]
     _report_samples(samples, progress)
+    require_plausible_classes(samples, labels)
     _require_usable_samples(samples, labels, prepared, "label")
     if validation is not None:
         train_idx = np.arange(len(samples.rows))
@@ -87,8 +110,8 @@ def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: Clas
         progress.info(f"Validation on {len(val_rows)} held-out samples: overall accuracy "
                       f"{100 * assessment['overall_accuracy']:.1f} %, kappa {assessment['kappa']:.3f}.")
     else:
-        progress.info("No validation samples (TRAIN_RATIO = 1 and no VALIDATION layer): the report "
-                      "has no accuracy figures.")
+        progress.warn("No accuracy is measured: every label trains (TRAIN_RATIO = 1 and no "
+                      "VALIDATION layer), so the report has no accuracy figures.")
     metadata = {
         "modalities": prepared.describe(),
         "grid": prepared.grid_dict(),
@@ -151,20 +174,23 @@ def write_classifier_report(path: str, metadata: dict):
     """HTML report plus the same numbers as JSON beside it (``<name>.json``)."""
     from .report import HtmlReport, accuracy_section, line_plot_png, run_section, samples_section, write_json
 
-    report = HtmlReport("Few-shot land-cover classifier")
-    report.paragraph(f"Early-fusion classifier g = linear(f(Σ P_k(x_k))) with a "
-                     f"{metadata['initialisation']} encoder, trained on "
+    assessed = bool(metadata["assessment"])
+    report = HtmlReport("Few-shot land-cover classifier" if assessed else
+                        "Few-shot land-cover classifier: no accuracy figures")
+    if not assessed:
+        # The first thing the reader sees: this report measures nothing.
+        report.warning("No accuracy was measured: every label trained the classifier (TRAIN_RATIO = 1 "
+                       "and no VALIDATION layer). Set TRAIN_RATIO below 1 or give validation labels "
+                       "to get accuracy figures.")
+    report.paragraph(f"Classifier with a {metadata['initialisation']} encoder, trained on "
                      f"{metadata['samples']['training']} samples of '{metadata['label_layer']}' "
                      f"(field '{metadata['class_field']}').")
-    if metadata["assessment"]:
+    if assessed:
         report.paragraph(f"Accuracy on {metadata['samples']['validation']} validation samples "
                          f"({metadata['training']['validation']}). Neighbouring pixels share most of a "
                          "patch: with dense labels a random split is optimistic; prefer a separate, "
                          "spatially distinct validation layer.")
         accuracy_section(report, metadata["assessment"])
-    else:
-        report.warning("No validation samples: set TRAIN_RATIO below 1 or give a VALIDATION layer to "
-                       "get accuracy figures.")
     samples_section(report, metadata["samples"]["used_per_class"], metadata["samples"]["dropped"],
                     metadata["samples"]["empty_class_features"])
     report.heading("Training curves")

@@ -10,7 +10,7 @@ from .atomic import atomic_output, check_output_folder
 from .classifier_run import load_pretrained, prepare_for_training
 from .errors import InputError
 from .evaluation import EvaluationConfig, csv_rows, evaluate, modality_subsets, subset_state, summarise
-from .labels import LabelFeatures, rasterize_labels
+from .labels import LabelFeatures, rasterize_labels, require_plausible_classes
 from .pretraining import PretrainConfig, pretrain
 from .progress import Progress
 from .inputs import GridOptions
@@ -40,6 +40,7 @@ def run_evaluation(modalities: list, options: GridOptions, labels: LabelFeatures
     finally:
         prepared.close()
     samples = rasterize_labels(labels, grid, valid, names, colors)
+    require_plausible_classes(samples, labels)
     if len(samples.rows) < config.folds * 2:
         raise InputError(f"Only {len(samples.rows)} labelled samples fall on valid pixels; the evaluation "
                          f"needs at least {config.folds * 2} for {config.folds} folds.")

@@ -67,6 +67,66 @@ class LabelSamples:
         return {c.name: int(n) for c, n in zip(self.classes, counts)}
 
 
+@dataclass
+class FieldSummary:
+    """What guess_class_field needs to know of a field of the label layer."""
+
+    name: str
+    numeric: bool
+    integer: bool
+    distinct: int        # distinct non-empty values (may be capped)
+    features: int
+
+
+CLASS_FIELD_WORDS = ("class", "klasse", "classe", "clase", "label", "type", "typ", "tipo", "landuse",
+                     "land_use", "landcover", "land_cover", "cover", "lulc", "species", "category",
+                     "categoria", "kategorie", "nutzung", "uso", "cobertura", "level", "name", "nome",
+                     "nombre")
+IDENTIFIER_FIELDS = {"fid", "id", "ogc_fid", "objectid", "object_id", "gid", "oid", "uid", "pk", "rowid"}
+
+
+def guess_class_field(fields: list) -> str | None:
+    """The field of a label layer that most likely holds the class (``fields``: FieldSummary).
+
+    Candidates hold text or whole numbers with 2..254 distinct values, not one per feature (an
+    identifier), and are not named like an identifier (fid, id, …). Among them, the first named
+    like a class (class, label, type, landuse, species, …; text before numbers: it names the
+    classes), else the first text field; None when nothing fits."""
+    def plausible(f):
+        unique_per_feature = f.distinct >= f.features and f.features > 2
+        return ((not f.numeric or f.integer) and 2 <= f.distinct <= 254 and not unique_per_feature
+                and f.name.lower() not in IDENTIFIER_FIELDS)
+
+    def word_rank(f):
+        lowered = f.name.lower()
+        ranks = [i for i, word in enumerate(CLASS_FIELD_WORDS) if word in lowered]
+        return min(ranks) if ranks else None
+
+    candidates = [f for f in fields if plausible(f)]
+    named = [f for f in candidates if word_rank(f) is not None]
+    if named:
+        return min(named, key=lambda f: (word_rank(f), f.numeric)).name
+    text = [f for f in candidates if not f.numeric]
+    return text[0].name if text else None
+
+
+def require_plausible_classes(samples: "LabelSamples", features: LabelFeatures):
+    """Refuse a class field that makes most classes a single sample (e.g. an identifier)."""
+    counts = np.bincount(samples.class_index, minlength=len(samples.classes))
+    per_feature = {}
+    for value in features.values:
+        value = _clean_value(value)
+        if value is not None:
+            per_feature[str(value)] = per_feature.get(str(value), 0) + 1
+    tiny = [c for c, n in zip(samples.classes, counts)
+            if max(int(n), per_feature.get(str(c.value), 0)) < 2]
+    if len(samples.classes) >= 3 and len(tiny) > len(samples.classes) / 2:
+        raise InputError(
+            f"The class field '{features.field_name}' of '{features.layer_name}' gives "
+            f"{len(samples.classes)} classes, {len(tiny)} of them with fewer than 2 samples: is "
+            "CLASS_FIELD right? Choose the field that holds each label's land-cover class.")
+
+
 def read_label_features(path: str, class_field: str, layer_name: str | None = None) -> LabelFeatures:
     """Read a vector file with OGR (the QGIS adapter builds LabelFeatures from the layer itself)."""
     try:

@@ -7,12 +7,29 @@ import time
 
 import numpy as np
 
-from .inputs import PreparedInputs
+from .atomic import check_output_folder
+from .inputs import GridOptions, PreparedInputs, prepare
 from .pretraining import PretrainConfig, config_to_dict, pretrain
 from .progress import Progress
 from .report import HtmlReport, line_plot_png, run_section
 from .scene import DEFAULT_TRAINING_MEMORY_MB, TilePool, fits_in_memory
 from .run_record import save_run
+
+
+def pretrain_job(modalities: list, options: GridOptions, config: PretrainConfig, model_path: str,
+                 report_path: str | None, progress: Progress,
+                 memory_mb: float = DEFAULT_TRAINING_MEMORY_MB) -> dict:
+    """The whole 'pretrain' job (mmsiam:pretrain, mmsiam:mapfromlabels): check the settings and
+    output folders, align the rasters, pretrain, save; returns the checkpoint's metadata."""
+    config.validate()
+    check_output_folder(model_path, "pretrained model")
+    if report_path:
+        check_output_folder(report_path, "report")
+    prepared = prepare(modalities, options, config.seed)
+    try:
+        return run_pretraining(prepared, config, model_path, report_path, progress, memory_mb)
+    finally:
+        prepared.close()
 
 
 def run_pretraining(prepared: PreparedInputs, config: PretrainConfig, model_path: str,

@@ -36,6 +36,28 @@ class Progress:
             raise Cancelled("Cancelled by the user.")
 
 
+class StageProgress(Progress):
+    """One stage of a longer job: its 0..100 % maps onto ``start``..``end`` % of ``parent``;
+    messages and cancellation are the parent's."""
+
+    def __init__(self, parent: Progress, start: float, end: float):
+        super().__init__()
+        self.parent, self.start, self.end = parent, start, end
+
+    def set_percent(self, percent: float):
+        super().set_percent(percent)
+        self.parent.set_percent(self.start + (self.end - self.start) * percent / 100.0)
+
+    def info(self, text: str):
+        self.parent.info(text)
+
+    def warn(self, text: str):
+        self.parent.warn(text)
+
+    def is_cancelled(self) -> bool:
+        return self.parent.is_cancelled()
+
+
 class EtaClock:
     """Remaining-time estimate from the fraction done so far."""
 

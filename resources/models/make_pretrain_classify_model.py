@@ -60,8 +60,9 @@ def build():
     parameter(QgsProcessingParameterVectorLayer(
         "LABELS", "Labels (points or polygons)",
         [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]), 120, 180)
-    parameter(QgsProcessingParameterField("CLASS_FIELD", "Class field", parentLayerParameterName="LABELS"),
-              120, 240)
+    # Optional: left empty, the training detects it (the dialog would otherwise preselect 'fid').
+    parameter(QgsProcessingParameterField("CLASS_FIELD", "Class field (empty: detect)",
+                                          parentLayerParameterName="LABELS", optional=True), 120, 240)
     # The paper's settings by default; small values make a quick trial run.
     parameter(QgsProcessingParameterNumber("PRETRAIN_EPOCHS", "Pretraining epochs", integer,
                                            defaultValue=100, minValue=1), 120, 300)

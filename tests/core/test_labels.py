@@ -130,3 +130,55 @@ def test_all_null_class_field_and_missing_field_are_explained(data_dir):
 def test_integer_codes_out_of_raster_range_are_refused():
     with pytest.raises(InputError, match="between 1 and 254"):
         labels.build_class_table([0, 1, 2])
+
+
+# -- the class field: detected when left empty, refused when it makes single-sample classes -----
+
+from multimodal_siamese.core.labels import FieldSummary, guess_class_field  # noqa: E402
+
+
+def _point(x, y):
+    point = ogr.Geometry(ogr.wkbPoint)
+    point.AddPoint_2D(x, y)
+    return bytes(point.ExportToWkb())
+
+
+def _fields(*specs):
+    return [FieldSummary(name, numeric, integer, distinct, features)
+            for name, numeric, integer, distinct, features in specs]
+
+
+@pytest.mark.parametrize("fields, expected", [
+    # Tahoe points: fid, SPECIES (text, 3 values)
+    (_fields(("fid", True, True, 30, 30), ("SPECIES", False, False, 3, 30)), "SPECIES"),
+    # Tahoe polygons: fid, ID (one per polygon), Class
+    (_fields(("fid", True, True, 8, 8), ("ID", True, True, 8, 8), ("Class", False, False, 3, 8)), "Class"),
+    # Pará: class_id and class: the text names the classes
+    (_fields(("fid", True, True, 25, 25), ("class_id", True, True, 4, 25), ("class", False, False, 4, 25)),
+     "class"),
+    # Potsdam points: level_1, level_2
+    (_fields(("fid", True, True, 120, 120), ("level_1", False, False, 4, 120),
+             ("level_2", False, False, 5, 120)), "level_1"),
+    # an integer class code named like a class
+    (_fields(("fid", True, True, 50, 50), ("lulc_code", True, True, 6, 50)), "lulc_code"),
+    # no name hint: the first text field that is not an identifier
+    (_fields(("fid", True, True, 50, 50), ("name_id", False, False, 50, 50), ("kind", False, False, 5, 50)),
+     "kind"),
+    # a float field is no class; nothing fits
+    (_fields(("fid", True, True, 50, 50), ("height", True, False, 7, 50)), None),
+])
+def test_guess_class_field(fields, expected):
+    assert guess_class_field(fields) == expected
+
+
+def test_an_identifier_as_class_field_is_refused_with_one_sentence():
+    features = labels.LabelFeatures([_point(0.5 + i, 0.5) for i in range(6)], list(range(1, 7)), "",
+                                    "points", "fid")
+    grid = raster.Grid("", (1, 0, 0, 0, -1, 1), 6, 1)
+    samples = labels.rasterize_labels(features, grid, np.ones((1, 6), bool))
+    with pytest.raises(InputError, match=r"gives 6 classes, 6 of them with fewer than 2 samples: is "
+                                         r"CLASS_FIELD right\?"):
+        labels.require_plausible_classes(samples, features)
+    # Two samples per class pass.
+    features.wkbs, features.values = features.wkbs * 2, features.values * 2
+    labels.require_plausible_classes(labels.rasterize_labels(features, grid, np.ones((1, 6), bool)), features)

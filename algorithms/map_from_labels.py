@@ -1,0 +1,165 @@
+"""mmsiam:mapfromlabels — labels to a styled land-cover map in one run: pretrain (or reuse a
+pretrained model) → train the classifier → classify, through the same core jobs as the three
+algorithms."""
+
+from qgis.core import (
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingUtils,
+)
+
+from .compat import INTEGER
+from .common import (
+    MEMORY_MB,
+    FeedbackProgress,
+    LabelledAlgorithm,
+    remember_model,
+    require_dependencies,
+    run_guarded,
+)
+from .styling import style_on_load
+
+PRETRAINED = "PRETRAINED"
+PRETRAIN_EPOCHS = "PRETRAIN_EPOCHS"
+PRETRAIN_SAMPLES_PER_EPOCH = "PRETRAIN_SAMPLES_PER_EPOCH"
+EPOCHS = "EPOCHS"
+PATCH_SIZE = "PATCH_SIZE"
+OUTPUT = "OUTPUT"
+OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
+OUTPUT_REPORT = "OUTPUT_REPORT"
+OUTPUT_PRETRAINED = "OUTPUT_PRETRAINED"
+OUTPUT_MODEL = "OUTPUT_MODEL"
+
+# Share of the progress bar per stage (pretraining dominates the run time).
+STAGES_WITH_PRETRAINING = ((0, 70), (70, 92), (92, 100))
+STAGES_REUSING = ((0, 0), (0, 80), (80, 100))
+
+
+class MapFromLabelsAlgorithm(LabelledAlgorithm):
+    def name(self):
+        return "mapfromlabels"
+
+    def displayName(self):  # noqa: N802 (QGIS API name)
+        return "Map land cover from a few labels"
+
+    def shortHelpString(self):  # noqa: N802 (QGIS API name)
+        return (
+            "Makes a land-cover map from one or more rasters of the same area and a few labelled "
+            "points or polygons, in one run. Give the rasters, the labels and the field holding "
+            "their class. Out come the classified map, styled with the class names, an accuracy "
+            "report and the two models, so that you can classify other scenes of the same sensors "
+            "later with 'Classify land cover'.\n\n"
+            "The run has three stages, shown in the log: it first learns from the unlabelled pixels "
+            "of the rasters (pretraining; skipped when you give a pretrained model), then trains "
+            "the classifier on your labels, then classifies every pixel.\n\n"
+            "Hyperspectral, Multispectral, SAR raster, Extra modalities: one raster per sensor "
+            "(hover a raster box for details).\n"
+            "Labels: points (each labels the pixel it falls in) or polygons (every pixel inside).\n"
+            "Class field: the field with each label's class; left empty, a field named like class, "
+            "label, type, land use or species is used.\n"
+            "Class name field: a field with a readable name per class, if the class field holds "
+            "numbers.\n"
+            "Pretrained model: a model from an earlier run or from 'Pretrain', to skip pretraining.\n"
+            "Train ratio: share of each class's labels used to train; the rest measures the accuracy.\n"
+            "Validation labels: separate labels for the accuracy report instead.\n"
+            "Pretraining epochs, Classifier epochs: how long each stage learns; fewer is faster, "
+            "more is usually more accurate.\n"
+            "Land-cover map: a GeoTIFF of class codes with the class names and colours. Confidence: "
+            "the probability of the chosen class (0–1), if you want it.\n\n"
+            "Method: a multimodal Siamese network learns features that agree across sensors without "
+            "labels, then a small classifier is trained on them (R. Liu et al., Contrastive Learning "
+            "for Urban Land Cover Classification With Multimodal Siamese Network, IEEE GRSL 2024).")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        self.add_modality_parameters()
+        self.add_label_parameters(with_names=True)
+        self.addParameter(QgsProcessingParameterFile(
+            PRETRAINED, "Pretrained model (empty: pretrain now)", extension="pt", optional=True))
+        self.add_validation_parameters()
+        self.addParameter(QgsProcessingParameterNumber(
+            PRETRAIN_EPOCHS, "Pretraining epochs", INTEGER, defaultValue=100, minValue=1))
+        self.addParameter(QgsProcessingParameterNumber(
+            EPOCHS, "Classifier epochs", INTEGER, defaultValue=60, minValue=1))
+        self.add_advanced(QgsProcessingParameterNumber(
+            PATCH_SIZE, "Patch size (odd, pixels)", INTEGER, defaultValue=5, minValue=3, maxValue=63))
+        self.add_advanced(QgsProcessingParameterNumber(
+            PRETRAIN_SAMPLES_PER_EPOCH, "Pretraining samples per epoch", INTEGER,
+            defaultValue=20000, minValue=2))
+        self.add_seed_and_device()
+        self.add_training_memory()
+        self.addParameter(QgsProcessingParameterRasterDestination(OUTPUT, "Land-cover map"))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            OUTPUT_CONFIDENCE, "Confidence", optional=True, createByDefault=False))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            OUTPUT_REPORT, "Accuracy report", fileFilter="HTML files (*.html)", optional=True))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            OUTPUT_PRETRAINED, "Pretrained model", fileFilter="Model files (*.pt)", optional=True))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            OUTPUT_MODEL, "Classifier model", fileFilter="Model files (*.pt)"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+        self.raise_layer_error()
+        require_dependencies()
+        from ..core.classifier_run import train_job
+        from ..core.classify_run import classify_with_model
+        from ..core.finetune import ClassifierConfig
+        from ..core.inputs import GridOptions
+        from ..core.pretrain_run import pretrain_job
+        from ..core.pretraining import PretrainConfig
+        from ..core.progress import StageProgress
+
+        modalities = self.modality_inputs(parameters, context)
+        seed, device = self.seed_and_device(parameters, context)
+        patch_size = self.parameterAsInt(parameters, PATCH_SIZE, context)
+        options = GridOptions(**self.grid_options(parameters, context))
+        memory_mb = self.parameterAsInt(parameters, MEMORY_MB, context)
+        reuse = self.parameterAsFile(parameters, PRETRAINED, context) or None
+        pretrained_path = reuse or self.parameterAsFileOutput(parameters, OUTPUT_PRETRAINED, context)
+        model_path = self.parameterAsFileOutput(parameters, OUTPUT_MODEL, context)
+        report_path = self.parameterAsFileOutput(parameters, OUTPUT_REPORT, context) or None
+        output = self.parameterAsOutputLayer(parameters, OUTPUT, context)
+        confidence = self.parameterAsOutputLayer(parameters, OUTPUT_CONFIDENCE, context) or None
+        pretrain_config = PretrainConfig(
+            patch_size=patch_size, epochs=self.parameterAsInt(parameters, PRETRAIN_EPOCHS, context),
+            samples_per_epoch=self.parameterAsInt(parameters, PRETRAIN_SAMPLES_PER_EPOCH, context),
+            seed=seed, device=device)
+        classifier_config = ClassifierConfig(
+            patch_size=patch_size, epochs=self.parameterAsInt(parameters, EPOCHS, context),
+            seed=seed, device=device)
+        training = self.training_labels(parameters, context, feedback)
+        progress = FeedbackProgress(feedback)
+        stages = STAGES_REUSING if reuse else STAGES_WITH_PRETRAINING
+        if not reuse and not pretrained_path:
+            pretrained_path = QgsProcessingUtils.generateTempFilename("pretrained.pt")
+
+        def work():
+            classifier_config.validate()
+            if not reuse:
+                feedback.pushInfo("Stage 1 of 3: pretraining on the unlabelled pixels.")
+                pretrain_job(modalities, options, pretrain_config, pretrained_path, None,
+                             StageProgress(progress, *stages[0]), memory_mb)
+            else:
+                feedback.pushInfo(f"Stage 1 of 3: reusing the pretrained model '{reuse}'.")
+            feedback.pushInfo("Stage 2 of 3: training the classifier on the labels.")
+            train_job(modalities, options, classifier_config, model_path, report_path,
+                      pretrained_path, StageProgress(progress, *stages[1]), memory_mb, **training)
+            feedback.pushInfo("Stage 3 of 3: classifying the scene.")
+            classify_with_model(modalities, model_path, output, confidence, memory_mb, device,
+                                StageProgress(progress, *stages[2]))
+
+        run_guarded(work)
+        remember_model(model_path)
+        self.outputs_to_style = (output, confidence)
+        results = {OUTPUT: output, OUTPUT_MODEL: model_path}
+        if not reuse:
+            results[OUTPUT_PRETRAINED] = pretrained_path
+        for name, value in ((OUTPUT_CONFIDENCE, confidence), (OUTPUT_REPORT, report_path)):
+            if value:
+                results[name] = value
+        return results
+
+    def postProcessAlgorithm(self, context, feedback):  # noqa: N802 (QGIS API name)
+        style_on_load(context, *getattr(self, "outputs_to_style", ()))
+        return {}
