@@ -16,37 +16,48 @@ confidence raster just below the map it belongs to.
 
 from __future__ import annotations
 
+import html
 import os
+import re
 
 from qgis.core import QgsProcessingLayerPostProcessorInterface, QgsProject, QgsRasterLayer
 from qgis.PyQt.QtCore import QTimer
 
 from ..core.predict import STYLE_KIND, STYLE_MAP, style_path
 
+_MARKS = re.compile(r"""<property key=["'](mmsiam/[^"']+)["'] value=["']([^"']*)["']""")
 # Post-processors must outlive the algorithm run: Processing keeps only a C++ pointer.
 _KEEP_ALIVE: list = []
 
 
-def plugin_style_of(layer) -> str | None:
-    """The plugin's style file beside ``layer``'s raster, or None."""
+def plugin_style_of(layer):
+    """(path, text) of the plugin's style file beside ``layer``'s raster, or None."""
     if not isinstance(layer, QgsRasterLayer) or layer.providerType() != "gdal":
         return None
     qml = style_path(layer.source().split("|")[0])
     if not os.path.isfile(qml):
         return None
     with open(qml, encoding="utf-8") as handle:
-        return qml if STYLE_KIND in handle.read() else None
+        text = handle.read()
+    return (qml, text) if STYLE_KIND in text else None
 
 
 def apply_result_style(layer) -> bool:
     """Apply the plugin's style to one of its rasters (unless the layer already has one); keep a
     confidence raster below its map. True when the layer is one of the plugin's."""
-    if not layer.customProperty(STYLE_KIND):
-        qml = plugin_style_of(layer)
-        if qml is None:
-            return False
-        layer.loadNamedStyle(qml)
-        layer.triggerRepaint()
+    if layer.customProperty(STYLE_KIND):
+        # Styled already: by QGIS (added by hand), by the other hook, or saved so in a project
+        # (whose layer order is the analyst's).
+        return True
+    style = plugin_style_of(layer)
+    if style is None:
+        return False
+    qml, text = style
+    layer.loadNamedStyle(qml)
+    # The marks themselves, whether or not this QGIS reads a style's custom properties.
+    for key, value in _MARKS.findall(text):
+        layer.setCustomProperty(key, html.unescape(value))
+    layer.triggerRepaint()
     layer_id = layer.id()
     keep_confidence_below_map(layer_id)
     # Again once Processing has placed the layer (it may add it to a group after this signal).

@@ -65,7 +65,10 @@ def run_desktop(work: str, data: str = DATA, extra_env: dict | None = None, time
     if not os.path.isfile(seen_path):
         raise RuntimeError("QGIS wrote nothing:\n" + done.stdout + done.stderr)
     with open(seen_path, encoding="utf-8") as handle:
-        return json.load(handle)
+        seen = json.load(handle)
+    if done.returncode != 0 and "error" not in seen:  # a crash after some load paths
+        seen["error"] = f"QGIS exited with code {done.returncode}:\n" + (done.stdout + done.stderr)[-3000:]
+    return seen
 
 
 def main():

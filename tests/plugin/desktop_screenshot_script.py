@@ -10,12 +10,12 @@ the load paths, default all)."""
 
 import json
 import os
+import shutil
 import time
 import traceback
 
 from qgis.core import (
     QgsApplication,
-    QgsProcessingModelAlgorithm,
     QgsProject,
     QgsRasterLayer,
     QgsVectorLayer,
@@ -60,7 +60,7 @@ def tree_order():
 
 
 def describe(layer):
-    return {"name": layer.name(), "renderer": layer.renderer().type(), "legend": legend_of(layer),
+    return {"name": layer.name(), "source": layer.source(), "renderer": layer.renderer().type(), "legend": legend_of(layer),
             "position": tree_order().index(layer.id())}
 
 
@@ -81,6 +81,36 @@ def by_kind(layers):
     return found
 
 
+HOOK_CALLS = []  # (hook, layer source) for every call of the plugin's two styling hooks
+
+
+def watch_the_hooks():
+    """Record which of the plugin's hooks (layer post-processor, project watch) see each layer."""
+    from multimodal_siamese.algorithms import styling
+    from qgis.utils import plugins
+
+    post_process = styling.ResultStylePostProcessor.postProcessLayer
+
+    def recording_post_process(self, layer, context, feedback):
+        HOOK_CALLS.append(("post-processor", layer.source()))
+        return post_process(self, layer, context, feedback)
+
+    styling.ResultStylePostProcessor.postProcessLayer = recording_post_process
+    watch = plugins["multimodal_siamese"].style_watch
+    watch.project.layersAdded.connect(
+        lambda layers: HOOK_CALLS.extend(("project watch", layer.source()) for layer in layers))
+
+
+def record(seen, path, run):
+    """What the Layers panel shows after ``run`` loaded the outputs, and which hooks saw them."""
+    del HOOK_CALLS[:]
+    found = by_kind(added_layers(run))
+    for kind, shown in found.items():
+        shown["hooks"] = sorted({hook for hook, source in HOOK_CALLS if source == shown["source"]})
+    seen["paths"][path] = found
+    save(seen)
+
+
 def run_dialog(algorithm, parameters):
     import processing
 
@@ -95,49 +125,68 @@ def run_dialog(algorithm, parameters):
         raise RuntimeError(f"the dialog run of {algorithm} failed")
 
 
-def main():
+def main(seen):
+    """Fills ``seen`` as it goes (saved after each load path: a crash still tells how far it got)."""
     import processing
 
-    seen = {"active_plugins": list(active_plugins)}
+    seen["active_plugins"] = list(active_plugins)
     seen["menu_actions"] = [a.objectName() for a in iface.mainWindow().findChildren(
         type(iface.actionExit())) if a.objectName().startswith("mmsiam_")]
     seen["toolbar_button"] = iface.mainWindow().findChild(QToolButton, "mmsiam_toolbutton") is not None
+    try:
+        watch_the_hooks()
+    except (ImportError, KeyError, AttributeError):  # the code before the hooks existed
+        seen["hooks_missing"] = True
     model = os.path.join(OUT, "classifier.pt")
     processing.run("mmsiam:trainclassifier", dict(
         INPUTS, LABELS=POINTS, CLASS_FIELD="SPECIES", EPOCHS=EPOCHS, PATCH_SIZE=5, OUTPUT_MODEL=model))
     classify = dict(INPUTS, MODEL=model)
-    paths = {}
+    seen["paths"] = {}
     if "by_hand" in PATHS:
         result = processing.run("mmsiam:classify", dict(classify, OUTPUT=os.path.join(OUT, "by_hand.tif")))
-        paths["by_hand"] = by_kind(added_layers(
-            lambda: iface.addRasterLayer(result["OUTPUT"], "Land cover (by hand)")))
+        record(seen, "by_hand", lambda: iface.addRasterLayer(result["OUTPUT"], "Land cover (by hand)"))
     if "run_and_load" in PATHS:
-        paths["run_and_load"] = by_kind(added_layers(lambda: processing.runAndLoadResults(
+        record(seen, "run_and_load", lambda: processing.runAndLoadResults(
             "mmsiam:classify", dict(classify, OUTPUT=os.path.join(OUT, "run_and_load.tif"),
-                                    OUTPUT_CONFIDENCE=os.path.join(OUT, "run_and_load_confidence.tif")))))
+                                    OUTPUT_CONFIDENCE=os.path.join(OUT, "run_and_load_confidence.tif"))))
     if "dialog_temporary" in PATHS:
-        paths["dialog_temporary"] = by_kind(added_layers(lambda: run_dialog(
+        record(seen, "dialog_temporary", lambda: run_dialog(
             "mmsiam:classify", dict(classify, OUTPUT="TEMPORARY_OUTPUT",
-                                    OUTPUT_CONFIDENCE="TEMPORARY_OUTPUT"))))
+                                    OUTPUT_CONFIDENCE="TEMPORARY_OUTPUT")))
     if "dialog_file" in PATHS:
-        paths["dialog_file"] = by_kind(added_layers(lambda: run_dialog(
-            "mmsiam:classify", dict(classify, OUTPUT=os.path.join(OUT, "dialog.tif")))))
+        record(seen, "dialog_file", lambda: run_dialog(
+            "mmsiam:classify", dict(classify, OUTPUT=os.path.join(OUT, "dialog.tif"))))
     if "modeler" in PATHS:
-        graphical = QgsProcessingModelAlgorithm()
-        graphical.fromFile(MODEL3)
-        paths["modeler"] = by_kind(added_layers(lambda: run_dialog(graphical, {
+        # As an analyst adds it (Processing Toolbox ▸ Models ▸ Add Model to Toolbox): the model
+        # file in the profile's models folder, run from its dialog.
+        models = os.path.join(QgsApplication.qgisSettingsDirPath(), "processing", "models")
+        os.makedirs(models, exist_ok=True)
+        shutil.copy(MODEL3, models)
+        QgsApplication.processingRegistry().providerById("model").refreshAlgorithms()
+        record(seen, "modeler", lambda: run_dialog("model:pretrain_classify", {
             "MODALITY_1": INPUTS["MULTISPECTRAL"], "MODALITY_2": INPUTS["SAR"], "LABELS": POINTS,
             "CLASS_FIELD": "SPECIES", "PRETRAIN_EPOCHS": 1, "CLASSIFIER_EPOCHS": 2,
             "SAMPLES_PER_EPOCH": 128, "PATCH_SIZE": 5,
-            "classify:CLASSIFIED": os.path.join(OUT, "modeler.tif")})))
-    seen["paths"] = paths
+            "classify:CLASSIFIED": os.path.join(OUT, "modeler.tif")}))
     seen["screenshots"] = screenshots(seen)
     return seen
 
 
 def screenshots(seen):
-    """The README's pictures: the map with its legend in the Layers panel."""
+    """The README's pictures: the map with its legend in the Layers panel, the one-dialog run."""
+    import processing
+
     shots = {}
+    dialog = processing.createAlgorithmDialog("mmsiam:mapfromlabels", dict(
+        INPUTS, LABELS=POINTS, OUTPUT_CONFIDENCE=os.path.join(OUT, "confidence.tif")))
+    dialog.resize(900, 720)
+    dialog.show()
+    for _ in range(50):
+        QCoreApplication.processEvents()
+        time.sleep(0.02)
+    shots["mapfromlabels"] = os.path.join(OUT, "screenshot_mapfromlabels.png")
+    dialog.grab().save(shots["mapfromlabels"])
+    dialog.close()
     root = QgsProject.instance().layerTreeRoot()
     # Keep one map (and its confidence) visible, under the training points.
     keep = [layer for layer in QgsProject.instance().mapLayers().values()
@@ -151,6 +200,7 @@ def screenshots(seen):
         node.setExpanded(True)
         if node.layer().name().lower().startswith("confidence"):
             node.setItemVisibilityChecked(False)
+    iface.mainWindow().showMaximized()
     canvas = iface.mapCanvas()
     if keep:
         canvas.setExtent(keep[0].extent())
@@ -164,13 +214,20 @@ def screenshots(seen):
     return shots
 
 
-def finish():
-    try:
-        seen = main()
-    except Exception:  # reported to the test through the JSON, which fails on it
-        seen = {"error": traceback.format_exc()}
+SEEN = {}
+
+
+def save(seen):
     with open(os.path.join(OUT, "seen.json"), "w", encoding="utf-8") as handle:
         json.dump(seen, handle, indent=1)
+
+
+def finish():
+    try:
+        main(SEEN)
+    except Exception:  # reported to the test through the JSON, which fails on it
+        SEEN["error"] = traceback.format_exc()
+    save(SEEN)
     QgsProject.instance().setDirty(False)  # no "save project?" question on exit
     QgsApplication.exit(0)
 

@@ -8,7 +8,8 @@ from qgis.core import Qgis, QgsApplication, QgsProcessingAlgorithm
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtWidgets import QPushButton
 
-ALGORITHM_IDS = ["mmsiam:pretrain", "mmsiam:trainclassifier", "mmsiam:classify", "mmsiam:evaluate"]
+ALGORITHM_IDS = ["mmsiam:mapfromlabels", "mmsiam:pretrain", "mmsiam:trainclassifier", "mmsiam:classify",
+                 "mmsiam:evaluate"]
 
 
 @pytest.fixture()
@@ -35,7 +36,8 @@ def test_menu_has_one_action_per_algorithm_and_unload_removes_them(gui_plugin):
     assert [name for name, _ in calls["menu"]] == ["&Multimodal Siamese"] * len(ALGORITHM_IDS)
     actions = [action for _, action in calls["menu"]]
     assert all(not action.icon().isNull() for action in actions)
-    assert [a.text() for a in actions] == ["Pretrain multimodal Siamese network (no labels)…",
+    assert [a.text() for a in actions] == ["Map land cover from a few labels…",
+                                           "Pretrain multimodal Siamese network (no labels)…",
                                            "Train few-shot land-cover classifier…", "Classify land cover…",
                                            "Evaluate pretraining against random init and random forest…"]
     button = calls["toolbar"][0]

@@ -7,7 +7,7 @@ from qgis.core import QgsApplication, QgsProcessingParameterEnum
 
 QGIS_PROCESS = os.environ["QGIS_PROCESS_SCRIPT"]  # set by conftest.py
 
-ALGORITHMS = {"mmsiam:pretrain", "mmsiam:trainclassifier", "mmsiam:classify"}
+ALGORITHMS = {"mmsiam:mapfromlabels", "mmsiam:pretrain", "mmsiam:trainclassifier", "mmsiam:classify"}
 
 
 def test_provider_registers_with_its_algorithms(provider):
