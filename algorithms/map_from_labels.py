@@ -102,8 +102,9 @@ class MapFromLabelsAlgorithm(LabelledAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         self.raise_layer_error()
         require_dependencies()
+        from ..core.atomic import check_output_folder
         from ..core.classifier_run import train_job
-        from ..core.classify_run import classify_with_model
+        from ..core.classify_run import check_classify_outputs, classify_with_model
         from ..core.finetune import ClassifierConfig
         from ..core.inputs import GridOptions
         from ..core.pretrain_run import pretrain_job
@@ -135,7 +136,14 @@ class MapFromLabelsAlgorithm(LabelledAlgorithm):
             pretrained_path = QgsProcessingUtils.generateTempFilename("pretrained.pt")
 
         def work():
+            # Everything that can be refused is refused before the long stages start.
             classifier_config.validate()
+            pretrain_config.validate()
+            check_classify_outputs(output, confidence)
+            for path, what in ((model_path, "classifier model"), (report_path, "report"),
+                               (None if reuse else pretrained_path, "pretrained model")):
+                if path:
+                    check_output_folder(path, what)
             if not reuse:
                 feedback.pushInfo("Stage 1 of 3: pretraining on the unlabelled pixels.")
                 pretrain_job(modalities, options, pretrain_config, pretrained_path, None,

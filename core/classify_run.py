@@ -28,8 +28,8 @@ def load_classifier(path: str):
     return model.eval(), metadata
 
 
-def classify_with_model(modalities: list, model_path: str, output: str, confidence: str | None,
-                        memory_mb: float, device: str, progress) -> dict:
+def check_classify_outputs(output: str, confidence: str | None):
+    """Refuse outputs that cannot be written, before any work."""
     if not output.lower().endswith((".tif", ".tiff")):
         raise InputError(f"The classified raster must be a GeoTIFF (.tif); got '{output}'.")
     if confidence and not confidence.lower().endswith((".tif", ".tiff")):
@@ -37,6 +37,11 @@ def classify_with_model(modalities: list, model_path: str, output: str, confiden
     check_output_folder(output, "classified raster")
     if confidence:
         check_output_folder(confidence, "confidence raster")
+
+
+def classify_with_model(modalities: list, model_path: str, output: str, confidence: str | None,
+                        memory_mb: float, device: str, progress) -> dict:
+    check_classify_outputs(output, confidence)
     device = resolve_device(device)
     model, metadata = load_classifier(model_path)
     options = GridOptions.from_dict(metadata["grid"])

@@ -158,3 +158,20 @@ def test_run_and_load_results_styles_the_map_and_puts_the_confidence_below_it(pl
         assert order.index(confidence.id()) > order.index(classified.id())
     finally:
         project.removeMapLayers([layer.id() for layer in added])
+
+
+def test_cancel_in_the_classifier_stage_leaves_no_map_and_no_classifier(plugin, tahoe, tmp_path):
+    import processing
+
+    class CancelInStageTwo(Recorder):
+        def pushInfo(self, text):  # noqa: N802 (QGIS API name)
+            super().pushInfo(text)
+            if text.startswith("Stage 2"):
+                self.cancel()
+
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        processing.run("mmsiam:mapfromlabels", dict(
+            rasters(tahoe), LABELS=tahoe["LABELS"], **TINY, OUTPUT=str(tmp_path / "map.tif"),
+            OUTPUT_PRETRAINED=str(tmp_path / "pre.pt"), OUTPUT_MODEL=str(tmp_path / "m.pt")),
+            feedback=CancelInStageTwo())
+    assert sorted(os.listdir(tmp_path)) == ["pre.pt"]  # stage 1 finished whole; nothing else
