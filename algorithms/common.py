@@ -208,7 +208,13 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
             if value is None or definition.checkValueIsAcceptable(value, context):
                 continue
             return False, number_range_message(definition, value)
-        return super().checkParameterValues(parameters, context)
+        # A parameter left out takes its default, as parameterAs...() reads it; QGIS's own check
+        # refuses a missing file even when it has one (classify's MODEL: the session's last model).
+        filled = dict(parameters or {})
+        for definition in self.parameterDefinitions():
+            if filled.get(definition.name()) is None and definition.defaultValue() is not None:
+                filled[definition.name()] = definition.defaultValue()
+        return super().checkParameterValues(filled, context)
 
     def add_advanced(self, parameter):
         add_flag(parameter, FLAG_ADVANCED)
