@@ -26,6 +26,8 @@ from qgis.PyQt.QtCore import QTimer
 from ..core.predict import STYLE_KIND, STYLE_MAP, style_path
 
 _MARKS = re.compile(r"""<property key=["'](mmsiam/[^"']+)["'] value=["']([^"']*)["']""")
+# Layers styled by these hooks in this session (the other hook may still have to order them).
+_STYLED_HERE: set = set()
 # Post-processors must outlive the algorithm run: Processing keeps only a C++ pointer.
 _KEEP_ALIVE: list = []
 
@@ -46,21 +48,24 @@ def apply_result_style(layer) -> bool:
     """Apply the plugin's style to one of its rasters (unless the layer already has one); keep a
     confidence raster below its map. True when the layer is one of the plugin's."""
     if layer.customProperty(STYLE_KIND):
-        # Styled already: by QGIS (added by hand), by the other hook, or saved so in a project
-        # (whose layer order is the analyst's).
-        return True
-    style = plugin_style_of(layer)
-    if style is None:
-        return False
-    qml, text = style
-    layer.loadNamedStyle(qml)
-    # The marks themselves, whether or not this QGIS reads a style's custom properties.
-    for key, value in _MARKS.findall(text):
-        layer.setCustomProperty(key, html.unescape(value))
-    layer.triggerRepaint()
+        if layer.id() not in _STYLED_HERE:
+            # Styled by QGIS (added by hand) or saved so in a project: the analyst's order stays.
+            return True
+    else:
+        style = plugin_style_of(layer)
+        if style is None:
+            return False
+        qml, text = style
+        layer.loadNamedStyle(qml)
+        # The marks themselves, whether or not this QGIS reads a style's custom properties.
+        for key, value in _MARKS.findall(text):
+            layer.setCustomProperty(key, html.unescape(value))
+        layer.triggerRepaint()
+        _STYLED_HERE.add(layer.id())
     layer_id = layer.id()
     keep_confidence_below_map(layer_id)
-    # Again once Processing has placed the layer (it may add it to a group after this signal).
+    # Again once the layer has its place in the Layers panel: the project's layersAdded comes
+    # before the layer tree adds its node, and Processing may put it in a group afterwards.
     QTimer.singleShot(0, lambda: keep_confidence_below_map(layer_id))
     return True
 

@@ -51,7 +51,8 @@ def legend_of(layer):
     """What the Layers panel shows under the layer: its legend entries' texts."""
     view = iface.layerTreeView()
     node = QgsProject.instance().layerTreeRoot().findLayer(layer.id())
-    return [n.data(Qt.ItemDataRole.DisplayRole) for n in view.layerTreeModel().layerLegendNodes(node)]
+    texts = [n.data(Qt.ItemDataRole.DisplayRole) for n in view.layerTreeModel().layerLegendNodes(node)]
+    return ["" if text is None else str(text) for text in texts]
 
 
 def tree_order():
@@ -104,7 +105,10 @@ def watch_the_hooks():
 def record(seen, path, run):
     """What the Layers panel shows after ``run`` loaded the outputs, and which hooks saw them."""
     del HOOK_CALLS[:]
-    found = by_kind(added_layers(run))
+    layers = added_layers(run)
+    for _ in range(20):  # as the desktop's event loop would, before the analyst looks
+        QCoreApplication.processEvents()
+    found = by_kind(layers)
     for kind, shown in found.items():
         shown["hooks"] = sorted({hook for hook, source in HOOK_CALLS if source == shown["source"]})
     seen["paths"][path] = found
@@ -218,8 +222,9 @@ SEEN = {}
 
 
 def save(seen):
+    text = json.dumps(seen, indent=1, default=repr)  # whole or not at all
     with open(os.path.join(OUT, "seen.json"), "w", encoding="utf-8") as handle:
-        json.dump(seen, handle, indent=1)
+        handle.write(text)
 
 
 def finish():
@@ -227,9 +232,10 @@ def finish():
         main(SEEN)
     except Exception:  # reported to the test through the JSON, which fails on it
         SEEN["error"] = traceback.format_exc()
-    save(SEEN)
-    QgsProject.instance().setDirty(False)  # no "save project?" question on exit
-    QgsApplication.exit(0)
+    finally:
+        save(SEEN)
+        QgsProject.instance().setDirty(False)  # no "save project?" question on exit
+        QgsApplication.exit(0)
 
 
 # After start-up has finished (plugins loaded, main window shown).
