@@ -61,6 +61,8 @@ def run_desktop(work: str, data: str = DATA, extra_env: dict | None = None, time
     finally:
         server.terminate()
         server.wait(timeout=10)
+    with open(os.path.join(work, "qgis_output.txt"), "w", encoding="utf-8") as handle:
+        handle.write(done.stdout + done.stderr)  # the whole log, for a crash's backtrace
     seen_path = os.path.join(out, "seen.json")
     if not os.path.isfile(seen_path):
         raise RuntimeError("QGIS wrote nothing:\n" + done.stdout + done.stderr)

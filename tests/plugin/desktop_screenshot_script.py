@@ -20,8 +20,8 @@ from qgis.core import (
     QgsRasterLayer,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QCoreApplication, Qt, QTimer
-from qgis.PyQt.QtWidgets import QToolButton
+from qgis.PyQt.QtCore import QCoreApplication, QEvent, Qt, QTimer
+from qgis.PyQt.QtWidgets import QDockWidget, QToolButton
 from qgis.utils import active_plugins, iface
 
 DATA = os.environ["MMSIAM_SHOT_DATA"]
@@ -115,6 +115,13 @@ def record(seen, path, run):
     save(seen)
 
 
+def close(dialog):
+    """Close and delete a dialog now: its layer boxes must not outlive the project at exit."""
+    dialog.close()
+    dialog.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
 def run_dialog(algorithm, parameters):
     import processing
 
@@ -124,7 +131,7 @@ def run_dialog(algorithm, parameters):
     dialog.show()
     dialog.runAlgorithm()
     wait_for(lambda: finished)
-    dialog.close()
+    close(dialog)
     if not finished[0]:
         raise RuntimeError(f"the dialog run of {algorithm} failed")
 
@@ -183,14 +190,14 @@ def screenshots(seen):
     shots = {}
     dialog = processing.createAlgorithmDialog("mmsiam:mapfromlabels", dict(
         INPUTS, LABELS=POINTS, OUTPUT_CONFIDENCE=os.path.join(OUT, "confidence.tif")))
-    dialog.resize(900, 720)
     dialog.show()
+    dialog.resize(960, 760)
     for _ in range(50):
         QCoreApplication.processEvents()
         time.sleep(0.02)
     shots["mapfromlabels"] = os.path.join(OUT, "screenshot_mapfromlabels.png")
     dialog.grab().save(shots["mapfromlabels"])
-    dialog.close()
+    close(dialog)
     root = QgsProject.instance().layerTreeRoot()
     # Keep one map (and its confidence) visible, under the training points.
     keep = [layer for layer in QgsProject.instance().mapLayers().values()
@@ -201,10 +208,15 @@ def screenshots(seen):
     labels = QgsVectorLayer(POINTS, "Training points", "ogr")
     QgsProject.instance().addMapLayer(labels)
     for node in root.findLayers():
-        node.setExpanded(True)
         if node.layer().name().lower().startswith("confidence"):
             node.setItemVisibilityChecked(False)
-    iface.mainWindow().showMaximized()
+    # The whole screen (no window manager under Xvfb to maximize it), the Layers panel only.
+    iface.mainWindow().setGeometry(0, 0, 1280, 900)
+    for dock in iface.mainWindow().findChildren(QDockWidget):
+        dock.setVisible(dock.objectName() == "Layers")
+    iface.layerTreeView().expandAll()
+    for _ in range(20):  # the new window size reaches the canvas before the extent is set
+        QCoreApplication.processEvents()
     canvas = iface.mapCanvas()
     if keep:
         canvas.setExtent(keep[0].extent())
@@ -234,6 +246,11 @@ def finish():
         SEEN["error"] = traceback.format_exc()
     finally:
         save(SEEN)
+        # Layers removed while the window is whole: QGIS 3.22 crashes at exit when the current
+        # layer changes after its style dock is gone.
+        iface.layerTreeView().setCurrentLayer(None)
+        QgsProject.instance().removeAllMapLayers()
+        QCoreApplication.processEvents()
         QgsProject.instance().setDirty(False)  # no "save project?" question on exit
         QgsApplication.exit(0)
 
