@@ -32,7 +32,6 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
 from qgis.PyQt.QtGui import QIcon
 
 from .compat import DOUBLE, FLAG_ADVANCED, INTEGER, RASTER, VECTOR_POINT, VECTOR_POLYGON, add_flag
@@ -304,9 +303,6 @@ def number_range_message(definition, value) -> str:
             "Change it and run again.")
 
 
-_INTEGER_TYPES = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong)
-
-
 def detect_class_field(layer) -> str:
     """The class field of a label layer left unset: that of its categorized style, else a field
     named like a class (core.labels.guess_class_field); refused with the fields when none fits."""
@@ -317,9 +313,12 @@ def detect_class_field(layer) -> str:
         return styled
     summaries = []
     for index, field in enumerate(layer.fields()):
-        values = [v for v in layer.uniqueValues(index, 300) if _plain(v) is not None]
-        summaries.append(FieldSummary(field.name(), field.isNumeric(), field.type() in _INTEGER_TYPES,
-                                      len(values), layer.featureCount()))
+        values = [_plain(v) for v in layer.uniqueValues(index, 300)]
+        values = [v for v in values if v is not None]
+        # Whole numbers judged by the values (field type enums differ between Qt 5 and Qt 6).
+        integer = field.isNumeric() and all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+        summaries.append(FieldSummary(field.name(), field.isNumeric(), integer, len(values),
+                                      layer.featureCount()))
     guess = guess_class_field(summaries)
     if guess is None:
         raise QgsProcessingException(
