@@ -17,16 +17,16 @@ from qgis.PyQt.QtCore import QCoreApplication
 
 
 def test_two_trainclassifier_runs_at_once_in_background_tasks(plugin, data_dir, tmp_path, monkeypatch):
-    from multimodal_siamese.algorithms import train_classifier
+    from multimodal_siamese.algorithms import common
 
     reader_threads = []
-    original = train_classifier.label_features_from_layer
+    original = common.label_features_from_layer
 
     def recording(*args, **kwargs):
         reader_threads.append(threading.current_thread())
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(train_classifier, "label_features_from_layer", recording)
+    monkeypatch.setattr(common, "label_features_from_layer", recording)
     d = os.path.join(data_dir, "tahoe")
     # A project layer, as in the desktop: it must be read in the main thread (prepareAlgorithm).
     labels = QgsVectorLayer(os.path.join(d, "tahoe_training_points.gpkg"), "points", "ogr")

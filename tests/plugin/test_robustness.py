@@ -313,7 +313,8 @@ def test_cancel_mid_training_and_mid_classification_leaves_existing_files_untouc
     with rasterio.open(output) as out, rasterio.open(confidence) as conf:
         assert out.dtypes[0] == "uint8" and conf.dtypes[0] == "float32"
         assert (out.read(1) > 0).all()  # both rasters have data everywhere
-    assert sorted(os.listdir(tmp_path)) == ["confidence.tif", "map.qml", "map.tif", "model.pt"]
+    assert sorted(os.listdir(tmp_path)) == ["confidence.qml", "confidence.tif", "map.qml", "map.tif",
+                                            "model.pt"]
 
 
 # ----------------------------------------------------------------------------- gaps
