@@ -70,9 +70,12 @@ ensure_chroot() {
     # What a real image of that release has: its updates and security suites (not for sid).
     case "$dist" in
         sid|unstable) printf 'deb %s %s main\n' "$MIRROR" "$dist" ;;
-        *) printf 'deb %s %s main\ndeb %s %s-updates main\ndeb %s-security %s-security main\n' \
+        *) printf 'deb %s %s main\ndeb %s %s-updates main\ndeb %s %s-security main\n' \
                "$MIRROR" "$dist" "$MIRROR" "$dist" "${MIRROR%/debian}/debian-security" "$dist" ;;
     esac >"$dir/etc/apt/sources.list"
+    # A mirror or snapshot older than the clock: its Release files are still valid (as on this host).
+    printf 'Acquire::Check-Valid-Until "false";\nAcquire::Check-Date "false";\n' \
+        >"$dir/etc/apt/apt.conf.d/99mmsiam-matrix"
     # This host's name server and CA certificates (a registry proxy may need the host's CA); the
     # copy in /usr/local/share survives update-ca-certificates when a package installs
     # ca-certificates in the chroot.
