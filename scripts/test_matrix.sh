@@ -129,13 +129,15 @@ in_chroot() {
         /bin/sh -c "cd $REPO && $*"
 }
 
-# phase NAME LOCKED COMMAND: runs it in the chroot, log in $LOGS/<dist>.<name>.log; sets
-# PHASE_RC and PHASE_S.
+# phase DIST NAME locked|unlocked COMMAND: runs it in the chroot, log in $LOGS/<dist>.<name>.log;
+# sets PHASE_RC and PHASE_S (seconds it ran, without the wait for the lock).
 phase() {
     local dist="$1" name="$2" locked="$3" cmd="$4" dir="$CACHE/$1" start
-    local logfile="$LOGS/$dist.$name.log"
+    local logfile="$LOGS/$dist.$name.log" stamp="$LOGS/$dist.$name.started"
     log "$dist" "$name: $cmd (log: $logfile)"
     start=$(date +%s)
+    echo "$start" >"$stamp"
+    export MMSIAM_PHASE_STAMP="$stamp"  # rewritten once the lock is held: waiting is not counted
     set +e
     if [ "$locked" = locked ]; then
         flock "$LOCK" timeout "$PHASE_TIMEOUT" bash "$SELF" --in-chroot "$dir" "$cmd" >"$logfile" 2>&1
@@ -144,8 +146,8 @@ phase() {
     fi
     PHASE_RC=$?
     set -e
-    PHASE_S=$(( $(date +%s) - start ))
-    log "$dist" "$name: exit $PHASE_RC after ${PHASE_S} s"
+    PHASE_S=$(( $(date +%s) - $(cat "$stamp") ))
+    log "$dist" "$name: exit $PHASE_RC after ${PHASE_S} s (started $(( $(cat "$stamp") - start )) s after the request)"
 }
 
 versions() {
@@ -198,6 +200,7 @@ run_dist() {
 
 # Called back by phase() (flock and timeout need a program): one command in a chroot.
 if [ "${1:-}" = --in-chroot ]; then
+    [ -z "${MMSIAM_PHASE_STAMP:-}" ] || date +%s >"$MMSIAM_PHASE_STAMP"
     in_chroot "$2" "$3"
     exit
 fi
