@@ -187,11 +187,18 @@ run_dist() {
     mount_chroot "$dir"
     log "$dist" "chroot ready in $(( $(date +%s) - t0 )) s; repository copy at ${HEAD_SHA:0:10}"
     phase "$dist" setup unlocked "sh bootstrap.sh setup"; setup_rc=$PHASE_RC; setup_s=$PHASE_S
-    phase "$dist" demo locked "sh bootstrap.sh demo"; demo_rc=$PHASE_RC; demo_s=$PHASE_S
-    phase "$dist" test locked "sh bootstrap.sh test"; test_rc=$PHASE_RC; test_s=$PHASE_S
+    if [ "$setup_rc" = 0 ]; then
+        phase "$dist" demo locked "sh bootstrap.sh demo"; demo_rc=$PHASE_RC; demo_s=$PHASE_S
+        phase "$dist" test locked "sh bootstrap.sh test"; test_rc=$PHASE_RC; test_s=$PHASE_S
+    else
+        # Both commands start with this same set-up: they would fail the same way, on the lock.
+        log "$dist" "set-up failed: demo and test not run (see $LOGS/$dist.setup.log)"
+        demo_rc=-; test_rc=-; demo_s=-; test_s=-
+        : >"$LOGS/$dist.test.log"
+    fi
     versions "$dir"
     counts="$(test_counts "$LOGS/$dist.test.log")"
-    if [ "$setup_rc$demo_rc$test_rc" != 000 ]; then status=FAIL; fi
+    [ "$setup_rc$demo_rc$test_rc" = 000 ] || status=FAIL
     printf '%-8s QGIS %-7s Python %-7s GDAL %-7s torch %-28s tests p/f/s/e %-13s setup %4ss demo %4ss test %4ss exit setup=%s demo=%s test=%s %s\n' \
         "$dist" "$QGIS_V" "$PY_V" "$GDAL_V" "$TORCH_V" "$counts" "$setup_s" "$demo_s" "$test_s" \
         "$setup_rc" "$demo_rc" "$test_rc" "$status" >"$LOGS/$dist.summary"
