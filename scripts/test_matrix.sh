@@ -24,6 +24,7 @@
 #                          repository on purpose: `make clean` must never meet a bind mount)
 #   MMSIAM_SHARED          folder made available as ../shared beside the copy (default: the
 #                          repository's ../shared; skipped when absent, the data tests then skip)
+#   MMSIAM_MATRIX_LOGS     logs and summary (default $MMSIAM_MATRIX_DIR/logs)
 #   MMSIAM_CPU_LOCK        lock file for the CPU-heavy phases (default $MMSIAM_MATRIX_DIR/cpu.lock)
 #   MMSIAM_MATRIX_MIRROR   Debian mirror (default http://deb.debian.org/debian)
 #   MMSIAM_MATRIX_TIMEOUT  seconds allowed to each phase (default 3600)
@@ -37,7 +38,7 @@ SHARED="${MMSIAM_SHARED:-$ROOT/../shared}"
 LOCK="${MMSIAM_CPU_LOCK:-$CACHE/cpu.lock}"
 MIRROR="${MMSIAM_MATRIX_MIRROR:-http://deb.debian.org/debian}"
 PHASE_TIMEOUT="${MMSIAM_MATRIX_TIMEOUT:-3600}"
-LOGS="$CACHE/logs"
+LOGS="${MMSIAM_MATRIX_LOGS:-$CACHE/logs}"
 # Inside each chroot: the repository copy, with the shared data beside it.
 WORK=/root/mmsiam
 REPO="$WORK/multimodal_siamese"
@@ -155,7 +156,7 @@ versions() {
     venv="$dir$REPO/.venv"
     QGIS_V="$(chroot "$dir" dpkg-query -W -f='${Version}' qgis 2>/dev/null | sed 's/[+~-].*//')" || QGIS_V="?"
     PY_V="$(chroot "$dir" /usr/bin/python3 -c 'import platform; print(platform.python_version())' 2>/dev/null)" || PY_V="?"
-    GDAL_V="$(chroot "$dir" gdal-config --version 2>/dev/null || chroot "$dir" gdalinfo --version 2>/dev/null | sed 's/^GDAL \([^,]*\),.*/\1/')" || GDAL_V="?"
+    GDAL_V="$(chroot "$dir" gdalinfo --version 2>/dev/null | awk '{print $2}' | tr -d ,)" || GDAL_V="?"
     torch="$(find "$venv"/lib/python3*/site-packages -maxdepth 1 -name 'torch-*.dist-info' 2>/dev/null | head -n1)"
     torch="${torch##*/torch-}"; torch="${torch%.dist-info}"
     cuda=""
