@@ -213,6 +213,18 @@ if [ "${1:-}" = --in-chroot ]; then
     exit
 fi
 
+# Debugging a failure: one command in an existing chroot's repository copy, mounts as for the
+# matrix (no set-up, no refresh, no lock: take it yourself), e.g.
+#     scripts/test_matrix.sh --run trixie '.venv/bin/python -m pytest -q tests/core/test_raster.py'
+if [ "${1:-}" = --run ]; then
+    [ "$#" = 3 ] && [ -f "$CACHE/$2.debootstrap-ok" ] || { echo "usage: $0 --run DIST COMMAND (an existing chroot)" >&2; exit 2; }
+    trap 'unmount_all "$CACHE/$2"' EXIT
+    mount_chroot "$CACHE/$2"
+    set +e
+    in_chroot "$CACHE/$2" "$3"
+    exit
+fi
+
 if [ "$#" -gt 0 ]; then DISTS=("$@"); else DISTS=(bookworm trixie sid); fi
 [ "$(id -u)" = 0 ] || { echo "test_matrix: run as root (debootstrap, chroot, mount)" >&2; exit 2; }
 for tool in debootstrap chroot flock findmnt git timeout; do
