@@ -100,8 +100,8 @@ refresh_repository() {
     git clone -q --no-hardlinks "$ROOT" "$new"
     git -C "$new" checkout -q --detach "$HEAD_SHA"
     if [ -d "$old" ]; then
-        [ -d "$old/.venv" ] && mv "$old/.venv" "$new/.venv"
-        [ -d "$old/data" ] && mv "$old/data" "$new/data"
+        if [ -d "$old/.venv" ]; then mv "$old/.venv" "$new/.venv"; fi
+        if [ -d "$old/data" ]; then mv "$old/data" "$new/data"; fi
         rm -rf --one-file-system "$old"
     fi
     mv "$new" "$old"
@@ -183,6 +183,10 @@ run_dist() {
     trap 'unmount_all "$CACHE/'"$dist"'"' EXIT
     trap 'exit 130' INT TERM
     t0=$(date +%s)
+    # One matrix run per chroot at a time (the lock is released when this subshell ends).
+    exec 9>"$CACHE/$dist.lock"
+    flock -n 9 || { log "$dist" "another matrix run is using $dir"; exit 1; }
+    unmount_all "$dir"
     ensure_chroot "$dist"
     refresh_repository "$dist"
     mount_chroot "$dir"
