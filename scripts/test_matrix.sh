@@ -222,6 +222,8 @@ fi
 #     scripts/test_matrix.sh --run trixie '.venv/bin/python -m pytest -q tests/core/test_raster.py'
 if [ "${1:-}" = --run ]; then
     [ "$#" = 3 ] && [ -f "$CACHE/$2.debootstrap-ok" ] || { echo "usage: $0 --run DIST COMMAND (an existing chroot)" >&2; exit 2; }
+    exec 9>"$CACHE/$2.lock"
+    flock -n 9 || { echo "test_matrix: another run is using $CACHE/$2" >&2; exit 1; }
     trap 'unmount_all "$CACHE/$2"' EXIT
     mount_chroot "$CACHE/$2"
     set +e
@@ -249,7 +251,14 @@ cleanup() {
     local pid dist
     for pid in "${PIDS[@]}"; do killtree "$pid"; done
     wait || true
-    for dist in "${DISTS[@]}"; do unmount_all "$CACHE/$dist"; done
+    unmount_unused
+}
+# The mounts of this run's chroots that no other run is using now.
+unmount_unused() {
+    local dist
+    for dist in "${DISTS[@]}"; do
+        if flock -n "$CACHE/$dist.lock" true; then unmount_all "$CACHE/$dist"; fi
+    done
 }
 PIDS=()
 trap 'cleanup; exit 130' INT TERM
@@ -263,7 +272,7 @@ for dist in "${DISTS[@]}"; do
     PIDS+=($!)
 done
 wait
-for dist in "${DISTS[@]}"; do unmount_all "$CACHE/$dist"; done
+unmount_unused
 
 echo
 echo "Matrix of ${HEAD_SHA:0:10} ($(date -u +%Y-%m-%dT%H:%MZ), $(( $(date +%s) - start )) s; tests passed/failed/skipped/errors; logs in $LOGS):"
