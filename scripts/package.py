@@ -18,7 +18,7 @@ PLUGIN_NAME = "multimodal_siamese"
 
 # Top-level folders and files that are for developers, not for QGIS.
 EXCLUDED_DIRS = ("tests/", "benchmarks/", "scripts/", "docs/", ".ci/", ".qgis-settings/", ".github/")
-EXCLUDED_FILES = {"Makefile", "pytest.ini", "requirements-dev.txt", ".gitignore", ".gitattributes"}
+EXCLUDED_FILES = {"Makefile", "bootstrap.sh", "pytest.ini", "requirements-dev.txt", ".gitignore", ".gitattributes"}
 
 
 def tracked_files(root: str = ROOT) -> list:

@@ -40,7 +40,7 @@ def test_zip_has_one_plugin_folder_named_like_the_zip_and_no_development_files(b
     for name in inside:
         assert "__pycache__" not in name and not name.endswith((".pyc", ".pyo")), name
         assert not name.startswith(("tests/", "benchmarks/", "scripts/", ".ci/", ".qgis-settings/", ".")), name
-        assert name not in ("Makefile", "pytest.ini", "requirements-dev.txt"), name
+        assert name not in ("Makefile", "bootstrap.sh", "pytest.ini", "requirements-dev.txt"), name
         assert not name.startswith((".venv/", ".build/", "data/", "demo_output/")), name
     tracked = set(package.tracked_files())
     assert inside <= tracked  # only what git tracks
