@@ -30,6 +30,7 @@ EPOCHS = "EPOCHS"
 SPLIT = "SPLIT"
 BLOCK_SIZE = "BLOCK_SIZE"
 MODALITY_SUBSETS = "MODALITY_SUBSETS"
+SEEDS = "SEEDS"
 OUTPUT_TABLE = "OUTPUT_TABLE"
 OUTPUT_REPORT = "OUTPUT_REPORT"
 
@@ -61,7 +62,9 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             "Block size: side of the spatial blocks in pixels (default three patch widths).\n"
             "Modality subsets: 'all' modalities together, or 'every' non-empty subset (H, M, S, HM, "
             "HS, MS, HMS in the paper).\n"
-            "Table: CSV with one row per fold × ratio × subset × method. Report: HTML with a Table "
+            "Seeds: optional comma-separated seeds (e.g. 42,43,44): the whole evaluation runs once per "
+            "seed and the report shows the spread; empty = the Seed parameter alone.\n"
+            "Table: CSV with one row per seed × fold × ratio × subset × method. Report: HTML with a Table "
             "I-style summary (mean ± std), a Table II-style per-class IoU table and a Fig. 3-style "
             "plot of the gain of pretraining; a JSON summary is written beside it.")
 
@@ -95,6 +98,8 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             MODALITY_SUBSETS, "Modality subsets", options=["all", "every"], defaultValue="all",
             usesStaticStrings=True))
         self.add_seed_and_device()
+        self.addParameter(QgsProcessingParameterString(
+            SEEDS, "Seeds (comma-separated, empty = Seed only)", defaultValue="", optional=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             OUTPUT_TABLE, "Evaluation table", fileFilter="CSV files (*.csv)"))
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -109,7 +114,7 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         self.raise_layer_error()
         require_dependencies()
-        from ..core.evaluation import EvaluationConfig, parse_ratios
+        from ..core.evaluation import EvaluationConfig, parse_ratios, parse_seeds
         from ..core.evaluation_run import run_evaluation
         from ..core.inputs import GridOptions
         from ..core.pretraining import PretrainConfig
@@ -128,7 +133,8 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
                 train_ratios=parse_ratios(self.parameterAsString(parameters, TRAIN_RATIOS, context)),
                 split=self.parameterAsEnumString(parameters, SPLIT, context) or "blocks",
                 block_size=self.parameterAsInt(parameters, BLOCK_SIZE, context),
-                epochs=self.parameterAsInt(parameters, EPOCHS, context), seed=seed, device=device)
+                epochs=self.parameterAsInt(parameters, EPOCHS, context), seed=seed, device=device,
+                seeds=parse_seeds(self.parameterAsString(parameters, SEEDS, context) or ""))
             pretrain_config = PretrainConfig(
                 epochs=self.parameterAsInt(parameters, PRETRAIN_EPOCHS, context),
                 samples_per_epoch=self.parameterAsInt(parameters, PRETRAIN_SAMPLES_PER_EPOCH, context),

@@ -3,6 +3,7 @@
 from qgis.core import (
     QgsProcessing,
     QgsProcessingException,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
@@ -34,6 +35,9 @@ LEARNING_RATE = "LEARNING_RATE"
 BATCH_SIZE = "BATCH_SIZE"
 OUTPUT_MODEL = "OUTPUT_MODEL"
 OUTPUT_REPORT = "OUTPUT_REPORT"
+CLASSIFIER = "CLASSIFIER"
+# static strings of core.finetune.CLASSIFIERS (not imported here: it loads torch)
+CLASSIFIER_CHOICES = ["ensemble", "network", "linear"]
 
 
 class TrainClassifierAlgorithm(MmsiamAlgorithm):
@@ -58,6 +62,9 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
             "Class name field: optional text field with a readable name per class (e.g. class_name "
             "next to class_id); it overrides the style's labels.\n"
             "Pretrained model: output of 'Pretrain multimodal Siamese network'; empty = random start.\n"
+            "Classifier: 'ensemble' (default) averages the network with a linear model on each pixel's "
+            "own bands and pretrained features; 'network' is the paper's eq. (3) alone; 'linear' the "
+            "linear model alone.\n"
             "Train ratio: fraction of each class's samples used for training; the rest validates "
             "(1 = train on all). Dense neighbouring labels make a random split optimistic.\n"
             "Validation layer / field: optional separate labels for the accuracy report (then all "
@@ -83,6 +90,9 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
             optional=True))
         self.addParameter(QgsProcessingParameterFile(
             PRETRAINED, "Pretrained model (empty = random initialisation)", extension="pt", optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            CLASSIFIER, "Classifier", options=CLASSIFIER_CHOICES, defaultValue=CLASSIFIER_CHOICES[0],
+            usesStaticStrings=True))
         self.addParameter(QgsProcessingParameterNumber(
             TRAIN_RATIO, "Train ratio (rest validates)", QgsProcessingParameterNumber.Double,
             defaultValue=1.0, minValue=0.01, maxValue=1.0))
@@ -138,7 +148,8 @@ class TrainClassifierAlgorithm(MmsiamAlgorithm):
             epochs=self.parameterAsInt(parameters, EPOCHS, context),
             batch_size=self.parameterAsInt(parameters, BATCH_SIZE, context),
             learning_rate=self.parameterAsDouble(parameters, LEARNING_RATE, context),
-            seed=seed, device=device)
+            seed=seed, device=device,
+            classifier=self.parameterAsEnumString(parameters, CLASSIFIER, context) or CLASSIFIER_CHOICES[0])
         pretrained_path = self.parameterAsFile(parameters, PRETRAINED, context) or None
         train_ratio = self.parameterAsDouble(parameters, TRAIN_RATIO, context)
         model_path = self.parameterAsFileOutput(parameters, OUTPUT_MODEL, context)

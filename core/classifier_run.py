@@ -152,9 +152,9 @@ def write_classifier_report(path: str, metadata: dict):
     from .report import HtmlReport, accuracy_section, line_plot_png, run_section, samples_section, write_json
 
     report = HtmlReport("Few-shot land-cover classifier")
-    report.paragraph(f"Early-fusion classifier g = linear(f(Σ P_k(x_k))) with a "
-                     f"{metadata['initialisation']} encoder, trained on "
-                     f"{metadata['samples']['training']} samples of '{metadata['label_layer']}' "
+    report.paragraph(f"Classifier '{metadata['training'].get('classifier', 'network')}': "
+                     f"{classifier_description(metadata['architecture'], metadata['initialisation'])}, "
+                     f"trained on {metadata['samples']['training']} samples of '{metadata['label_layer']}' "
                      f"(field '{metadata['class_field']}').")
     if metadata["assessment"]:
         report.paragraph(f"Accuracy on {metadata['samples']['validation']} validation samples "
@@ -175,7 +175,22 @@ def write_classifier_report(path: str, metadata: dict):
     report.write(path)
     write_json(os.path.splitext(path)[0] + ".json", {
         key: metadata[key] for key in ("assessment", "samples", "training", "initialisation",
-                                       "classes", "seconds", "versions", "loss_history")})
+                                       "classes", "seconds", "versions", "loss_history")}
+        | {"classifier": classifier_description(metadata["architecture"], metadata["initialisation"])})
+
+
+def classifier_description(architecture: dict, initialisation: str) -> str:
+    """One phrase saying what the saved classifier computes."""
+    network = f"the early-fusion network g = linear(f(Σ P_k(x_k))) of eq. (3) with a {initialisation} encoder"
+    kind = architecture.get("classifier", "network")
+    if kind == "network":
+        return network
+    k = architecture.get("z_components", 0)
+    linear = ("a shrinkage LDA on the centre pixel's bands of every modality"
+              + (f" and {k} principal components of the pretrained embedding z" if k else ""))
+    if kind == "linear":
+        return linear
+    return f"the mean of the class probabilities of {network} and of {linear}"
 
 
 def classes_from_metadata(metadata: dict) -> list:
