@@ -2,8 +2,9 @@
 
 For every seed × fold × training ratio (× modality subset): the fusion network of eq. (3) from
 random weights and from pretrained weights, the default 'ensemble' classifier (the pretrained
-network averaged with a spectral linear path, :mod:`.spectral`), and three classic classifiers on
-the centre pixel's standardised bands: a random forest (the classic QGIS workflow), a shrinkage
+network averaged with a spectral linear path, :mod:`.spectral`), the linear probe of the
+pretrained z (logistic regression on it: the usual figure of a self-supervised representation),
+and three classic classifiers on the centre pixel's standardised bands: a random forest (the classic QGIS workflow), a shrinkage
 LDA and a logistic regression (a few clicks in EnMAP-Box).
 
 * ``random`` split: stratified k-fold over labelled pixels, as in the paper. With dense labels a
@@ -25,13 +26,13 @@ from sklearn.model_selection import StratifiedKFold
 
 from .errors import InputError
 from .finetune import ClassifierConfig, predict_samples, train_classifier
-from .spectral import add_spectral_path, fit_spectral_path, spectral_logits
+from .spectral import add_spectral_path, fit_spectral_path, pretrained_siamese, pretrained_z, spectral_logits
 from .labels import LabelSamples
 from .metrics import accuracy_assessment
 from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
 from .progress import Progress
 
-METHODS = ("random", "pretrained", "ensemble", "random_forest", "lda", "logistic")
+METHODS = ("random", "pretrained", "ensemble", "linear_probe", "random_forest", "lda", "logistic")
 CLASSIC_METHODS = ("random_forest", "lda", "logistic")
 SPLITS = ("random", "blocks")
 
@@ -213,6 +214,12 @@ def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, 
         result = train_classifier(source, rows[train], cols[train], y[train], n_classes, classifier_config,
                                   init, architecture if init is not None else None)
         predictions[method], _ = predict_samples(result.model, source, rows[test], cols[test], result.device)
+    # linear probe: the usual figure of a self-supervised representation (logistic regression on z)
+    siamese = pretrained_siamese(state, dict(architecture, band_counts=source.band_counts))
+    z_train, z_test = (pretrained_z(siamese.projections, siamese.encoder, source, rows[i], cols[i])
+                       for i in (train, test))
+    probe = fit_spectral_path(z_train, None, y[train], n_classes, "logistic")
+    predictions["linear_probe"] = spectral_logits(probe, z_test, None).argmax(1)
     # the default classifier: the same pretrained network beside the spectral linear path
     ensemble = add_spectral_path(result.model.cpu(), source, rows[train], cols[train], y[train], "ensemble",
                                  state, architecture)

@@ -19,7 +19,8 @@ from .report import HtmlReport, gain_plot_png, run_section, samples_section, wri
 from .version import library_versions
 
 METHOD_NAMES = {"random": "network, random init", "pretrained": "network, pretrained (eq. 3)",
-                "ensemble": "ensemble (default classifier)", "random_forest": "pixel random forest",
+                "ensemble": "ensemble (default classifier)", "linear_probe": "linear probe of pretrained z",
+                "random_forest": "pixel random forest",
                 "lda": "shrinkage LDA", "logistic": "logistic regression"}
 
 

@@ -263,7 +263,7 @@ def test_evaluate_via_qgis_process_on_a_real_subset(potsdam, tmp_path, qgis_proc
     assert code == 0, text
     with open(table, newline="") as f:
         rows = list(csv.DictReader(f))
-    methods = ("random", "pretrained", "ensemble", "random_forest", "lda", "logistic")
+    methods = ("random", "pretrained", "ensemble", "linear_probe", "random_forest", "lda", "logistic")
     assert len(rows) == 2 * 2 * 2 * len(methods)
     assert {(r["seed"], r["fold"], r["ratio"], r["method"]) for r in rows} == {
         (s, f, r, m) for s in ("3", "4") for f in ("1", "2") for r in ("0.2", "1.0") for m in methods}
