@@ -75,11 +75,11 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             PRETRAINED, "Pretrained model (empty = pretrain inside the evaluation)", extension="pt",
             optional=True))
         self.add_advanced(QgsProcessingParameterNumber(
-            PRETRAIN_EPOCHS, "Pretraining epochs", QgsProcessingParameterNumber.Integer, defaultValue=100,
+            PRETRAIN_EPOCHS, "Pretraining epochs", QgsProcessingParameterNumber.Integer, defaultValue=25,
             minValue=1))
         self.add_advanced(QgsProcessingParameterNumber(
             PRETRAIN_SAMPLES_PER_EPOCH, "Pretraining samples per epoch", QgsProcessingParameterNumber.Integer,
-            defaultValue=20000, minValue=2))
+            defaultValue=8192, minValue=2))
         self.add_advanced(QgsProcessingParameterEnum(
             OBJECTIVE, "Contrastive objective", options=OBJECTIVE_CHOICES, defaultValue="simsiam",
             usesStaticStrings=True))

@@ -185,6 +185,11 @@ def run(args):
             timed("network", fit_network)
             if args.random_init:
                 timed("network_random", lambda: fit_network(None))
+            for w in (0.25, 0.75):  # the network's weight in the ensemble (0.5 above)
+                for lin in ("lda", "lda_z8", "lda_z16"):
+                    logits[f"ens{int(100 * w)}_{lin}"] = average_probabilities(
+                        [logits["network"], logits[lin]], [w, 1 - w])
+                    seconds[f"ens{int(100 * w)}_{lin}"] = seconds["network"] + seconds[lin]
             if args.ablations:
                 timed("network_balanced", lambda: fit_network(class_balanced=True))
                 timed("network_bnfrozen", lambda: fit_network(freeze_batchnorm=True))

@@ -4,8 +4,8 @@ For every seed × fold × training ratio (× modality subset): the fusion networ
 random weights and from pretrained weights, the default 'ensemble' classifier (the pretrained
 network averaged with a spectral linear path, :mod:`.spectral`), the linear probe of the
 pretrained z (logistic regression on it: the usual figure of a self-supervised representation),
-and three classic classifiers on the centre pixel's standardised bands: a random forest (the classic QGIS workflow), a shrinkage
-LDA and a logistic regression (a few clicks in EnMAP-Box).
+and three classic classifiers on the centre pixel's standardised bands: a random forest (the
+classic QGIS workflow), a shrinkage LDA and a logistic regression (a few clicks in EnMAP-Box).
 
 * ``random`` split: stratified k-fold over labelled pixels, as in the paper. With dense labels a
   test pixel's patch overlaps its training neighbours' patches: optimistic.
