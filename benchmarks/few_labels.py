@@ -43,7 +43,7 @@ from multimodal_siamese.core.labels import read_label_features, rasterize_labels
 from multimodal_siamese.core.metrics import accuracy_assessment  # noqa: E402
 from multimodal_siamese.core.pretraining import PatchSource, PretrainConfig, pretrain  # noqa: E402
 from multimodal_siamese.core.spectral import (  # noqa: E402
-    average_probabilities, centre_bands, fit_spectral_path, pretrained_z, spectral_logits)
+    average_probabilities, fit_spectral_path, pixel_spectra, pretrained_z, spectral_logits)
 from multimodal_siamese.models.network import MultimodalSiamese  # noqa: E402
 
 DATA = os.path.join(ROOT, "..", "shared", "data")
@@ -111,11 +111,9 @@ def run(args):
     siamese = MultimodalSiamese.from_architecture(ckpt["architecture"])
     siamese.load_state_dict(ckpt["state_dict"])
     source = PatchSource(arrays, patch)
-    bands = centre_bands(source, rows, cols, patch)
+    bands = pixel_spectra(source, rows, cols, patch)
     z = pretrained_z(siamese.projections, siamese.encoder, source, rows, cols)
-    patch_mean = np.concatenate([np.concatenate([x.mean((2, 3)).numpy() for x in source.batch(
-        rows[i:i + 2048], cols[i:i + 2048], "cpu")], 1) for i in range(0, len(rows), 2048)])
-    ctx = np.concatenate([bands, patch_mean], 1)
+    ctx = pixel_spectra(source, rows, cols, patch, context=True)  # + the patch's mean spectrum
     with torch.no_grad():  # the pretrained 16-channel projections P_k at the centre pixel
         h = patch // 2
         proj_centre = np.concatenate([
@@ -186,7 +184,7 @@ def run(args):
             if args.random_init:
                 timed("network_random", lambda: fit_network(None))
             for w in (0.25, 0.75):  # the network's weight in the ensemble (0.5 above)
-                for lin in ("lda", "lda_z8", "lda_z16"):
+                for lin in ("lda", "lda_z8", "lda_z16", "lda_ctx"):
                     logits[f"ens{int(100 * w)}_{lin}"] = average_probabilities(
                         [logits["network"], logits[lin]], [w, 1 - w])
                     seconds[f"ens{int(100 * w)}_{lin}"] = seconds["network"] + seconds[lin]
@@ -207,7 +205,7 @@ def run(args):
                 proj = lambda idx: proj_centre[idx]  # noqa: E731
                 timed("lda_proj16", lambda: spectral_logits(
                     fit_spectral_path(proj(train), None, y[train], n_classes, "lda"), proj(test), None))
-            for lin in ["lda", "logistic", "lda_ctx_z16", "logistic_ctx_z16"] + [
+            for lin in ["lda", "logistic", "lda_ctx", "logistic_ctx", "lda_ctx_z16", "logistic_ctx_z16"] + [
                     f"{m}_z{k}" for m in ("lda", "logistic") for k in args.components]:
                 logits[f"ens_{lin}"] = average_probabilities([logits["network"], logits[lin]])
                 seconds[f"ens_{lin}"] = seconds["network"] + seconds[lin]
@@ -222,6 +220,9 @@ def run(args):
                   f"  ens_lda_z16 {100 * shown.get('ens_lda_z16', 0):.1f}", flush=True)
             with open(out_path, "a", newline="") as fh:
                 csv.writer(fh).writerows(records)
+            # test logits of every method, to try other combinations without training again
+            np.savez_compressed(out_path[:-4] + f"_f{f + 1}_r{ratio:g}.npz", y=y[test],
+                                **{k: np.asarray(v, np.float32) for k, v in logits.items()})
     print(f"wrote {out_path}")
 
 

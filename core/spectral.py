@@ -1,10 +1,10 @@
 """The spectral linear path: a regularised linear model on the centre pixel's full spectrum.
 
 With a few hundred labels, a shrinkage LDA or a logistic regression on the standardised bands of
-every modality is the strongest classic classifier (data README, issue 12). The pretrained
-encoder adds what the spectrum lacks: here the linear model sees
-``[standardised centre-pixel bands ‖ k whitened principal components of the pretrained z]``
-(z of every modality, concatenated). scikit-learn fits it; only plain arrays come out, which
+every modality is the strongest classic classifier (data README, issue 12). The linear model
+here sees ``[centre-pixel bands ‖ the patch's mean spectrum ‖ k whitened principal components
+of the pretrained z]``, standardised (mean spectrum and z optional; z of every modality,
+concatenated). scikit-learn fits it; only plain arrays come out, which
 :class:`..models.network.SpectralFusionClassifier` stores as tensors (no pickled estimator).
 """
 
@@ -14,19 +14,27 @@ import numpy as np
 import torch
 
 LINEAR_MODELS = ("lda", "logistic")
-DEFAULT_Z_COMPONENTS = 16
+# Our evaluation (benchmarks/results/few_labels.md): principal components of the pretrained z
+# made the linear model worse on Potsdam and Tahoe, the patch's mean spectrum better on Tahoe.
+DEFAULT_Z_COMPONENTS = 0
+DEFAULT_CONTEXT = True
 ABSENT_CLASS_BIAS = -30.0  # a class without training samples is never predicted
 
 
-def centre_bands(source, rows: np.ndarray, cols: np.ndarray, patch_size: int,
-                 batch_size: int = 2048) -> np.ndarray:
-    """The centre pixel's bands of every modality, concatenated: (N, sum of band counts)."""
+def pixel_spectra(source, rows: np.ndarray, cols: np.ndarray, patch_size: int, context: bool = False,
+                  batch_size: int = 2048) -> np.ndarray:
+    """The centre pixel's bands of every modality, concatenated: (N, B); with ``context`` also
+    the patch's mean spectrum: (N, 2B) (an exact P×P average, so dense maps stay exact)."""
     h = patch_size // 2
     out = []
     for start in range(0, len(rows), batch_size):
         patches = source.batch(rows[start:start + batch_size], cols[start:start + batch_size], "cpu")
-        out.append(torch.cat([p[:, :, h, h] for p in patches], 1).numpy())
-    return np.concatenate(out) if out else np.zeros((0, sum(source.band_counts)), np.float32)
+        parts = [torch.cat([p[:, :, h, h] for p in patches], 1)]
+        if context:
+            parts.append(torch.cat([p.mean((2, 3)) for p in patches], 1))
+        out.append(torch.cat(parts, 1).numpy())
+    width = sum(source.band_counts) * (2 if context else 1)
+    return np.concatenate(out) if out else np.zeros((0, width), np.float32)
 
 
 @torch.inference_mode()
@@ -137,10 +145,11 @@ def pretrained_siamese(state: dict, architecture: dict):
 def add_spectral_path(network, source, rows: np.ndarray, cols: np.ndarray, targets: np.ndarray,
                       classifier: str, pretrained_state: dict | None = None,
                       pretrained_architecture: dict | None = None, model: str = "lda",
-                      k: int = DEFAULT_Z_COMPONENTS):
+                      k: int = DEFAULT_Z_COMPONENTS, context: bool = DEFAULT_CONTEXT):
     """A trained eq. (3) network → :class:`SpectralFusionClassifier` holding it beside a spectral
-    path fitted on the same training pixels (``classifier`` 'ensemble' or 'linear'). The z
-    components come from the *pretrained* encoder; without one the path uses the bands only."""
+    path fitted on the same training pixels (``classifier`` 'ensemble' or 'linear'): the centre
+    pixel's bands (and with ``context`` the patch's mean spectrum), and ``k`` principal
+    components of the *pretrained* z when a pretrained encoder is given."""
     from ..models.network import SpectralFusionClassifier
 
     arch = network.architecture()
@@ -150,9 +159,9 @@ def add_spectral_path(network, source, rows: np.ndarray, cols: np.ndarray, targe
         siamese = pretrained_siamese(pretrained_state, dict(pretrained_architecture,
                                                             band_counts=source.band_counts))
         z = pretrained_z(siamese.projections, siamese.encoder, source, rows, cols)
-    bands = centre_bands(source, rows, cols, arch["patch_size"])
+    bands = pixel_spectra(source, rows, cols, arch["patch_size"], context)
     path = fit_spectral_path(bands, z, targets, arch["n_classes"], model, k)
-    combined = SpectralFusionClassifier(**arch, classifier=classifier,
+    combined = SpectralFusionClassifier(**arch, classifier=classifier, band_context=context,
                                         z_components=len(path["z_projection"]))
     combined.load_state_dict(network.state_dict(), strict=False)  # g's own weights, all of them
     combined.set_spectral_path(path, siamese)

@@ -380,25 +380,27 @@ class SpectralFusionClassifier(FusionClassifier):
     """Eq. (3)'s g beside a *spectral linear path*, their class probabilities averaged.
 
     The spectral path is a linear model (fitted by scikit-learn, stored here as tensors) on
-    ``[(x_c - band_mean) / band_scale ‖ (z - z_mean) z_projection^T]``: ``x_c`` is the centre
-    pixel's bands of every modality, ``z`` the concatenated ``z_k = f0(P0_k(x_k))`` of a frozen
-    copy of the *pretrained* projections and encoder, ``z_projection`` its whitened principal
-    axes (``z_components`` of them; 0 without a pretrained encoder: bands only).
+    ``[(s - band_mean) / band_scale ‖ (z - z_mean) z_projection^T]``: ``s`` is the centre pixel's
+    bands of every modality (``band_context``: followed by the patch's mean spectrum), ``z`` the
+    concatenated ``z_k = f0(P0_k(x_k))`` of a frozen copy of the *pretrained* projections and
+    encoder, ``z_projection`` its whitened principal axes (``z_components`` of them; 0: no z).
 
     ``classifier``: ``'ensemble'`` → ``log(w softmax(g) + (1 - w) softmax(linear))`` with
     ``w = network_weight``; ``'linear'`` → the spectral path alone (g is not run).
 
-    Centre pixel, principal components and linear model are all 1×1 convolutions of maps that
-    are themselves receptive-field exact, so the dense forms equal the per-patch one at every
-    pixel, as for :class:`FusionClassifier`.
+    Centre pixel and patch mean are one valid P×P convolution of the inputs; principal
+    components and linear model are 1×1 convolutions of maps that are themselves receptive-field
+    exact. So the dense forms equal the per-patch one at every pixel, as for
+    :class:`FusionClassifier`.
     """
 
-    _ARCH_KEYS = FusionClassifier._ARCH_KEYS + ("classifier", "z_components", "network_weight")
+    _ARCH_KEYS = FusionClassifier._ARCH_KEYS + ("classifier", "band_context", "z_components",
+                                                "network_weight")
     CLASSIFIERS = ("ensemble", "linear")
 
     def __init__(self, band_counts, patch_size, n_classes, proj_channels=16, dim=2048,
-                 widths=None, expand_ratio=4, classifier="ensemble", z_components=0,
-                 network_weight=0.5):
+                 widths=None, expand_ratio=4, classifier="ensemble", band_context=False,
+                 z_components=0, network_weight=0.5):
         super().__init__(band_counts, patch_size, n_classes, proj_channels, dim, widths,
                          expand_ratio)
         if classifier not in self.CLASSIFIERS:
@@ -413,13 +415,15 @@ class SpectralFusionClassifier(FusionClassifier):
             self.frozen_encoder = Encoder(patch_size, proj_channels, dim, self.encoder.widths, expand_ratio)
             self.frozen_projections.requires_grad_(False)
             self.frozen_encoder.requires_grad_(False)
-        n_bands, n_z = sum(band_counts), len(band_counts) * dim if k else 0
+        n_bands = sum(band_counts) * (2 if band_context else 1)
+        n_z = len(band_counts) * dim if k else 0
         self.register_buffer("band_mean", torch.zeros(n_bands))
         self.register_buffer("band_scale", torch.ones(n_bands))
         self.register_buffer("z_mean", torch.zeros(n_z))
         self.register_buffer("z_projection", torch.zeros(k, n_z))
         self.spectral = nn.Linear(n_bands + k, self._arch["n_classes"])
-        self._arch.update(classifier=classifier, z_components=k, network_weight=float(network_weight))
+        self._arch.update(classifier=classifier, band_context=bool(band_context), z_components=k,
+                          network_weight=float(network_weight))
 
     def train(self, mode=True):
         """The frozen pretrained copy always uses its BatchNorm running statistics."""
@@ -447,9 +451,17 @@ class SpectralFusionClassifier(FusionClassifier):
         h = self._arch["patch_size"] // 2
         return torch.cat([x[:, :, h:x.shape[-2] - h, h:x.shape[-1] - h] for x in inputs], 1)
 
+    def _spectra(self, inputs):
+        """Centre bands (and the patch's mean spectrum) at each output position."""
+        parts = [self._centre(inputs)]
+        if self._arch["band_context"]:
+            p = self._arch["patch_size"]
+            parts.append(torch.cat([F.avg_pool2d(x, p, stride=1) for x in inputs], 1))
+        return torch.cat(parts, 1)
+
     def spectral_dense(self, inputs):
         """Dense logits of the spectral path alone."""
-        features = [(self._centre(inputs) - self.band_mean[:, None, None]) / self.band_scale[:, None, None]]
+        features = [(self._spectra(inputs) - self.band_mean[:, None, None]) / self.band_scale[:, None, None]]
         if self._arch["z_components"]:
             z = torch.cat([self.frozen_encoder(p(x)) for p, x in zip(self.frozen_projections, inputs)], 1)
             features.append(F.conv2d(z - self.z_mean[:, None, None], self.z_projection[:, :, None, None]))
@@ -482,13 +494,19 @@ class SpectralFusionClassifier(FusionClassifier):
     @torch.no_grad()
     def folded_head(self):
         """The network's folded head, and the spectral path folded onto the frozen encoder's
-        last block (per modality) and the centre bands: ``(network, (block weights, band
-        weight, bias))``. In float64, then float32 like :meth:`FusionClassifier.folded_head`."""
+        last block (per modality) and one P×P convolution of the inputs (centre tap, plus the
+        patch mean spread over every tap): ``(network, (block weights, input kernel, bias))``.
+        In float64, then float32 like :meth:`FusionClassifier.folded_head`."""
         network = self._network(super().folded_head)
         k, n_bands = self._arch["z_components"], self.band_mean.numel()
+        p, b = self._arch["patch_size"], sum(self._arch["band_counts"])
         w = self.spectral.weight.double()
         w_bands = w[:, :n_bands] / self.band_scale.double()
         bias = self.spectral.bias.double() - w_bands @ self.band_mean.double()
+        kernel = torch.zeros(w.shape[0], b, p, p, dtype=torch.float64)
+        if self._arch["band_context"]:
+            kernel += (w_bands[:, b:] / (p * p))[:, :, None, None]
+        kernel[:, :, p // 2, p // 2] += w_bands[:, :b]
         block_weights = []
         if k:
             dim = self._arch["dim"]
@@ -502,7 +520,7 @@ class SpectralFusionClassifier(FusionClassifier):
                 w_m = w_z[:, m * dim:(m + 1) * dim]
                 block_weights.append((w_m @ head_w).float()[:, :, None, None])
                 bias = bias + w_m @ head_b
-        return network, (block_weights, w_bands.float()[:, :, None, None], bias.float())
+        return network, (block_weights, kernel.float(), bias.float())
 
     def inference_copy(self):
         fast = super().inference_copy()
@@ -516,8 +534,8 @@ class SpectralFusionClassifier(FusionClassifier):
     def forward_dense_folded(self, inputs, folded=None):
         if self.training:
             raise RuntimeError("forward_dense_folded needs eval mode (BatchNorm running statistics)")
-        network, (block_weights, band_weight, bias) = folded if folded is not None else self.folded_head()
-        spectral = F.conv2d(self._centre(inputs), band_weight, bias)
+        network, (block_weights, kernel, bias) = folded if folded is not None else self.folded_head()
+        spectral = F.conv2d(torch.cat(inputs, 1), kernel, bias)
         for p, x, w in zip(self.frozen_projections if block_weights else (), inputs, block_weights):
             spectral = spectral + F.conv2d(self.frozen_encoder.blocks(p(x)), w)
         return self.combine(self._network(lambda: super(SpectralFusionClassifier, self).forward_dense_folded(

@@ -34,12 +34,12 @@ def random_model(prepared, patch_size=7, classifier="network"):
     if classifier == "network":
         model = FusionClassifier(bands, patch_size, len(CLASSES), dim=64)
     else:
-        k, n_z = 5, len(bands) * 64
+        k, n_z, n_bands = 5, len(bands) * 64, 2 * sum(bands)  # centre ‖ patch mean ‖ 5 PCs of z
         model = SpectralFusionClassifier(bands, patch_size, len(CLASSES), dim=64, classifier=classifier,
-                                         z_components=k)
-        model.set_spectral_path({"band_mean": torch.randn(sum(bands)), "band_scale": torch.rand(sum(bands)) + 0.5,
+                                         band_context=True, z_components=k)
+        model.set_spectral_path({"band_mean": torch.randn(n_bands), "band_scale": torch.rand(n_bands) + 0.5,
                                  "z_mean": torch.randn(n_z), "z_projection": torch.randn(k, n_z) * 0.1,
-                                 "weight": torch.randn(len(CLASSES), sum(bands) + k),
+                                 "weight": torch.randn(len(CLASSES), n_bands + k),
                                  "bias": torch.randn(len(CLASSES))},
                                 MultimodalSiamese(bands, patch_size, dim=64))
     for module in model.modules():  # non-trivial batch-norm statistics

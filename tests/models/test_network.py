@@ -43,14 +43,14 @@ def test_fusion_classifier_per_patch_equals_dense(patch_size):
     assert (per_patch - dense_flat).abs().max().item() <= 1e-5
 
 
-def random_spectral_classifier(band_counts, patch_size, n_classes, classifier, k, gen, dim=64):
+def random_spectral_classifier(band_counts, patch_size, n_classes, classifier, k, gen, dim=64, context=True):
     """A SpectralFusionClassifier with random weights, BN statistics and spectral path."""
     model = SpectralFusionClassifier(band_counts, patch_size, n_classes, dim=dim, classifier=classifier,
-                                     z_components=k, network_weight=0.4)
+                                     band_context=context, z_components=k, network_weight=0.4)
     siamese = MultimodalSiamese(band_counts, patch_size, dim=dim)
     _randomise_bn(model, gen)
     _randomise_bn(siamese, gen)
-    n_bands, n_z = sum(band_counts), len(band_counts) * dim
+    n_bands, n_z = sum(band_counts) * (2 if context else 1), len(band_counts) * dim
     model.set_spectral_path({"band_mean": torch.randn(n_bands, generator=gen),
                              "band_scale": torch.rand(n_bands, generator=gen) + 0.5,
                              "z_mean": torch.randn(n_z if k else 0, generator=gen),
@@ -60,14 +60,15 @@ def random_spectral_classifier(band_counts, patch_size, n_classes, classifier, k
     return model.eval()
 
 
-@pytest.mark.parametrize("patch_size,classifier,k", [(3, "ensemble", 4), (5, "ensemble", 6), (5, "linear", 6),
-                                                     (5, "ensemble", 0), (9, "linear", 3)])
-def test_spectral_classifier_per_patch_equals_dense_and_folded(patch_size, classifier, k):
-    """The spectral path (centre bands ‖ PCs of frozen z → linear) and its ensemble with g are
-    receptive-field exact: per-patch == dense == folded == fused inference copy."""
+@pytest.mark.parametrize("patch_size,classifier,k,context", [
+    (3, "ensemble", 4, False), (5, "ensemble", 6, True), (5, "linear", 6, False), (5, "ensemble", 0, True),
+    (5, "linear", 0, True), (9, "linear", 3, True)])
+def test_spectral_classifier_per_patch_equals_dense_and_folded(patch_size, classifier, k, context):
+    """The spectral path (centre bands ‖ patch mean ‖ PCs of frozen z → linear) and its ensemble
+    with g are receptive-field exact: per-patch == dense == folded == fused inference copy."""
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(2)
-    model = random_spectral_classifier([4, 7], patch_size, 5, classifier, k, gen)
+    model = random_spectral_classifier([4, 7], patch_size, 5, classifier, k, gen, context=context)
     xs = [torch.randn(1, 4, 29, 31, generator=gen), torch.randn(1, 7, 29, 31, generator=gen)]
     with torch.no_grad():
         dense = model.forward_dense(xs)
