@@ -15,6 +15,7 @@ from .labels import ClassInfo, LabelFeatures, rasterize_labels
 from .metrics import accuracy_assessment
 from .progress import Progress
 from .run_record import save_run
+from .spectral import spectral_description
 from .scene import DEFAULT_TRAINING_MEMORY_MB, label_inputs
 
 
@@ -185,9 +186,7 @@ def classifier_description(architecture: dict, initialisation: str) -> str:
     kind = architecture.get("classifier", "network")
     if kind == "network":
         return network
-    k = architecture.get("z_components", 0)
-    linear = ("a shrinkage LDA on the centre pixel's bands of every modality"
-              + (f" and {k} principal components of the pretrained embedding z" if k else ""))
+    linear = spectral_description(architecture)
     if kind == "linear":
         return linear
     return f"the mean of the class probabilities of {network} and of {linear}"

@@ -18,7 +18,7 @@ from ..models.network import FusionClassifier
 from .errors import InputError
 from .pretraining import DEFAULT_PATCH_SIZE, check_training_settings, patch_source, resolve_device
 from .progress import EtaClock, Progress
-from .spectral import add_spectral_path
+from .spectral import add_spectral_path, spectral_description
 
 # Defaults from our own evaluation (benchmarks/results/finetune_potsdam.md): with AdamW the
 # paper's rates (0.009 fine-tune / 0.02 scratch) wrecked accuracy on Potsdam; a pretrained encoder
@@ -27,8 +27,8 @@ FINETUNE_LEARNING_RATE = 1e-4
 SCRATCH_LEARNING_RATE = 5e-4
 
 # 'network': the paper's eq. (3) alone. 'ensemble': its probabilities averaged with a spectral
-# linear path (shrinkage LDA on the centre pixel's bands and 16 principal components of the
-# pretrained z); 'linear': that path alone. The default won our few-label evaluation
+# linear path (shrinkage LDA on the centre pixel's bands and the patch's mean spectrum,
+# :mod:`.spectral`); 'linear': that path alone. The default won our few-label evaluation
 # (benchmarks/results/few_labels.md).
 CLASSIFIERS = ("network", "ensemble", "linear")
 DEFAULT_CLASSIFIER = "ensemble"
@@ -176,10 +176,7 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
         result.model = add_spectral_path(
             model.cpu(), source, rows, cols, np.asarray(targets), config.classifier, pretrained_state,
             architecture).to(device)
-        k = result.model.architecture()["z_components"]
-        what = f"{sum(source.band_counts)} centre-pixel bands" + (
-            f" and {k} principal components of the pretrained z" if k else "")
-        progress.info(f"Spectral linear path: shrinkage LDA on {what}, "
+        progress.info(f"Added the spectral path: {spectral_description(result.model.architecture())}, "
                       + ("averaged with the network." if config.classifier == "ensemble" else "used alone."))
     result.seconds = clock.elapsed()
     return result

@@ -166,3 +166,14 @@ def add_spectral_path(network, source, rows: np.ndarray, cols: np.ndarray, targe
     combined.load_state_dict(network.state_dict(), strict=False)  # g's own weights, all of them
     combined.set_spectral_path(path, siamese)
     return combined.eval()
+
+
+def spectral_description(architecture: dict) -> str:
+    """What a saved classifier's spectral path reads, in words."""
+    bands = sum(architecture["band_counts"])
+    what = f"a shrinkage LDA on the centre pixel's {bands} bands"
+    if architecture.get("band_context"):
+        what += f" and the {architecture['patch_size']}×{architecture['patch_size']} patch's mean spectrum"
+    if architecture.get("z_components"):
+        what += f" and {architecture['z_components']} principal components of the pretrained z"
+    return what
