@@ -158,6 +158,10 @@ def run(args):
                     timed(f"{model}_z{k}", lambda: spectral_logits(
                         fit_spectral_path(bands[train], z[train], y[train], n_classes, model, k),
                         bands[test], z[test]))
+            for name, feats_, model in (("lda_cal", bands, "lda"), ("lda_ctx_cal", ctx, "lda"),
+                                        ("logistic_ctx_cal", ctx, "logistic")):  # temperature-calibrated
+                timed(name, lambda: spectral_logits(fit_spectral_path(
+                    feats_[train], None, y[train], n_classes, model, calibrate=True), feats_[test], None))
             for model in ("lda", "logistic"):  # + the patch's mean spectrum (an exact P×P average pool)
                 timed(f"{model}_ctx", lambda: spectral_logits(
                     fit_spectral_path(ctx[train], None, y[train], n_classes, model), ctx[test], None))
@@ -184,7 +188,7 @@ def run(args):
             if args.random_init:
                 timed("network_random", lambda: fit_network(None))
             for w in (0.25, 0.75):  # the network's weight in the ensemble (0.5 above)
-                for lin in ("lda", "lda_z8", "lda_z16", "lda_ctx"):
+                for lin in ("lda", "lda_z8", "lda_z16", "lda_ctx", "lda_cal", "lda_ctx_cal"):
                     logits[f"ens{int(100 * w)}_{lin}"] = average_probabilities(
                         [logits["network"], logits[lin]], [w, 1 - w])
                     seconds[f"ens{int(100 * w)}_{lin}"] = seconds["network"] + seconds[lin]
@@ -205,7 +209,8 @@ def run(args):
                 proj = lambda idx: proj_centre[idx]  # noqa: E731
                 timed("lda_proj16", lambda: spectral_logits(
                     fit_spectral_path(proj(train), None, y[train], n_classes, "lda"), proj(test), None))
-            for lin in ["lda", "logistic", "lda_ctx", "logistic_ctx", "lda_ctx_z16", "logistic_ctx_z16"] + [
+            for lin in ["lda", "logistic", "lda_ctx", "logistic_ctx", "lda_ctx_z16", "logistic_ctx_z16",
+                        "lda_cal", "lda_ctx_cal", "logistic_ctx_cal"] + [
                     f"{m}_z{k}" for m in ("lda", "logistic") for k in args.components]:
                 logits[f"ens_{lin}"] = average_probabilities([logits["network"], logits[lin]])
                 seconds[f"ens_{lin}"] = seconds["network"] + seconds[lin]

@@ -97,10 +97,32 @@ def fit_linear(features: np.ndarray, y: np.ndarray, n_classes: int, model: str =
     return weight, bias
 
 
+def calibration_temperature(features: np.ndarray, y: np.ndarray, n_classes: int, model: str,
+                            folds: int = 3, seed: int = 0) -> float:
+    """Temperature T for the linear model's logits that maximises the likelihood of
+    out-of-fold predictions (stratified ``folds``-fold CV on the training samples). A shrinkage
+    LDA on hundreds of bands is far too sure of itself (T ≫ 1): uncalibrated, it would outvote
+    the network in every probability average. 1.0 when a class has fewer than ``folds`` samples."""
+    from sklearn.model_selection import StratifiedKFold
+
+    counts = np.bincount(y)
+    if len(np.unique(y)) < 2 or counts[counts > 0].min() < folds:
+        return 1.0
+    logits = np.zeros((len(y), n_classes))
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(features, y):
+        weight, bias = fit_linear(features[train], y[train], n_classes, model)
+        logits[test] = features[test] @ weight.T + bias
+    temperatures = np.logspace(0, 3, 61)
+    nll = [-torch.log_softmax(torch.as_tensor(logits / t), 1)[np.arange(len(y)), y].mean().item()
+           for t in temperatures]
+    return float(temperatures[int(np.argmin(nll))])
+
+
 def fit_spectral_path(bands: np.ndarray, z: np.ndarray | None, y: np.ndarray, n_classes: int,
-                      model: str = "lda", k: int = DEFAULT_Z_COMPONENTS) -> dict:
+                      model: str = "lda", k: int = DEFAULT_Z_COMPONENTS, calibrate: bool = False) -> dict:
     """Fit the spectral path on training samples → plain float32 arrays:
-    band_mean, band_scale (B,), z_mean (D,), z_projection (k', D), weight (K, B + k'), bias (K,).
+    band_mean, band_scale (B,), z_mean (D,), z_projection (k', D), weight (K, B + k'), bias (K,),
+    temperature (the weights and bias are already divided by it; 1 without ``calibrate``).
     Without ``z`` (no pretrained encoder) only the bands are used (k' = 0)."""
     bands = np.asarray(bands, np.float64)
     band_mean, band_scale = _standardise(bands)
@@ -111,10 +133,12 @@ def fit_spectral_path(bands: np.ndarray, z: np.ndarray | None, y: np.ndarray, n_
         features.append((z - z_mean) @ z_projection.T)
     else:
         z_mean, z_projection = np.zeros(0), np.zeros((0, 0))
-    weight, bias = fit_linear(np.concatenate(features, 1), y, n_classes, model)
+    features = np.concatenate(features, 1)
+    weight, bias = fit_linear(features, y, n_classes, model)
+    temperature = calibration_temperature(features, y, n_classes, model) if calibrate else 1.0
     return {key: np.asarray(value, np.float32) for key, value in dict(
         band_mean=band_mean, band_scale=band_scale, z_mean=z_mean, z_projection=z_projection,
-        weight=weight, bias=bias).items()}
+        weight=weight / temperature, bias=bias / temperature, temperature=temperature).items()}
 
 
 def spectral_logits(path: dict, bands: np.ndarray, z: np.ndarray | None) -> np.ndarray:
