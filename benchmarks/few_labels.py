@@ -185,6 +185,18 @@ def run(args):
                 return np.log(np.clip(p, 1e-12, 1))
 
             timed("network", fit_network)
+            if not args.no_default:  # the product's default classifier, as mmsiam:trainclassifier trains it
+                def fit_default():
+                    config = ClassifierConfig(patch_size=patch, epochs=args.epochs, seed=args.seed + f)
+                    result = train_classifier(source, rows[train], cols[train], y[train], n_classes, config,
+                                              ckpt["state_dict"], ckpt["architecture"])
+                    blends.append(result.blend)
+                    _, p = predict_samples(result.model, source, rows[test], cols[test])
+                    return np.log(np.clip(p, 1e-12, 1))
+                blends = []
+                timed("ensemble", fit_default)
+                print(f"  blend chosen: {blends[0]['network_weight']:g}, "
+                      f"{'centre+mean' if blends[0]['context'] else 'centre'}", flush=True)
             if args.random_init:
                 timed("network_random", lambda: fit_network(None))
             for w in (0.25, 0.75):  # the network's weight in the ensemble (0.5 above)
@@ -290,6 +302,7 @@ def main():
     parser.add_argument("--ablations", action="store_true",
                         help="also: class-balanced loss, frozen BatchNorm, other learning rates, a 3-seed "
                              "network ensemble, LDA on the 16-channel pretrained projections")
+    parser.add_argument("--no-default", action="store_true", help="skip the product's default classifier")
     parser.add_argument("--tag", default="", help="suffix of the CSV name, e.g. _ablations")
     parser.add_argument("--summary", nargs="*", help="'<scene>_<split>' tags to summarise instead of running")
     parser.add_argument("--methods", default=None, help="methods shown in the summary (comma-separated)")

@@ -17,7 +17,8 @@ LINEAR_MODELS = ("lda", "logistic")
 # Our evaluation (benchmarks/results/few_labels.md): principal components of the pretrained z
 # made the linear model worse on Potsdam and Tahoe, the patch's mean spectrum better on Tahoe.
 DEFAULT_Z_COMPONENTS = 0
-DEFAULT_CONTEXT = True
+DEFAULT_CONTEXT = False
+DEFAULT_CALIBRATE = False
 ABSENT_CLASS_BIAS = -30.0  # a class without training samples is never predicted
 
 
@@ -169,7 +170,8 @@ def pretrained_siamese(state: dict, architecture: dict):
 def add_spectral_path(network, source, rows: np.ndarray, cols: np.ndarray, targets: np.ndarray,
                       classifier: str, pretrained_state: dict | None = None,
                       pretrained_architecture: dict | None = None, model: str = "lda",
-                      k: int = DEFAULT_Z_COMPONENTS, context: bool = DEFAULT_CONTEXT):
+                      k: int = DEFAULT_Z_COMPONENTS, context: bool = DEFAULT_CONTEXT,
+                      calibrate: bool = DEFAULT_CALIBRATE, network_weight: float = 0.5):
     """A trained eq. (3) network → :class:`SpectralFusionClassifier` holding it beside a spectral
     path fitted on the same training pixels (``classifier`` 'ensemble' or 'linear'): the centre
     pixel's bands (and with ``context`` the patch's mean spectrum), and ``k`` principal
@@ -184,9 +186,10 @@ def add_spectral_path(network, source, rows: np.ndarray, cols: np.ndarray, targe
                                                             band_counts=source.band_counts))
         z = pretrained_z(siamese.projections, siamese.encoder, source, rows, cols)
     bands = pixel_spectra(source, rows, cols, arch["patch_size"], context)
-    path = fit_spectral_path(bands, z, targets, arch["n_classes"], model, k)
+    path = fit_spectral_path(bands, z, targets, arch["n_classes"], model, k, calibrate)
     combined = SpectralFusionClassifier(**arch, classifier=classifier, band_context=context,
-                                        z_components=len(path["z_projection"]))
+                                        z_components=len(path["z_projection"]),
+                                        network_weight=network_weight)
     combined.load_state_dict(network.state_dict(), strict=False)  # g's own weights, all of them
     combined.set_spectral_path(path, siamese)
     return combined.eval()
