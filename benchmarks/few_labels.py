@@ -158,23 +158,26 @@ def run(args):
                     timed(f"{model}_z{k}", lambda: spectral_logits(
                         fit_spectral_path(bands[train], z[train], y[train], n_classes, model, k),
                         bands[test], z[test]))
-            for name, feats_, model in (("lda_cal", bands, "lda"), ("lda_ctx_cal", ctx, "lda"),
-                                        ("logistic_ctx_cal", ctx, "logistic")):  # temperature-calibrated
+            for name, feats_, model in () if args.lean else (
+                    ("lda_cal", bands, "lda"), ("lda_ctx_cal", ctx, "lda"),
+                    ("logistic_ctx_cal", ctx, "logistic")):  # temperature-calibrated
                 timed(name, lambda: spectral_logits(fit_spectral_path(
                     feats_[train], None, y[train], n_classes, model, calibrate=True), feats_[test], None))
             for model in ("lda", "logistic"):  # + the patch's mean spectrum (an exact P×P average pool)
                 timed(f"{model}_ctx", lambda: spectral_logits(
                     fit_spectral_path(ctx[train], None, y[train], n_classes, model), ctx[test], None))
-                timed(f"{model}_ctx_z16", lambda: spectral_logits(
-                    fit_spectral_path(ctx[train], z[train], y[train], n_classes, model, 16), ctx[test], z[test]))
+                if not args.lean:
+                    timed(f"{model}_ctx_z16", lambda: spectral_logits(
+                        fit_spectral_path(ctx[train], z[train], y[train], n_classes, model, 16), ctx[test], z[test]))
             zs = StandardScaler().fit(z[train])
             timed("probe_z", lambda: LogisticRegression(C=0.1, max_iter=2000).fit(
                 zs.transform(z[train]), y[train]).predict(zs.transform(z[test])))
-            path16 = fit_spectral_path(bands[train], z[train], y[train], n_classes, "lda", 16)
-            feats = lambda idx: np.concatenate(  # noqa: E731
-                [bands[idx], (z[idx] - path16["z_mean"]) @ path16["z_projection"].T], 1)
-            timed("forest_z16", lambda: RandomForestClassifier(300, n_jobs=2, random_state=args.seed + f)
-                  .fit(feats(train), y[train]).predict(feats(test)))
+            if not args.lean:
+                path16 = fit_spectral_path(bands[train], z[train], y[train], n_classes, "lda", 16)
+                feats = lambda idx: np.concatenate(  # noqa: E731
+                    [bands[idx], (z[idx] - path16["z_mean"]) @ path16["z_projection"].T], 1)
+                timed("forest_z16", lambda: RandomForestClassifier(300, n_jobs=2, random_state=args.seed + f)
+                      .fit(feats(train), y[train]).predict(feats(test)))
             def fit_network(init=ckpt, **overrides):
                 config = ClassifierConfig(patch_size=patch, epochs=args.epochs, seed=args.seed + f,
                                           classifier="network", **overrides)
@@ -200,7 +203,7 @@ def run(args):
             if args.random_init:
                 timed("network_random", lambda: fit_network(None))
             for w in (0.25, 0.75):  # the network's weight in the ensemble (0.5 above)
-                for lin in ("lda", "lda_z8", "lda_z16", "lda_ctx", "lda_cal", "lda_ctx_cal"):
+                for lin in [m for m in ("lda", "lda_z8", "lda_z16", "lda_ctx", "lda_cal", "lda_ctx_cal") if m in logits]:
                     logits[f"ens{int(100 * w)}_{lin}"] = average_probabilities(
                         [logits["network"], logits[lin]], [w, 1 - w])
                     seconds[f"ens{int(100 * w)}_{lin}"] = seconds["network"] + seconds[lin]
@@ -224,6 +227,8 @@ def run(args):
             for lin in ["lda", "logistic", "lda_ctx", "logistic_ctx", "lda_ctx_z16", "logistic_ctx_z16",
                         "lda_cal", "lda_ctx_cal", "logistic_ctx_cal"] + [
                     f"{m}_z{k}" for m in ("lda", "logistic") for k in args.components]:
+                if lin not in logits:
+                    continue
                 logits[f"ens_{lin}"] = average_probabilities([logits["network"], logits[lin]])
                 seconds[f"ens_{lin}"] = seconds["network"] + seconds[lin]
             for name, value in logits.items():
@@ -302,6 +307,8 @@ def main():
     parser.add_argument("--ablations", action="store_true",
                         help="also: class-balanced loss, frozen BatchNorm, other learning rates, a 3-seed "
                              "network ensemble, LDA on the 16-channel pretrained projections")
+    parser.add_argument("--lean", action="store_true",
+                        help="skip the z-component, calibrated and forest-on-z variants (faster)")
     parser.add_argument("--no-default", action="store_true", help="skip the product's default classifier")
     parser.add_argument("--tag", default="", help="suffix of the CSV name, e.g. _ablations")
     parser.add_argument("--summary", nargs="*", help="'<scene>_<split>' tags to summarise instead of running")
@@ -314,7 +321,7 @@ def main():
         print(summary(args.summary, args.methods.split(",") if args.methods else None))
         return
     args.ratios = [float(r) for r in args.ratios.split(",")]
-    args.components = [int(k) for k in args.components.split(",") if k]
+    args.components = [] if args.lean else [int(k) for k in args.components.split(",") if k]
     run(args)
 
 
