@@ -179,8 +179,8 @@ def run(args):
                 timed("forest_z16", lambda: RandomForestClassifier(300, n_jobs=2, random_state=args.seed + f)
                       .fit(feats(train), y[train]).predict(feats(test)))
             def fit_network(init=ckpt, **overrides):
-                config = ClassifierConfig(patch_size=patch, epochs=args.epochs, seed=args.seed + f,
-                                          classifier="network", **overrides)
+                config = ClassifierConfig(**dict(dict(patch_size=patch, epochs=args.epochs, seed=args.seed + f,
+                                                      classifier="network"), **overrides))
                 result = train_classifier(source, rows[train], cols[train], y[train], n_classes, config,
                                           None if init is None else init["state_dict"],
                                           None if init is None else init["architecture"])
