@@ -217,10 +217,10 @@ def run(args):
                 logits["net3"] = average_probabilities([logits["network"], logits["network_seed2"],
                                                         logits["network_seed3"]])
                 seconds["net3"] = seconds["network"] + seconds["network_seed2"] + seconds["network_seed3"]
-                logits["ens_lda_z16_net3"] = average_probabilities(
-                    [logits["network"], logits["network_seed2"], logits["network_seed3"], logits["lda_z16"]],
+                logits["ens_lda_net3"] = average_probabilities(
+                    [logits["network"], logits["network_seed2"], logits["network_seed3"], logits["lda"]],
                     [1 / 6, 1 / 6, 1 / 6, 1 / 2])
-                seconds["ens_lda_z16_net3"] = seconds["net3"] + seconds["lda_z16"]
+                seconds["ens_lda_net3"] = seconds["net3"] + seconds["lda"]
                 proj = lambda idx: proj_centre[idx]  # noqa: E731
                 timed("lda_proj16", lambda: spectral_logits(
                     fit_spectral_path(proj(train), None, y[train], n_classes, "lda"), proj(test), None))
