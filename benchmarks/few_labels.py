@@ -25,6 +25,7 @@ Methods (all on the same training and test pixels):
 import argparse
 import csv
 import glob
+import json
 import os
 import platform
 import subprocess
@@ -245,6 +246,9 @@ def run(args):
             # test logits of every method, to try other combinations without training again
             np.savez_compressed(out_path[:-4] + f"_f{f + 1}_r{ratio:g}.npz", y=y[test],
                                 **{k: np.asarray(v, np.float32) for k, v in logits.items()})
+            if not args.no_default:  # the inner cross-validation's scores of every blend
+                with open(out_path[:-4] + f"_f{f + 1}_r{ratio:g}_blend.json", "w") as fh:
+                    json.dump(blends[0], fh)
     print(f"wrote {out_path}")
 
 
