@@ -25,7 +25,6 @@ Methods (all on the same training and test pixels):
 import argparse
 import csv
 import glob
-import json
 import os
 import platform
 import subprocess
@@ -194,13 +193,9 @@ def run(args):
                     config = ClassifierConfig(patch_size=patch, epochs=args.epochs, seed=args.seed + f)
                     result = train_classifier(source, rows[train], cols[train], y[train], n_classes, config,
                                               ckpt["state_dict"], ckpt["architecture"])
-                    blends.append(result.blend)
                     _, p = predict_samples(result.model, source, rows[test], cols[test])
                     return np.log(np.clip(p, 1e-12, 1))
-                blends = []
                 timed("ensemble", fit_default)
-                print(f"  blend chosen: {blends[0]['network_weight']:g}, "
-                      f"{'centre+mean' if blends[0]['context'] else 'centre'}", flush=True)
             if args.random_init:
                 timed("network_random", lambda: fit_network(None))
             for w in (0.25, 0.75):  # the network's weight in the ensemble (0.5 above)
@@ -246,9 +241,7 @@ def run(args):
             # test logits of every method, to try other combinations without training again
             np.savez_compressed(out_path[:-4] + f"_f{f + 1}_r{ratio:g}.npz", y=y[test],
                                 **{k: np.asarray(v, np.float32) for k, v in logits.items()})
-            if not args.no_default:  # the inner cross-validation's scores of every blend
-                with open(out_path[:-4] + f"_f{f + 1}_r{ratio:g}_blend.json", "w") as fh:
-                    json.dump(blends[0], fh)
+
     print(f"wrote {out_path}")
 
 

@@ -102,7 +102,6 @@ def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: Clas
                          train_ratio=train_ratio,
                          validation="separate layer" if validation is not None else "held-out split"),
         "initialisation": "pretrained" if pretrained is not None else "random",
-        "blend": result.blend,
         "pretrained_model": pretrained_path,
         "samples": {"used_per_class": samples.used_per_class(), "dropped": samples.dropped,
                     "empty_class_features": samples.empty_class_features,

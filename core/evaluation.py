@@ -17,7 +17,7 @@ classic QGIS workflow), a shrinkage LDA and a logistic regression (a few clicks 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import maximum_filter
@@ -26,7 +26,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from .errors import InputError
 from .finetune import ClassifierConfig, predict_samples, train_classifier
-from .spectral import fit_spectral_path, pretrained_siamese, pretrained_z, spectral_logits
+from .spectral import add_spectral_path, fit_spectral_path, pretrained_siamese, pretrained_z, spectral_logits
 from .labels import LabelSamples
 from .metrics import accuracy_assessment
 from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
@@ -220,11 +220,11 @@ def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, 
                        for i in (train, test))
     probe = fit_spectral_path(z_train, None, y[train], n_classes, "logistic")
     predictions["linear_probe"] = spectral_logits(probe, z_test, None).argmax(1)
-    # the default classifier, as mmsiam:trainclassifier trains it (the same network and the
-    # spectral linear path, blended by an inner cross-validation)
-    ensemble = train_classifier(source, rows[train], cols[train], y[train], n_classes,
-                                replace(classifier_config, classifier="ensemble"), state, architecture)
-    predictions["ensemble"], _ = predict_samples(ensemble.model, source, rows[test], cols[test], ensemble.device)
+    # the default classifier, as mmsiam:trainclassifier builds it: the same pretrained network
+    # beside the spectral linear path
+    ensemble = add_spectral_path(result.model.cpu(), source, rows[train], cols[train], y[train], "ensemble",
+                                 state, architecture)
+    predictions["ensemble"], _ = predict_samples(ensemble, source, rows[test], cols[test])
     return predictions
 
 

@@ -7,7 +7,7 @@ through the encoder f (from pretraining or random) and one linear layer; cross-e
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ from ..models.augment import random_dihedral
 from ..models.network import FusionClassifier
 from .errors import InputError
 from .pretraining import DEFAULT_PATCH_SIZE, check_training_settings, patch_source, resolve_device
-from .progress import EtaClock, Progress, Quiet
+from .progress import EtaClock, Progress
 from .spectral import add_spectral_path, spectral_description
 
 # Defaults from our own evaluation (benchmarks/results/finetune_potsdam.md): with AdamW the
@@ -26,22 +26,12 @@ from .spectral import add_spectral_path, spectral_description
 FINETUNE_LEARNING_RATE = 1e-4
 SCRATCH_LEARNING_RATE = 5e-4
 
-# 'network': the paper's eq. (3) alone. 'ensemble': its probabilities averaged with a spectral
-# linear path (shrinkage LDA on the centre pixel's bands and the patch's mean spectrum,
-# :mod:`.spectral`); 'linear': that path alone. The default won our few-label evaluation
-# (benchmarks/results/few_labels.md).
+# 'network': the paper's eq. (3) alone. 'ensemble': its class probabilities averaged (equal
+# weights) with those of a spectral linear path, a shrinkage LDA on the centre pixel's bands of
+# every modality (:mod:`.spectral`); 'linear': that path alone. The default is the most
+# reliable of these in our few-label evaluation (benchmarks/results/few_labels.md).
 CLASSIFIERS = ("network", "ensemble", "linear")
 DEFAULT_CLASSIFIER = "ensemble"
-# The ensemble's network weight and the linear path's features (centre bands, or with the
-# patch's mean spectrum) are chosen per training set by a spatially blocked inner
-# cross-validation: the better of the two differs from scene to scene.
-# Weights 0 and 1 (one model alone) are not offered: on Tahoe an inner cross-validation over 37
-# pixels picked the network alone, which then failed on the held-out fold (39 % OA); with fewer
-# than MIN_INNER_SAMPLES training pixels the blend stays at its default.
-BLEND_WEIGHTS = (0.25, 0.5, 0.75)
-INNER_FOLDS = 3
-INNER_BLOCK_SIZE = 39
-MIN_INNER_SAMPLES = 100
 
 
 @dataclass
@@ -81,7 +71,6 @@ class ClassifierResult:
     learning_rate: float = 0.0
     seconds: float = 0.0
     device: str = "cpu"
-    blend: dict = field(default_factory=dict)
 
 
 def stratified_split(class_index: np.ndarray, train_ratio: float, seed: int, names: list):
@@ -184,79 +173,13 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
     model.eval()
     if config.classifier != "network":
         progress.check()
-        blend = choose_blend(source, rows, cols, np.asarray(targets), n_classes, config, pretrained_state,
-                             architecture, progress)
-        result.blend = blend
-        result.model = add_spectral_path(
-            model.cpu(), source, rows, cols, np.asarray(targets), config.classifier, pretrained_state,
-            architecture, context=blend["context"], network_weight=blend["network_weight"]).to(device)
+        result.model = add_spectral_path(model.cpu(), source, rows, cols, np.asarray(targets),
+                                         config.classifier, pretrained_state, architecture).to(device)
         progress.info(f"Added the spectral path: {spectral_description(result.model.architecture())}, "
-                      + ("used alone." if config.classifier == "linear" else
-                         f"averaged with the network at weight {blend['network_weight']:g} "
-                         + (f"(chosen by a {blend['inner_folds']}-fold spatially blocked inner "
-                            "cross-validation)." if blend["inner_folds"] else
-                            "(the default: too few labels or spatial blocks of labels for an inner "
-                            "cross-validation).")))
+                      + ("used alone." if config.classifier == "linear" else "its class probabilities "
+                         "averaged with the network's."))
     result.seconds = clock.elapsed()
     return result
-
-
-def choose_blend(source, rows: np.ndarray, cols: np.ndarray, targets: np.ndarray, n_classes: int,
-                 config: ClassifierConfig, pretrained_state: dict | None, architecture: dict | None,
-                 progress: Progress) -> dict:
-    """Network weight and linear features of the ensemble, from a spatially blocked inner
-    cross-validation on the training pixels (blocks of INNER_BLOCK_SIZE px, training pixels within
-    PATCH_SIZE//2 of a held-out one dropped). Each candidate (patch mean or not × weight in
-    BLEND_WEIGHTS) is scored by out-of-fold overall + average accuracy; ties go to the weight
-    nearest 0.5. 'linear' tries only weight 0 and trains no network. Without usable folds the
-    defaults stand (also below MIN_INNER_SAMPLES training pixels): centre bands, weight 0.5."""
-    from .evaluation import block_folds  # evaluation imports this module
-    from .spectral import fit_spectral_path, pixel_spectra, spectral_logits
-
-    weights = (0.0,) if config.classifier == "linear" else BLEND_WEIGHTS
-    chosen = {"context": False, "network_weight": 0.0 if config.classifier == "linear" else 0.5,
-              "inner_folds": 0, "scores": {}}
-    if len(rows) < MIN_INNER_SAMPLES:
-        return chosen
-    try:
-        folds = block_folds(rows, cols, INNER_FOLDS, INNER_BLOCK_SIZE, config.patch_size,
-                            (int(rows.max()) + 1, int(cols.max()) + 1), config.seed)
-    except InputError:
-        return chosen
-    folds = [(tr, te) for tr, te in folds if len(te) and len(np.unique(targets[tr])) >= 2]
-    if len(folds) < 2:
-        return chosen
-    spectra = {c: pixel_spectra(source, rows, cols, config.patch_size, c) for c in (False, True)}
-    held, p_net, p_lin = [], [], {False: [], True: []}
-    inner = replace(config, classifier="network")
-    for i, (train, test) in enumerate(folds):
-        progress.check()
-        progress.info(f"Choosing the ensemble's blend: inner fold {i + 1}/{len(folds)} ({len(train)} "
-                      f"training, {len(test)} held-out pixels).")
-        held.append(test)
-        if len(weights) > 1:
-            fitted = train_classifier(source, rows[train], cols[train], targets[train], n_classes,
-                                      replace(inner, seed=config.seed + 1 + i), pretrained_state, architecture,
-                                      Quiet(progress))
-            p_net.append(predict_samples(fitted.model, source, rows[test], cols[test], fitted.device)[1])
-        for c in (False, True):
-            path = fit_spectral_path(spectra[c][train], None, targets[train], n_classes, "lda")
-            p_lin[c].append(torch.softmax(torch.as_tensor(spectral_logits(path, spectra[c][test], None)), 1).numpy())
-    truth = targets[np.concatenate(held)]
-    best = None
-    for c in (False, True):
-        linear = np.concatenate(p_lin[c])
-        network = np.concatenate(p_net) if p_net else linear
-        for w in weights:
-            predicted = (w * network + (1 - w) * linear).argmax(1)
-            oa = float((predicted == truth).mean())
-            aa = float(np.mean([(predicted[truth == k] == k).mean() for k in np.unique(truth)]))
-            chosen["scores"][f"{'centre+mean' if c else 'centre'} w={w:g}"] = round(oa + aa, 4)
-            key = (round(oa + aa, 6), -abs(w - 0.5), not c)
-            if best is None or key > best[0]:
-                best = (key, c, w)
-    chosen.update(context=best[1], network_weight=best[2], inner_folds=len(folds))
-    return chosen
 
 
 @torch.inference_mode()

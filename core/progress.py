@@ -36,17 +36,6 @@ class Progress:
             raise Cancelled("Cancelled by the user.")
 
 
-class Quiet(Progress):
-    """Cancellation of ``outer`` without its messages and percentages (for inner runs)."""
-
-    def __init__(self, outer: Progress):
-        super().__init__()
-        self.outer = outer
-
-    def is_cancelled(self) -> bool:
-        return self.outer.is_cancelled()
-
-
 class EtaClock:
     """Remaining-time estimate from the fraction done so far."""
 

@@ -1,5 +1,5 @@
 """The spectral linear path: stored as plain arrays it gives scikit-learn's probabilities; the
-ensemble's blend is chosen by an inner cross-validation."""
+ensemble is the trained network and that path in one weights-only module."""
 
 import numpy as np
 import pytest
@@ -59,27 +59,43 @@ def grid_scene(seed=0):
     return arrays, rows, cols, y
 
 
-def test_ensemble_blend_is_chosen_by_inner_cross_validation_and_saved_in_the_module():
+def test_ensemble_holds_the_trained_network_and_the_lda_in_one_module(tmp_path):
     arrays, rows, cols, y = grid_scene()
-    config = finetune.ClassifierConfig(epochs=1, classifier="ensemble")
-    result = finetune.train_classifier(PatchSource(arrays, 5), rows, cols, y, 3, config)
-    blend = result.blend
-    assert blend["inner_folds"] >= 2 and blend["network_weight"] in finetune.BLEND_WEIGHTS
-    assert len(blend["scores"]) == 2 * len(finetune.BLEND_WEIGHTS)
+    source = PatchSource(arrays, 5)
+    network = finetune.train_classifier(source, rows, cols, y, 3,
+                                        finetune.ClassifierConfig(epochs=1, classifier="network")).model
+    result = finetune.train_classifier(source, rows, cols, y, 3,
+                                       finetune.ClassifierConfig(epochs=1, classifier="ensemble"))
     model = result.model
     assert isinstance(model, SpectralFusionClassifier)
     arch = model.architecture()
-    assert arch["network_weight"] == blend["network_weight"] and arch["band_context"] == blend["context"]
-    predicted, _ = finetune.predict_samples(model, arrays, rows, cols)
+    assert arch["classifier"] == "ensemble" and arch["network_weight"] == 0.5
+    assert arch["z_components"] == 0 and arch["band_context"] is False
+    # the same seed trains the same network: the ensemble's g is that network, weight for weight
+    for key, value in network.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value)
+    predicted, probabilities = finetune.predict_samples(model, arrays, rows, cols)
     assert (predicted == y).mean() > 0.9  # the LDA sees the class band directly
+    _, network_p = finetune.predict_samples(network, arrays, rows, cols)
+    lda = spectral.fit_spectral_path(spectral.pixel_spectra(source, rows, cols, 5), None, y, 3)
+    lda_p = torch.softmax(torch.as_tensor(spectral.spectral_logits(
+        lda, spectral.pixel_spectra(source, rows, cols, 5), None)), 1).numpy()
+    assert np.abs(probabilities - (network_p + lda_p) / 2).max() < 1e-4
+    # saved weights-only and rebuilt from its architecture, as mmsiam:classify does
+    from multimodal_siamese.models.checkpoint import load_checkpoint, save_checkpoint
+    from multimodal_siamese.models.network import classifier_from_architecture
+
+    path = str(tmp_path / "ensemble.pt")
+    save_checkpoint(path, "classifier", model.state_dict(), {"architecture": arch})
+    loaded = load_checkpoint(path, "classifier")
+    rebuilt = classifier_from_architecture(loaded["metadata"]["architecture"])
+    rebuilt.load_state_dict(loaded["state_dict"])
+    assert np.array_equal(finetune.predict_samples(rebuilt, arrays, rows, cols)[0], predicted)
 
 
-def test_linear_trains_no_network_and_tiny_label_sets_keep_the_default_blend():
+def test_linear_trains_no_network():
     arrays, rows, cols, y = grid_scene()
     result = finetune.train_classifier(arrays, rows, cols, y, 3,
                                        finetune.ClassifierConfig(epochs=5, classifier="linear"))
-    assert result.loss_history == [] and result.model.architecture()["network_weight"] == 0.0
-    few = np.array([0, 1, 15, 16, 29, 44])  # two blocks of labels, two classes: no inner folds
-    result = finetune.train_classifier(arrays, rows[few], cols[few], y[few], 3,
-                                       finetune.ClassifierConfig(epochs=1, classifier="ensemble"))
-    assert result.blend["inner_folds"] == 0 and result.blend["network_weight"] == 0.5
+    assert result.loss_history == [] and result.model.architecture()["classifier"] == "linear"
+    assert (finetune.predict_samples(result.model, arrays, rows, cols)[0] == y).mean() > 0.9
