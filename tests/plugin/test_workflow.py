@@ -109,9 +109,9 @@ def test_pretrain_train_classify_via_qgis_process(potsdam, pretrained_potsdam, t
     names = {c["code"]: c["name"] for c in meta["classes"]}
     assert names[3] == "low vegetation" or len(set(names.values())) == 6
     assert meta["initialisation"] == "pretrained"
-    # the default classifier: the network beside a shrinkage LDA on centre bands ‖ patch mean
+    # the default classifier: the network averaged with a shrinkage LDA on the centre bands
     assert meta["training"]["classifier"] == meta["architecture"]["classifier"] == "ensemble"
-    assert meta["architecture"]["band_context"] is True and meta["architecture"]["z_components"] == 0
+    assert meta["architecture"]["network_weight"] == 0.5 and meta["architecture"]["z_components"] == 0
     assert "Classifier 'ensemble'" in open(report, encoding="utf-8").read()
 
     output, confidence = str(tmp_path / "landcover.tif"), str(tmp_path / "confidence.tif")
