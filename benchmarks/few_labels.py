@@ -58,6 +58,13 @@ SCENES = {
              "para_sentinel2/training_polygons_sen2.gpkg", "class"),
 }
 CLASSICS = ("forest", "lda", "logistic")
+# names in the summary tables ('ens_lda' is what CLASSIFIER=ensemble computes: the network's and the
+# LDA's probabilities averaged with equal weights)
+DISPLAY = {"ens_lda": "**ensemble (default)**", "network": "network, pretrained (eq. 3)",
+           "network_random": "network, random init", "probe_z": "linear probe of z",
+           "lda": "shrinkage LDA", "logistic": "logistic regression", "forest": "random forest",
+           "ensemble": "ensemble, blend by inner CV (dropped)", "lda_ctx": "LDA + patch mean",
+           "lda_z16": "LDA + 16 PCs of z", "ens75_lda": "ensemble, network weight 0.75"}
 
 
 def load_scene(name):
@@ -272,7 +279,7 @@ def summary(tags, methods=None):
             keys = [k for k in sorted(runs) if k[2] == ratio]
             cell_best = max(CLASSICS, key=lambda m: np.mean([runs[k][m][0] for k in keys]))
             run_best = {k: max(runs[k][m][0] for m in CLASSICS) for k in keys}
-            lines.append(f"| {100 * ratio:g} % | *best classic: {cell_best}* | | | | | |")
+            lines.append(f"| {100 * ratio:g} % | *best classic: {DISPLAY.get(cell_best, cell_best)}* | | | | | |")
             for name in shown:
                 values = {k: runs[k][name] for k in keys if name in runs[k]}
                 oa = np.array([values[k][0] for k in values])
@@ -281,7 +288,7 @@ def summary(tags, methods=None):
                                      for s in seeds if any(k[0] == s for k in values))
                 cell = np.mean([values[k][0] >= runs[k][cell_best][0] - 0.02 for k in values])
                 run = np.mean([values[k][0] >= run_best[k] - 0.02 for k in values])
-                lines.append(f"| {100 * ratio:g} % | {name} | {100 * oa.mean():.1f} / {100 * iou.mean():.1f} | "
+                lines.append(f"| {100 * ratio:g} % | {DISPLAY.get(name, name)} | {100 * oa.mean():.1f} / {100 * iou.mean():.1f} | "
                              f"{100 * oa.std():.1f} | {per_seed} | {100 * cell:.0f} % | {100 * run:.0f} % |")
         lines.append("")
     return "\n".join(lines)
