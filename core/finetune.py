@@ -45,8 +45,9 @@ class ClassifierConfig:
     seed: int = 42
     device: str = "cpu"
     classifier: str = DEFAULT_CLASSIFIER
-    # Measured, not defaults (benchmarks/results/why_pretraining.md): cross-entropy weighted by
-    # inverse class frequency, and fine-tuning with BatchNorm kept on its pretrained statistics.
+    # Switches for the ablations of benchmarks/results/why_pretraining.md (not yet measured), off:
+    # cross-entropy weighted by inverse class frequency, and fine-tuning with BatchNorm kept on
+    # its pretrained statistics.
     class_balanced: bool = False
     freeze_batchnorm: bool = False
 
