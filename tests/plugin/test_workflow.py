@@ -1,6 +1,7 @@
 """The three algorithms end to end, through processing.run and scripts/qgis_process, on real data."""
 
 import os
+from html import unescape
 
 import numpy as np
 import pytest
@@ -112,7 +113,7 @@ def test_pretrain_train_classify_via_qgis_process(potsdam, pretrained_potsdam, t
     # the default classifier: the network averaged with a shrinkage LDA on the centre bands
     assert meta["training"]["classifier"] == meta["architecture"]["classifier"] == "ensemble"
     assert meta["architecture"]["network_weight"] == 0.5 and meta["architecture"]["z_components"] == 0
-    assert "Classifier 'ensemble'" in open(report, encoding="utf-8").read()
+    assert "Classifier 'ensemble'" in unescape(open(report, encoding="utf-8").read())
 
     output, confidence = str(tmp_path / "landcover.tif"), str(tmp_path / "confidence.tif")
     code, _, text = qgis_process("mmsiam:classify", dict(
