@@ -87,6 +87,13 @@ def fit_linear(features: np.ndarray, y: np.ndarray, n_classes: int, model: str =
     if len(present) == 1:
         bias[present[0]] = 0.0
         return weight, bias
+    if model == "lda" and len(y) <= len(present):
+        # scikit-learn's LDA needs more samples than classes: nearest class mean instead (the
+        # LDA of an identity covariance)
+        for k in present:
+            mean = features[y == k].mean(0)
+            weight[k], bias[k] = mean, -0.5 * float(mean @ mean)
+        return weight, bias
     estimator = (LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto") if model == "lda"
                  else LogisticRegression(C=0.1, max_iter=2000))
     estimator.fit(features, y)

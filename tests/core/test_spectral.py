@@ -40,6 +40,13 @@ def test_absent_class_is_never_predicted_and_binary_works():
     assert spectral.spectral_logits(two, x, None).shape == (len(x), 2)
 
 
+def test_one_sample_per_class_still_fits():
+    x, y = labelled(n=3, classes=3)
+    y = np.array([0, 1, 2])
+    path = spectral.fit_spectral_path(x, None, y, 3, "lda")
+    assert list(spectral.spectral_logits(path, x, None).argmax(1)) == [0, 1, 2]
+
+
 def test_calibration_softens_an_overconfident_lda():
     x, y = labelled(n=90, bands=60)
     path = spectral.fit_spectral_path(x, None, y, 4, "lda", calibrate=True)
