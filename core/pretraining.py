@@ -32,7 +32,7 @@ class PretrainConfig:
     patch_size: int = DEFAULT_PATCH_SIZE
     # 25 epochs × 8,192 pixel centres (the paper: 100 epochs over every pixel). On Potsdam this
     # was as good downstream as 100 × 20,000 (benchmarks/results/tune_potsdam.md) at a ninth of
-    # the cost: 4.5 min in float32 on 2 cores (performance.md). Fresh centres are drawn every
+    # the cost: 1.1–4.5 min in float32 on 2 cores (performance.md). Fresh centres are drawn every
     # epoch, so a larger scene is sampled over the run without a longer epoch.
     epochs: int = 25
     batch_size: int = 512
