@@ -27,6 +27,7 @@ EPOCHS = "EPOCHS"
 SPLIT = "SPLIT"
 BLOCK_SIZE = "BLOCK_SIZE"
 MODALITY_SUBSETS = "MODALITY_SUBSETS"
+SEEDS = "SEEDS"
 OUTPUT_TABLE = "OUTPUT_TABLE"
 OUTPUT_REPORT = "OUTPUT_REPORT"
 
@@ -72,11 +73,11 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             PRETRAINED, "Pretrained model (empty = pretrain inside the evaluation)", extension="pt",
             optional=True))
         self.add_advanced(QgsProcessingParameterNumber(
-            PRETRAIN_EPOCHS, "Pretraining epochs", INTEGER, defaultValue=100,
+            PRETRAIN_EPOCHS, "Pretraining epochs", INTEGER, defaultValue=25,
             minValue=1))
         self.add_advanced(QgsProcessingParameterNumber(
             PRETRAIN_SAMPLES_PER_EPOCH, "Pretraining samples per epoch", INTEGER,
-            defaultValue=20000, minValue=2))
+            defaultValue=8192, minValue=2))
         self.add_advanced(QgsProcessingParameterEnum(
             OBJECTIVE, "Contrastive objective", options=OBJECTIVE_CHOICES, defaultValue="simsiam",
             usesStaticStrings=True))
@@ -95,6 +96,8 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             MODALITY_SUBSETS, "Modality subsets", options=["all", "every"], defaultValue="all",
             usesStaticStrings=True))
         self.add_seed_and_device()
+        self.addParameter(QgsProcessingParameterString(
+            SEEDS, "Seeds (comma-separated, empty = Seed only)", defaultValue="", optional=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             OUTPUT_TABLE, "Evaluation table", fileFilter="CSV files (*.csv)"))
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -108,7 +111,7 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
         self.raise_layer_error()
         require_dependencies()
         self.report_class_field(feedback)
-        from ..core.evaluation import EvaluationConfig, parse_ratios
+        from ..core.evaluation import EvaluationConfig, parse_ratios, parse_seeds
         from ..core.evaluation_run import run_evaluation
         from ..core.inputs import GridOptions
         from ..core.pretraining import PretrainConfig
@@ -127,7 +130,8 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
                 train_ratios=parse_ratios(self.parameterAsString(parameters, TRAIN_RATIOS, context)),
                 split=self.parameterAsEnumString(parameters, SPLIT, context) or "blocks",
                 block_size=self.parameterAsInt(parameters, BLOCK_SIZE, context),
-                epochs=self.parameterAsInt(parameters, EPOCHS, context), seed=seed, device=device)
+                epochs=self.parameterAsInt(parameters, EPOCHS, context), seed=seed, device=device,
+                seeds=parse_seeds(self.parameterAsString(parameters, SEEDS, context) or ""))
             pretrain_config = PretrainConfig(
                 epochs=self.parameterAsInt(parameters, PRETRAIN_EPOCHS, context),
                 samples_per_epoch=self.parameterAsInt(parameters, PRETRAIN_SAMPLES_PER_EPOCH, context),

@@ -79,14 +79,14 @@ class MapFromLabelsAlgorithm(LabelledAlgorithm):
             PRETRAINED, "Pretrained model (empty: pretrain now)", extension="pt", optional=True))
         self.add_validation_parameters()
         self.addParameter(QgsProcessingParameterNumber(
-            PRETRAIN_EPOCHS, "Pretraining epochs", INTEGER, defaultValue=100, minValue=1))
+            PRETRAIN_EPOCHS, "Pretraining epochs", INTEGER, defaultValue=25, minValue=1))
         self.addParameter(QgsProcessingParameterNumber(
             EPOCHS, "Classifier epochs", INTEGER, defaultValue=60, minValue=1))
         self.add_advanced(QgsProcessingParameterNumber(
             PATCH_SIZE, "Patch size (odd, pixels)", INTEGER, defaultValue=5, minValue=3, maxValue=63))
         self.add_advanced(QgsProcessingParameterNumber(
             PRETRAIN_SAMPLES_PER_EPOCH, "Pretraining samples per epoch", INTEGER,
-            defaultValue=20000, minValue=2))
+            defaultValue=8192, minValue=2))
         self.add_seed_and_device()
         self.add_training_memory()
         self.addParameter(QgsProcessingParameterRasterDestination(OUTPUT, "Land-cover map"))

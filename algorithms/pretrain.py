@@ -49,7 +49,7 @@ class PretrainAlgorithm(MmsiamAlgorithm):
             "(hover a raster box for details).\n"
             "Patch size: the window of pixels around each pixel that the network looks at (5). "
             "Larger windows suit very high resolution imagery, where texture matters.\n"
-            "Epochs: how long it learns (100); each epoch looks at 'Samples per epoch' pixels.\n"
+            "Epochs: how long it learns (25); each epoch looks at 'Samples per epoch' pixels.\n"
             "Batch size, Learning rate: how it learns; the defaults follow the paper.\n"
             "Contrastive objective: simsiam (the paper's, default); simclr and clip for comparisons.\n"
             "Training form: dense (default) is several times faster than patch, with the same "
@@ -76,7 +76,7 @@ class PretrainAlgorithm(MmsiamAlgorithm):
             PATCH_SIZE, "Patch size (odd, pixels)", INTEGER,
             defaultValue=5, minValue=3, maxValue=63))
         self.addParameter(QgsProcessingParameterNumber(
-            EPOCHS, "Epochs", INTEGER, defaultValue=100, minValue=1))
+            EPOCHS, "Epochs", INTEGER, defaultValue=25, minValue=1))
         self.add_advanced(QgsProcessingParameterNumber(
             BATCH_SIZE, "Batch size", INTEGER, defaultValue=512, minValue=2))
         self.add_advanced(QgsProcessingParameterNumber(
@@ -84,7 +84,7 @@ class PretrainAlgorithm(MmsiamAlgorithm):
             defaultValue=0.002, minValue=0.0))
         self.add_advanced(QgsProcessingParameterNumber(
             SAMPLES_PER_EPOCH, "Samples per epoch (unlabelled pixel centres)",
-            INTEGER, defaultValue=20000, minValue=2))
+            INTEGER, defaultValue=8192, minValue=2))
         self.add_advanced(QgsProcessingParameterEnum(
             OBJECTIVE, "Contrastive objective", options=OBJECTIVE_CHOICES, defaultValue="simsiam",
             usesStaticStrings=True))

@@ -2,6 +2,7 @@
 
 from qgis.core import (
     QgsProcessingException,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
@@ -25,6 +26,9 @@ LEARNING_RATE = "LEARNING_RATE"
 BATCH_SIZE = "BATCH_SIZE"
 OUTPUT_MODEL = "OUTPUT_MODEL"
 OUTPUT_REPORT = "OUTPUT_REPORT"
+CLASSIFIER = "CLASSIFIER"
+# static strings of core.finetune.CLASSIFIERS (not imported here: it loads torch)
+CLASSIFIER_CHOICES = ["ensemble", "network", "linear"]
 
 
 class TrainClassifierAlgorithm(LabelledAlgorithm):
@@ -51,6 +55,9 @@ class TrainClassifierAlgorithm(LabelledAlgorithm):
             "Class name field: a field with a readable name per class, when the class field holds "
             "numbers.\n"
             "Pretrained model: recommended when labels are few; empty starts from random weights.\n"
+            "Classifier: ensemble (default) averages the network with a linear model on each "
+            "pixel's own band values, which is steadier with few labels; network is the paper's "
+            "classifier alone; linear the linear model alone.\n"
             "Train ratio: share of each class's labels used to train; the rest measures the "
             "accuracy (1 trains on all and gives no accuracy). Labels close together make this "
             "measure optimistic.\n"
@@ -73,6 +80,9 @@ class TrainClassifierAlgorithm(LabelledAlgorithm):
         self.addParameter(QgsProcessingParameterFile(
             PRETRAINED, "Pretrained model (empty: random start)", extension="pt", optional=True))
         self.add_validation_parameters()
+        self.addParameter(QgsProcessingParameterEnum(
+            CLASSIFIER, "Classifier", options=CLASSIFIER_CHOICES, defaultValue=CLASSIFIER_CHOICES[0],
+            usesStaticStrings=True))
         self.add_advanced(QgsProcessingParameterNumber(
             PATCH_SIZE, "Patch size (odd; from scratch only)", INTEGER,
             defaultValue=5, minValue=3, maxValue=63))
@@ -104,7 +114,8 @@ class TrainClassifierAlgorithm(LabelledAlgorithm):
             epochs=self.parameterAsInt(parameters, EPOCHS, context),
             batch_size=self.parameterAsInt(parameters, BATCH_SIZE, context),
             learning_rate=self.parameterAsDouble(parameters, LEARNING_RATE, context),
-            seed=seed, device=device)
+            seed=seed, device=device,
+            classifier=self.parameterAsEnumString(parameters, CLASSIFIER, context) or CLASSIFIER_CHOICES[0])
         pretrained_path = self.parameterAsFile(parameters, PRETRAINED, context) or None
         model_path = self.parameterAsFileOutput(parameters, OUTPUT_MODEL, context)
         report_path = self.parameterAsFileOutput(parameters, OUTPUT_REPORT, context) or None

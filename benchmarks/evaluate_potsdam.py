@@ -18,7 +18,7 @@ from plugin_path import ROOT  # noqa: E402  (makes multimodal_siamese importable
 
 from multimodal_siamese.core import raster  # noqa: E402
 from multimodal_siamese.core.evaluation import EvaluationConfig, parse_ratios  # noqa: E402
-from multimodal_siamese.core.evaluation_run import run_evaluation  # noqa: E402
+from multimodal_siamese.core.evaluation_run import METHOD_NAMES, run_evaluation  # noqa: E402
 from multimodal_siamese.core.inputs import GridOptions  # noqa: E402
 from multimodal_siamese.core.labels import read_label_features  # noqa: E402
 from multimodal_siamese.core.pretraining import PretrainConfig  # noqa: E402
@@ -26,7 +26,6 @@ from multimodal_siamese.core.progress import Progress  # noqa: E402
 
 DATA = os.path.join(ROOT, "..", "shared", "data", "potsdam")
 OUT = os.path.join(ROOT, "benchmarks", "out")
-METHOD_NAMES = {"random": "fusion, random init", "pretrained": "fusion, pretrained", "random_forest": "pixel random forest"}
 
 
 class Printer(Progress):

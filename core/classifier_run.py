@@ -16,6 +16,7 @@ from .labels import ClassInfo, LabelFeatures, rasterize_labels, require_plausibl
 from .metrics import accuracy_assessment
 from .progress import Progress
 from .run_record import save_run
+from .spectral import spectral_description
 from .scene import DEFAULT_TRAINING_MEMORY_MB, label_inputs
 
 
@@ -182,8 +183,9 @@ def write_classifier_report(path: str, metadata: dict):
         report.warning("No accuracy was measured: every label trained the classifier (TRAIN_RATIO = 1 "
                        "and no VALIDATION layer). Set TRAIN_RATIO below 1 or give validation labels "
                        "to get accuracy figures.")
-    report.paragraph(f"Classifier with a {metadata['initialisation']} encoder, trained on "
-                     f"{metadata['samples']['training']} samples of '{metadata['label_layer']}' "
+    report.paragraph(f"Classifier '{metadata['training'].get('classifier', 'network')}': "
+                     f"{classifier_description(metadata['architecture'], metadata['initialisation'])}, "
+                     f"trained on {metadata['samples']['training']} samples of '{metadata['label_layer']}' "
                      f"(field '{metadata['class_field']}').")
     if assessed:
         report.paragraph(f"Accuracy on {metadata['samples']['validation']} validation samples "
@@ -201,7 +203,20 @@ def write_classifier_report(path: str, metadata: dict):
     report.write(path)
     write_json(os.path.splitext(path)[0] + ".json", {
         key: metadata[key] for key in ("assessment", "samples", "training", "initialisation",
-                                       "classes", "seconds", "versions", "loss_history")})
+                                       "classes", "seconds", "versions", "loss_history")}
+        | {"classifier": classifier_description(metadata["architecture"], metadata["initialisation"])})
+
+
+def classifier_description(architecture: dict, initialisation: str) -> str:
+    """One phrase saying what the saved classifier computes."""
+    network = f"the early-fusion network g = linear(f(Σ P_k(x_k))) of eq. (3) with a {initialisation} encoder"
+    kind = architecture.get("classifier", "network")
+    if kind == "network":
+        return network
+    linear = spectral_description(architecture)
+    if kind == "linear":
+        return linear
+    return f"the mean of the class probabilities of {network} and of {linear}"
 
 
 def classes_from_metadata(metadata: dict) -> list:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..models.checkpoint import CheckpointError, load_checkpoint
-from ..models.network import FusionClassifier
+from ..models.network import classifier_from_architecture
 from .atomic import check_output_folder
 from .classifier_run import classes_from_metadata
 from .errors import InputError
@@ -16,7 +16,7 @@ def load_classifier(path: str):
     checkpoint = load_checkpoint(path, expected_kind="classifier", needed_by="the classify algorithm")
     metadata = checkpoint["metadata"]
     try:
-        model = FusionClassifier.from_architecture(metadata["architecture"])
+        model = classifier_from_architecture(metadata["architecture"])
         model.load_state_dict(checkpoint["state_dict"])
         classes_from_metadata(metadata)
         GridOptions.from_dict(metadata["grid"])

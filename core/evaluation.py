@@ -1,7 +1,11 @@
 """The paper's protocol (section III-A) on the analyst's own data, with honest splits.
 
-For every fold × training ratio (× modality subset): the fusion classifier from random weights
-and from pretrained weights, and a pixel random forest (the classic QGIS workflow).
+For every seed × fold × training ratio (× modality subset): the fusion network of eq. (3) from
+random weights and from pretrained weights, the default 'ensemble' classifier (the pretrained
+network averaged with a spectral linear path, :mod:`.spectral`), the linear probe of the
+pretrained z (logistic regression on it: the usual figure of a self-supervised representation),
+and three classic classifiers on the centre pixel's standardised bands: a random forest (the
+classic QGIS workflow), a shrinkage LDA and a logistic regression (a few clicks in EnMAP-Box).
 
 * ``random`` split: stratified k-fold over labelled pixels, as in the paper. With dense labels a
   test pixel's patch overlaps its training neighbours' patches: optimistic.
@@ -22,12 +26,14 @@ from sklearn.model_selection import StratifiedKFold
 
 from .errors import InputError
 from .finetune import ClassifierConfig, predict_samples, train_classifier
+from .spectral import add_spectral_path, fit_spectral_path, pretrained_siamese, pretrained_z, spectral_logits
 from .labels import LabelSamples
 from .metrics import accuracy_assessment
 from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
 from .progress import Progress
 
-METHODS = ("random", "pretrained", "random_forest")
+METHODS = ("random", "pretrained", "ensemble", "linear_probe", "random_forest", "lda", "logistic")
+CLASSIC_METHODS = ("random_forest", "lda", "logistic")
 SPLITS = ("random", "blocks")
 
 
@@ -44,6 +50,10 @@ class EvaluationConfig:
     forest_trees: int = 300
     seed: int = 42
     device: str = "cpu"
+    seeds: tuple = ()             # several seeds: the whole protocol once per seed; () = (seed,)
+
+    def seed_list(self) -> tuple:
+        return tuple(self.seeds) or (self.seed,)
 
     def validate(self):
         if self.folds < 2:
@@ -64,6 +74,18 @@ def parse_ratios(text: str) -> tuple:
         raise InputError(f"TRAIN_RATIOS '{text}' is not a comma-separated list of numbers, e.g. "
                          "0.05,0.1,0.2,0.4,1.0.") from exc
     return ratios
+
+
+def parse_seeds(text: str) -> tuple:
+    """'42,43,44' → (42, 43, 44); empty → ()."""
+    try:
+        seeds = tuple(int(part) for part in text.replace(";", ",").split(",") if part.strip())
+    except ValueError as exc:
+        raise InputError(f"SEEDS '{text}' is not a comma-separated list of whole numbers, e.g. "
+                         "42,43,44.") from exc
+    if len(set(seeds)) != len(seeds):
+        raise InputError(f"SEEDS '{text}' repeats a seed; give each seed once.")
+    return seeds
 
 
 def random_folds(class_index: np.ndarray, folds: int, seed: int) -> list:
@@ -130,7 +152,7 @@ def subset_state(state: dict, subset: tuple) -> dict:
 def evaluate(arrays: list, samples: LabelSamples, config: EvaluationConfig, modality_names: list,
              pretrained: dict, subsets: list, architecture: dict | None = None,
              progress: Progress | None = None) -> list:
-    """Run every fold × ratio × subset × method; return one plain dict per run.
+    """Run every fold × ratio × subset × method for ``config.seed``; return one plain dict per run.
 
     ``pretrained`` maps a subset (tuple of modality indices) to a pretrained state dict."""
     config.validate()
@@ -143,61 +165,79 @@ def evaluate(arrays: list, samples: LabelSamples, config: EvaluationConfig, moda
                             arrays[0].shape[1:], config.seed)
     codes = np.array([c.code for c in samples.classes])
     runs = []
-    total = len(folds) * len(config.train_ratios) * len(subsets) * len(METHODS)
+    total = len(folds) * len(config.train_ratios) * len(subsets)
     for f, (train_all, test) in enumerate(folds):
         for ratio in config.train_ratios:
             train = subsample(train_all, y, ratio, np.random.default_rng(config.seed + f))
             for subset in subsets:
                 subset_arrays = [arrays[i] for i in subset]
-                # padded once here, shared by both fusion classifiers' training and prediction
+                # padded once here, shared by the fusion classifiers' training and prediction
                 source = PatchSource(subset_arrays, config.patch_size)
                 label = "".join(modality_names[i][0] for i in subset) if len(subsets) > 1 else "all"
+                predictions = _fit_predict_all(subset_arrays, source, rows, cols, y, train, test, config,
+                                               pretrained.get(subset), architecture, len(samples.classes),
+                                               f, progress)
+                scores = []
                 for method in METHODS:
-                    progress.check()
-                    predicted = _fit_predict(method, subset_arrays, source, rows, cols, y, train, test,
-                                             config, pretrained.get(subset), architecture,
-                                             len(samples.classes), f)
-                    assessment = accuracy_assessment(codes[y[test]], codes[predicted], samples.classes)
-                    runs.append({"fold": f + 1, "ratio": ratio, "modalities": label, "method": method,
-                                 "train_samples": int(len(train)), "test_samples": int(len(test)),
-                                 "assessment": assessment})
-                    progress.set_percent(100.0 * len(runs) / total)
-                    progress.info(f"fold {f + 1}/{len(folds)}  ratio {ratio:g}  {label}  {method}: OA "
-                                  f"{100 * assessment['overall_accuracy']:.1f} %  ({len(train)} train, "
-                                  f"{len(test)} test)")
+                    assessment = accuracy_assessment(codes[y[test]], codes[predictions[method]],
+                                                     samples.classes)
+                    runs.append({"seed": config.seed, "fold": f + 1, "ratio": ratio, "modalities": label,
+                                 "method": method, "train_samples": int(len(train)),
+                                 "test_samples": int(len(test)), "assessment": assessment})
+                    scores.append(f"{method} {100 * assessment['overall_accuracy']:.1f}")
+                progress.set_percent(100.0 * len(runs) / (total * len(METHODS)))
+                progress.info(f"seed {config.seed}  fold {f + 1}/{len(folds)}  ratio {ratio:g}  {label} "
+                              f"({len(train)} train, {len(test)} test), OA %: " + ", ".join(scores))
     return runs
 
 
-def _fit_predict(method, arrays, source, rows, cols, y, train, test, config, state, architecture, n_classes,
-                 fold):
+def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, architecture, n_classes,
+                     fold, progress) -> dict:
+    """Predicted class indices of the test pixels, per method, all trained on the same pixels."""
     if len(np.unique(y[train])) < 2:
         raise InputError("A training fold holds fewer than two classes; use more labels, fewer folds or a "
                          "larger training ratio.")
-    if method == "random_forest":
-        features = np.concatenate([a[:, rows, cols].T for a in arrays], axis=1)
-        forest = RandomForestClassifier(config.forest_trees, n_jobs=-1, random_state=config.seed + fold)
-        forest.fit(features[train], y[train])
-        return forest.predict(features[test])
-    if method == "pretrained" and state is None:
+    if state is None:
         raise InputError("No pretrained weights for this modality subset.")
+    predictions = {}
+    bands = np.concatenate([a[:, rows, cols].T for a in arrays], axis=1)  # centre pixels' bands
+    forest = RandomForestClassifier(config.forest_trees, n_jobs=-1, random_state=config.seed + fold)
+    predictions["random_forest"] = forest.fit(bands[train], y[train]).predict(bands[test])
+    for model in ("lda", "logistic"):  # standardised bands, as an EnMAP-Box user would fit them
+        path = fit_spectral_path(bands[train], None, y[train], n_classes, model)
+        predictions[model] = spectral_logits(path, bands[test], None).argmax(1)
     classifier_config = ClassifierConfig(patch_size=config.patch_size, epochs=config.epochs,
                                          batch_size=config.batch_size, learning_rate=config.learning_rate,
-                                         seed=config.seed + fold, device=config.device)
-    result = train_classifier(source, rows[train], cols[train], y[train], n_classes, classifier_config,
-                              state if method == "pretrained" else None,
-                              architecture if method == "pretrained" else None)
-    predicted, _ = predict_samples(result.model, source, rows[test], cols[test], result.device)
-    return predicted
+                                         seed=config.seed + fold, device=config.device, classifier="network")
+    for method, init in (("random", None), ("pretrained", state)):
+        progress.check()
+        result = train_classifier(source, rows[train], cols[train], y[train], n_classes, classifier_config,
+                                  init, architecture if init is not None else None)
+        predictions[method], _ = predict_samples(result.model, source, rows[test], cols[test], result.device)
+    # linear probe: the usual figure of a self-supervised representation (logistic regression on z)
+    siamese = pretrained_siamese(state, dict(architecture, band_counts=source.band_counts))
+    z_train, z_test = (pretrained_z(siamese.projections, siamese.encoder, source, rows[i], cols[i])
+                       for i in (train, test))
+    probe = fit_spectral_path(z_train, None, y[train], n_classes, "logistic")
+    predictions["linear_probe"] = spectral_logits(probe, z_test, None).argmax(1)
+    # the default classifier, as mmsiam:trainclassifier builds it: the same pretrained network
+    # beside the spectral linear path
+    ensemble = add_spectral_path(result.model.cpu(), source, rows[train], cols[train], y[train], "ensemble",
+                                 state, architecture)
+    predictions["ensemble"], _ = predict_samples(ensemble, source, rows[test], cols[test])
+    return predictions
 
 
 def summarise(runs: list, classes: list) -> dict:
-    """Mean ± std over folds per (modalities, ratio, method): OA, AA, mIoU, kappa, per-class IoU,
-    and the gain of pretrained over random (the paper's Fig. 3)."""
+    """Mean ± std over fold × seed runs per (modalities, ratio, method): OA, AA, mIoU, kappa,
+    per-class IoU, the per-seed mean OA and mIoU, and the gain of pretrained over random (the
+    paper's Fig. 3)."""
     groups = {}
     for run in runs:
-        groups.setdefault((run["modalities"], run["ratio"], run["method"]), []).append(run["assessment"])
+        groups.setdefault((run["modalities"], run["ratio"], run["method"]), []).append(run)
     table = []
-    for (modalities, ratio, method), assessments in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], METHODS.index(kv[0][2]))):
+    for (modalities, ratio, method), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], METHODS.index(kv[0][2]))):
+        assessments = [run["assessment"] for run in group]
         row = {"modalities": modalities, "ratio": ratio, "method": method, "folds": len(assessments)}
         for key in ("overall_accuracy", "average_accuracy", "mean_iou", "kappa"):
             values = [a[key] for a in assessments if a[key] is not None]
@@ -205,12 +245,17 @@ def summarise(runs: list, classes: list) -> dict:
         row["iou"] = {c.name: _mean_std([a["per_class"][k]["iou"] for a in assessments
                                          if a["per_class"][k]["iou"] is not None])
                       for k, c in enumerate(classes)}
+        seeds = sorted({run["seed"] for run in group})
+        row["per_seed"] = [{"seed": s, **{key: _mean_std([r["assessment"][key] for r in group if r["seed"] == s
+                                                          and r["assessment"][key] is not None])["mean"]
+                                          for key in ("overall_accuracy", "mean_iou")}} for s in seeds]
         table.append(row)
     gains = []
-    for (modalities, ratio, method), assessments in groups.items():
+    for (modalities, ratio, method), group in groups.items():
         if method != "pretrained" or (modalities, ratio, "random") not in groups:
             continue
-        base = groups[(modalities, ratio, "random")]
+        assessments = [run["assessment"] for run in group]
+        base = [run["assessment"] for run in groups[(modalities, ratio, "random")]]
         gains.append({"modalities": modalities, "ratio": ratio,
                       "oa_gain": _mean_std([a["overall_accuracy"] - b["overall_accuracy"]
                                             for a, b in zip(assessments, base)]),
@@ -226,13 +271,13 @@ def _mean_std(values: list) -> dict:
 
 
 def csv_rows(runs: list, classes: list) -> tuple:
-    """Header and rows for OUTPUT_TABLE: one row per fold × ratio × modalities × method."""
-    header = ["fold", "ratio", "modalities", "method", "train_samples", "test_samples", "OA", "AA",
+    """Header and rows for OUTPUT_TABLE: one row per seed × fold × ratio × modalities × method."""
+    header = ["seed", "fold", "ratio", "modalities", "method", "train_samples", "test_samples", "OA", "AA",
               "kappa", "mIoU"] + [f"IoU {c.name}" for c in classes]
     rows = []
     for run in runs:
         a = run["assessment"]
-        rows.append([run["fold"], run["ratio"], run["modalities"], run["method"], run["train_samples"],
+        rows.append([run["seed"], run["fold"], run["ratio"], run["modalities"], run["method"], run["train_samples"],
                      run["test_samples"], a["overall_accuracy"], a["average_accuracy"], a["kappa"],
                      a["mean_iou"]] + [pc["iou"] for pc in a["per_class"]])
     return header, rows

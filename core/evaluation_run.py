@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import time
+from dataclasses import replace
 
 from .atomic import atomic_output, check_output_folder
 from .classifier_run import load_pretrained, prepare_for_training
@@ -17,7 +18,10 @@ from .inputs import GridOptions
 from .report import HtmlReport, gain_plot_png, run_section, samples_section, write_json
 from .version import library_versions
 
-METHOD_NAMES = {"random": "random init f", "pretrained": "pretrained f", "random_forest": "pixel random forest"}
+METHOD_NAMES = {"random": "network, random init", "pretrained": "network, pretrained (eq. 3)",
+                "ensemble": "ensemble (default classifier)", "linear_probe": "linear probe of pretrained z",
+                "random_forest": "pixel random forest",
+                "lda": "shrinkage LDA", "logistic": "logistic regression"}
 
 
 def run_evaluation(modalities: list, options: GridOptions, labels: LabelFeatures, config: EvaluationConfig,
@@ -45,20 +49,25 @@ def run_evaluation(modalities: list, options: GridOptions, labels: LabelFeatures
         raise InputError(f"Only {len(samples.rows)} labelled samples fall on valid pixels; the evaluation "
                          f"needs at least {config.folds * 2} for {config.folds} folds.")
     subsets = modality_subsets(slot_names, subsets_mode)
-    states, architecture = {}, None
-    if pretrained is not None:
-        config.patch_size = pretrained["metadata"]["patch_size"]
-        architecture = pretrained["metadata"]["architecture"]
-        states = {subset: subset_state(pretrained["state_dict"], subset) for subset in subsets}
-    else:
-        pretrain_config = pretrain_config or PretrainConfig()
-        pretrain_config.patch_size = config.patch_size
-        for subset in subsets:
-            progress.info(f"Pretraining on {', '.join(slot_names[i] for i in subset)} (no labels used).")
-            result = pretrain([arrays[i] for i in subset], valid, pretrain_config, progress)
-            states[subset] = result.model.state_dict()
-            architecture = result.model.architecture()
-    runs = evaluate(arrays, samples, config, slot_names, states, subsets, architecture, progress)
+    runs = []
+    for seed in config.seed_list():
+        states, architecture = {}, None
+        if pretrained is not None:
+            config.patch_size = pretrained["metadata"]["patch_size"]
+            architecture = pretrained["metadata"]["architecture"]
+            states = {subset: subset_state(pretrained["state_dict"], subset) for subset in subsets}
+        else:
+            pretrain_config = pretrain_config or PretrainConfig()
+            pretrain_config.patch_size = config.patch_size
+            pretrain_config.seed = seed
+            for subset in subsets:
+                progress.info(f"Pretraining on {', '.join(slot_names[i] for i in subset)} with seed {seed} "
+                              "(no labels used).")
+                result = pretrain([arrays[i] for i in subset], valid, pretrain_config, progress)
+                states[subset] = result.model.state_dict()
+                architecture = result.model.architecture()
+        runs += evaluate(arrays, samples, replace(config, seed=seed), slot_names, states, subsets,
+                         architecture, progress)
     summary = summarise(runs, samples.classes)
     header, rows = csv_rows(runs, samples.classes)
     with atomic_output(table_path, "evaluation table") as tmp:
@@ -70,7 +79,7 @@ def run_evaluation(modalities: list, options: GridOptions, labels: LabelFeatures
                       block_size=config.block_size if config.split == "blocks" else None,
                       patch_size=config.patch_size, epochs=config.epochs, batch_size=config.batch_size,
                       learning_rate=config.learning_rate or "automatic", forest_trees=config.forest_trees,
-                      modality_subsets=subsets_mode, seed=config.seed,
+                      modality_subsets=subsets_mode, seeds=list(config.seed_list()),
                       pretrained=pretrained_path or "pretrained inside the evaluation")
     result = {"parameters": parameters, "summary": summary, "classes": [c.to_dict() for c in samples.classes],
               "samples": {"used_per_class": samples.used_per_class(), "dropped": samples.dropped},
@@ -88,9 +97,14 @@ def _pct(value: dict) -> str:
 
 def write_evaluation_report(path: str, result: dict, samples):
     parameters, summary = result["parameters"], result["summary"]
-    report = HtmlReport("Evaluation: pretrained vs random initialisation vs random forest")
+    report = HtmlReport("Evaluation: the classifiers against the classic ones, pretrained vs random init")
+    seeds = parameters["seeds"]
     report.paragraph(f"{parameters['folds']}-fold cross-validation, '{parameters['split']}' split, training "
-                     f"on a stratified fraction of each training fold. Mean ± std over folds, in %.")
+                     f"on a stratified fraction of each training fold, repeated for {len(seeds)} seed(s) "
+                     f"({', '.join(map(str, seeds))}): each seed draws its own folds, pretraining and "
+                     "network initialisation. Mean ± std over all fold × seed runs, in %; 'OA per seed' "
+                     "is each seed's mean over folds. The classic classifiers (random forest, shrinkage "
+                     "LDA, logistic regression) see the centre pixel's bands of every modality.")
     if parameters["split"] == "random":
         report.warning("Random split: neighbouring labelled pixels share most of a patch, so test pixels "
                        "leak into training patches and the figures are optimistic. Run again with "
@@ -100,10 +114,12 @@ def write_evaluation_report(path: str, result: dict, samples):
                          f"PATCH_SIZE//2 = {parameters['patch_size'] // 2} px of a test pixel are dropped, "
                          "so no patch straddles training and test.")
     report.heading("Table I — accuracy per training ratio")
-    report.table(["modalities", "ratio", "method", "OA", "AA", "mIoU", "kappa"],
+    report.table(["modalities", "ratio", "method", "OA", "AA", "mIoU", "kappa", "OA per seed"],
                  [[r["modalities"], f"{100 * r['ratio']:g} %", METHOD_NAMES[r["method"]], _pct(r["overall_accuracy"]),
                    _pct(r["average_accuracy"]), _pct(r["mean_iou"]),
-                   "—" if r["kappa"]["mean"] is None else f"{r['kappa']['mean']:.3f}"] for r in summary["table"]])
+                   "—" if r["kappa"]["mean"] is None else f"{r['kappa']['mean']:.3f}",
+                   ", ".join("—" if s["overall_accuracy"] is None else f"{100 * s['overall_accuracy']:.1f}"
+                             for s in r["per_seed"])] for r in summary["table"]])
     report.heading("Table II — IoU per class")
     class_names = [c["name"] for c in result["classes"]]
     report.table(["modalities", "ratio", "method"] + class_names,

@@ -18,12 +18,20 @@ from ..models.network import FusionClassifier
 from .errors import InputError
 from .pretraining import DEFAULT_PATCH_SIZE, check_training_settings, patch_source, resolve_device
 from .progress import EtaClock, Progress
+from .spectral import add_spectral_path, spectral_description
 
 # Defaults from our own evaluation (benchmarks/results/finetune_potsdam.md): with AdamW the
 # paper's rates (0.009 fine-tune / 0.02 scratch) wrecked accuracy on Potsdam; a pretrained encoder
 # did best at 1e-4, random initialisation at 5e-4.
 FINETUNE_LEARNING_RATE = 1e-4
 SCRATCH_LEARNING_RATE = 5e-4
+
+# 'network': the paper's eq. (3) alone. 'ensemble': its class probabilities averaged (equal
+# weights) with those of a spectral linear path, a shrinkage LDA on the centre pixel's bands of
+# every modality (:mod:`.spectral`); 'linear': that path alone. The default is the most
+# reliable of these in our few-label evaluation (benchmarks/results/few_labels.md).
+CLASSIFIERS = ("network", "ensemble", "linear")
+DEFAULT_CLASSIFIER = "ensemble"
 
 
 @dataclass
@@ -36,11 +44,19 @@ class ClassifierConfig:
     augment: bool = True        # random flips / 90° rotations of training patches
     seed: int = 42
     device: str = "cpu"
+    classifier: str = DEFAULT_CLASSIFIER
+    # Switches for the ablations of benchmarks/results/why_pretraining.md (not yet measured), off:
+    # cross-entropy weighted by inverse class frequency, and fine-tuning with BatchNorm kept on
+    # its pretrained statistics.
+    class_balanced: bool = False
+    freeze_batchnorm: bool = False
 
     def validate(self):
         check_training_settings(self.patch_size, self.epochs, self.batch_size)
         if self.learning_rate < 0:
             raise InputError("LEARNING_RATE must be 0 (automatic) or greater.")
+        if self.classifier not in CLASSIFIERS:
+            raise InputError(f"CLASSIFIER must be one of {', '.join(CLASSIFIERS)}.")
 
     def effective_learning_rate(self, pretrained: bool) -> float:
         if self.learning_rate > 0:
@@ -108,6 +124,11 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
     lr = config.effective_learning_rate(pretrained_state is not None)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config.weight_decay)
     target_tensor = torch.from_numpy(np.asarray(targets, dtype=np.int64))
+    class_weight = None
+    if config.class_balanced:
+        counts = np.bincount(np.asarray(targets, dtype=np.int64), minlength=n_classes).astype(np.float64)
+        class_weight = torch.tensor(np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 1.0),
+                                    dtype=torch.float32, device=device)
     n = len(rows)
     batch = min(config.batch_size, n)
     steps_per_epoch = math.ceil(n / batch)
@@ -117,8 +138,13 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
                   f"{'pretrained' if pretrained_state is not None else 'random'} encoder, "
                   f"learning rate {lr:g}, device {device}.")
     done = 0
-    for epoch in range(1, config.epochs + 1):
+    network_epochs = 0 if config.classifier == "linear" else config.epochs  # 'linear' needs no g
+    for epoch in range(1, network_epochs + 1):
         model.train()
+        if config.freeze_batchnorm:
+            for module in model.modules():
+                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         order = rng.permutation(n)
         total_loss, correct, seen = 0.0, 0, 0
         for start in range(0, n, batch):
@@ -131,7 +157,7 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
                 inputs = random_dihedral(inputs, generator)
             y = target_tensor[idx].to(device)
             logits = model(inputs)
-            loss = F.cross_entropy(logits, y)
+            loss = F.cross_entropy(logits, y, weight=class_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -146,6 +172,13 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
                       f"train accuracy {100 * result.train_accuracy_history[-1]:.1f} %  "
                       f"{clock.eta_text(epoch / config.epochs)}")
     model.eval()
+    if config.classifier != "network":
+        progress.check()
+        result.model = add_spectral_path(model.cpu(), source, rows, cols, np.asarray(targets),
+                                         config.classifier, pretrained_state, architecture).to(device)
+        progress.info(f"Added the spectral path: {spectral_description(result.model.architecture())}, "
+                      + ("used alone." if config.classifier == "linear" else "its class probabilities "
+                         "averaged with the network's."))
     result.seconds = clock.elapsed()
     return result
 

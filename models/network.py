@@ -27,6 +27,7 @@ check pixel by pixel.
 """
 
 import copy
+import math
 
 import torch
 import torch.nn as nn
@@ -373,3 +374,175 @@ class FusionClassifier(_ArchitectureMixin, nn.Module):
             for k in wanted:
                 own[k].copy_(sd[k])
         return {"loaded": wanted, "ignored": [k for k in sd if k not in own]}
+
+
+class SpectralFusionClassifier(FusionClassifier):
+    """Eq. (3)'s g beside a *spectral linear path*, their class probabilities averaged.
+
+    The spectral path is a linear model (fitted by scikit-learn, stored here as tensors) on
+    ``[(s - band_mean) / band_scale ‖ (z - z_mean) z_projection^T]``: ``s`` is the centre pixel's
+    bands of every modality (``band_context``: followed by the patch's mean spectrum), ``z`` the
+    concatenated ``z_k = f0(P0_k(x_k))`` of a frozen copy of the *pretrained* projections and
+    encoder, ``z_projection`` its whitened principal axes (``z_components`` of them; 0: no z).
+
+    ``classifier``: ``'ensemble'`` → ``log(w softmax(g) + (1 - w) softmax(linear))`` with
+    ``w = network_weight``; ``'linear'`` → the spectral path alone (g is not run).
+
+    Centre pixel and patch mean are one valid P×P convolution of the inputs; principal
+    components and linear model are 1×1 convolutions of maps that are themselves receptive-field
+    exact. So the dense forms equal the per-patch one at every pixel, as for
+    :class:`FusionClassifier`.
+    """
+
+    _ARCH_KEYS = FusionClassifier._ARCH_KEYS + ("classifier", "band_context", "z_components",
+                                                "network_weight")
+    CLASSIFIERS = ("ensemble", "linear")
+
+    def __init__(self, band_counts, patch_size, n_classes, proj_channels=16, dim=2048,
+                 widths=None, expand_ratio=4, classifier="ensemble", band_context=False,
+                 z_components=0, network_weight=0.5):
+        super().__init__(band_counts, patch_size, n_classes, proj_channels, dim, widths,
+                         expand_ratio)
+        if classifier not in self.CLASSIFIERS:
+            raise ValueError(f"classifier must be one of {self.CLASSIFIERS}, got {classifier!r}")
+        if isinstance(z_components, bool) or int(z_components) != z_components or z_components < 0:
+            raise ValueError(f"z_components must be an integer >= 0, got {z_components!r}")
+        if not 0 <= float(network_weight) <= 1:
+            raise ValueError(f"network_weight must be in [0, 1], got {network_weight!r}")
+        band_counts, k = self._arch["band_counts"], int(z_components)
+        if k:
+            self.frozen_projections = nn.ModuleList(ProjectionConv(b, proj_channels) for b in band_counts)
+            self.frozen_encoder = Encoder(patch_size, proj_channels, dim, self.encoder.widths, expand_ratio)
+            self.frozen_projections.requires_grad_(False)
+            self.frozen_encoder.requires_grad_(False)
+        n_bands = sum(band_counts) * (2 if band_context else 1)
+        n_z = len(band_counts) * dim if k else 0
+        self.register_buffer("band_mean", torch.zeros(n_bands))
+        self.register_buffer("band_scale", torch.ones(n_bands))
+        self.register_buffer("z_mean", torch.zeros(n_z))
+        self.register_buffer("z_projection", torch.zeros(k, n_z))
+        self.spectral = nn.Linear(n_bands + k, self._arch["n_classes"])
+        self._arch.update(classifier=classifier, band_context=bool(band_context), z_components=k,
+                          network_weight=float(network_weight))
+
+    def train(self, mode=True):
+        """The frozen pretrained copy always uses its BatchNorm running statistics."""
+        super().train(mode)
+        if self._arch["z_components"]:
+            self.frozen_projections.eval()
+            self.frozen_encoder.eval()
+        return self
+
+    @torch.no_grad()
+    def set_spectral_path(self, path, frozen=None):
+        """Store a fitted spectral path (``core.spectral.fit_spectral_path``'s arrays) and, when
+        it uses z, the pretrained projections and encoder (a module with ``projections`` and
+        ``encoder``, e.g. :class:`MultimodalSiamese`)."""
+        for name in ("band_mean", "band_scale", "z_mean", "z_projection"):
+            getattr(self, name).copy_(torch.as_tensor(path[name]).reshape(getattr(self, name).shape))
+        self.spectral.weight.copy_(torch.as_tensor(path["weight"]))
+        self.spectral.bias.copy_(torch.as_tensor(path["bias"]))
+        if self._arch["z_components"]:
+            self.frozen_projections.load_state_dict(frozen.projections.state_dict())
+            self.frozen_encoder.load_state_dict(frozen.encoder.state_dict())
+
+    def _centre(self, inputs):
+        """Centre-pixel bands of every modality at each output position: (N, B, H-P+1, W-P+1)."""
+        h = self._arch["patch_size"] // 2
+        return torch.cat([x[:, :, h:x.shape[-2] - h, h:x.shape[-1] - h] for x in inputs], 1)
+
+    def _spectra(self, inputs):
+        """Centre bands (and the patch's mean spectrum) at each output position."""
+        parts = [self._centre(inputs)]
+        if self._arch["band_context"]:
+            p = self._arch["patch_size"]
+            parts.append(torch.cat([F.avg_pool2d(x, p, stride=1) for x in inputs], 1))
+        return torch.cat(parts, 1)
+
+    def spectral_dense(self, inputs):
+        """Dense logits of the spectral path alone."""
+        features = [(self._spectra(inputs) - self.band_mean[:, None, None]) / self.band_scale[:, None, None]]
+        if self._arch["z_components"]:
+            z = torch.cat([self.frozen_encoder(p(x)) for p, x in zip(self.frozen_projections, inputs)], 1)
+            features.append(F.conv2d(z - self.z_mean[:, None, None], self.z_projection[:, :, None, None]))
+        w = self.spectral.weight
+        return F.conv2d(torch.cat(features, 1), w.view(*w.shape, 1, 1), self.spectral.bias)
+
+    def combine(self, network_logits, spectral_logits):
+        """Log of the weighted mean of both paths' probabilities (along dim 1)."""
+        if self._arch["classifier"] == "linear":
+            return spectral_logits
+        w = self._arch["network_weight"]
+        parts = [F.log_softmax(network_logits, 1) + math.log(max(w, 1e-12)),
+                 F.log_softmax(spectral_logits, 1) + math.log(max(1 - w, 1e-12))]
+        return torch.logsumexp(torch.stack(parts), 0)
+
+    def _network(self, run):
+        return None if self._arch["classifier"] == "linear" else run()
+
+    def forward(self, inputs):
+        """Per-patch logits: inputs ``(N, C_k, P, P)`` -> ``(N, n_classes)``."""
+        spectral = _flatten_1x1(self.spectral_dense(inputs))
+        return self.combine(self._network(lambda: super(SpectralFusionClassifier, self).forward(inputs)),
+                            spectral)
+
+    def forward_dense(self, inputs):
+        spectral = self.spectral_dense(inputs)
+        return self.combine(self._network(lambda: super(SpectralFusionClassifier, self).forward_dense(inputs)),
+                            spectral)
+
+    @torch.no_grad()
+    def folded_head(self):
+        """The network's folded head, and the spectral path folded onto the frozen encoder's
+        last block (per modality) and one P×P convolution of the inputs (centre tap, plus the
+        patch mean spread over every tap): ``(network, (block weights, input kernel, bias))``.
+        In float64, then float32 like :meth:`FusionClassifier.folded_head`."""
+        network = self._network(super().folded_head)
+        k, n_bands = self._arch["z_components"], self.band_mean.numel()
+        p, b = self._arch["patch_size"], sum(self._arch["band_counts"])
+        w = self.spectral.weight.double()
+        w_bands = w[:, :n_bands] / self.band_scale.double()
+        bias = self.spectral.bias.double() - w_bands @ self.band_mean.double()
+        kernel = torch.zeros(w.shape[0], b, p, p, dtype=torch.float64)
+        if self._arch["band_context"]:
+            kernel += (w_bands[:, b:] / (p * p))[:, :, None, None]
+        kernel[:, :, p // 2, p // 2] += w_bands[:, :b]
+        block_weights = []
+        if k:
+            dim = self._arch["dim"]
+            w_z = w[:, n_bands:] @ self.z_projection.double()                   # (K, modalities × dim)
+            bias = bias - w_z @ self.z_mean.double()
+            conv, bn = self.frozen_encoder.head
+            scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+            head_w = conv.weight.double().flatten(1) * scale[:, None]          # (dim, C)
+            head_b = bn.bias.double() - bn.running_mean.double() * scale
+            for m in range(len(self._arch["band_counts"])):
+                w_m = w_z[:, m * dim:(m + 1) * dim]
+                block_weights.append((w_m @ head_w).float()[:, :, None, None])
+                bias = bias + w_m @ head_b
+        return network, (block_weights, kernel.float(), bias.float())
+
+    def inference_copy(self):
+        fast = super().inference_copy()
+        if self._arch["z_components"]:
+            for k, projection in enumerate(fast.frozen_projections):
+                fast.frozen_projections[k] = _fuse_conv_bn(projection)
+            for block in fast.frozen_encoder.blocks:
+                block.conv = _fuse_conv_bn(block.conv)
+        return fast.to(memory_format=torch.channels_last)
+
+    def forward_dense_folded(self, inputs, folded=None):
+        if self.training:
+            raise RuntimeError("forward_dense_folded needs eval mode (BatchNorm running statistics)")
+        network, (block_weights, kernel, bias) = folded if folded is not None else self.folded_head()
+        spectral = F.conv2d(torch.cat(inputs, 1), kernel, bias)
+        for p, x, w in zip(self.frozen_projections if block_weights else (), inputs, block_weights):
+            spectral = spectral + F.conv2d(self.frozen_encoder.blocks(p(x)), w)
+        return self.combine(self._network(lambda: super(SpectralFusionClassifier, self).forward_dense_folded(
+            inputs, network)), spectral)
+
+
+def classifier_from_architecture(architecture):
+    """The classifier a checkpoint's architecture describes (older files: :class:`FusionClassifier`)."""
+    cls = SpectralFusionClassifier if "classifier" in architecture else FusionClassifier
+    return cls.from_architecture(architecture)

@@ -63,16 +63,16 @@ def build():
     # Optional: left empty, the training detects it (the dialog would otherwise preselect 'fid').
     parameter(QgsProcessingParameterField("CLASS_FIELD", "Class field (empty: detect)",
                                           parentLayerParameterName="LABELS", optional=True), 120, 240)
-    # The paper's settings by default; small values make a quick trial run.
+    # The plugin's own defaults (pretrain: 25 epochs x 8,192 samples); small values make a quick trial run.
     parameter(QgsProcessingParameterNumber("PRETRAIN_EPOCHS", "Pretraining epochs", integer,
-                                           defaultValue=100, minValue=1), 120, 300)
+                                           defaultValue=25, minValue=1), 120, 300)
     parameter(QgsProcessingParameterNumber("CLASSIFIER_EPOCHS", "Classifier epochs", integer,
                                            defaultValue=60, minValue=1), 120, 360)
     parameter(QgsProcessingParameterNumber("TRAIN_RATIO", "Train ratio (the rest validates)",
                                            QgsProcessingParameterNumber.Double, defaultValue=0.7,
                                            minValue=0.01, maxValue=1.0), 120, 420)
     parameter(QgsProcessingParameterNumber("SAMPLES_PER_EPOCH", "Pretraining samples per epoch", integer,
-                                           defaultValue=20000, minValue=2), 120, 480, advanced=True)
+                                           defaultValue=8192, minValue=2), 120, 480, advanced=True)
     parameter(QgsProcessingParameterNumber("PATCH_SIZE", "Patch size (odd, pixels)", integer,
                                            defaultValue=5, minValue=3, maxValue=63), 120, 540, advanced=True)
 

@@ -59,3 +59,31 @@ def test_ratios_are_parsed_and_checked():
         evaluation.parse_ratios("five percent")
     with pytest.raises(InputError, match="TRAIN_RATIOS"):
         evaluation.EvaluationConfig(train_ratios=(0.0, 1.5)).validate()
+
+
+def test_seeds_are_parsed_and_default_to_the_seed():
+    assert evaluation.parse_seeds("42, 43,44") == (42, 43, 44)
+    assert evaluation.parse_seeds("") == ()
+    with pytest.raises(InputError, match="whole numbers"):
+        evaluation.parse_seeds("42,4.5")
+    with pytest.raises(InputError, match="repeats"):
+        evaluation.parse_seeds("1,1")
+    assert evaluation.EvaluationConfig(seed=7).seed_list() == (7,)
+    assert evaluation.EvaluationConfig(seed=7, seeds=(1, 2)).seed_list() == (1, 2)
+
+
+def test_summary_reports_per_seed_means():
+    from multimodal_siamese.core.labels import ClassInfo
+
+    classes = [ClassInfo(1, 1, "a", "#000000"), ClassInfo(2, 2, "b", "#ffffff")]
+
+    def run(seed, fold, oa):
+        return {"seed": seed, "fold": fold, "ratio": 0.1, "modalities": "all", "method": "ensemble",
+                "assessment": {"overall_accuracy": oa, "average_accuracy": oa, "mean_iou": oa / 2, "kappa": 0.0,
+                               "per_class": [{"iou": oa}, {"iou": oa}]}}
+
+    table = evaluation.summarise([run(1, 1, 0.6), run(1, 2, 0.8), run(2, 1, 0.5), run(2, 2, 0.5)], classes)["table"]
+    assert len(table) == 1 and table[0]["folds"] == 4
+    assert table[0]["overall_accuracy"]["mean"] == pytest.approx(0.6)
+    assert [(s["seed"], s["overall_accuracy"]) for s in table[0]["per_seed"]] == [(1, pytest.approx(0.7)),
+                                                                                (2, pytest.approx(0.5))]

@@ -11,7 +11,7 @@ from multimodal_siamese.core import finetune, inputs, predict, raster
 from multimodal_siamese.core.errors import Cancelled
 from multimodal_siamese.core.labels import ClassInfo
 from multimodal_siamese.core.progress import Progress
-from multimodal_siamese.models.network import FusionClassifier
+from multimodal_siamese.models.network import FusionClassifier, MultimodalSiamese, SpectralFusionClassifier
 
 CLASSES = [ClassInfo(1, 1, "roof", "#ff0000"), ClassInfo(2, 2, "tree & <park>", "#00ff00"),
            ClassInfo(3, 3, "water", "#0000ff")]
@@ -27,9 +27,21 @@ def tahoe(data_dir):
     prepared.close()
 
 
-def random_model(prepared, patch_size=7):
+def random_model(prepared, patch_size=7, classifier="network"):
+    """eq. (3)'s g ('network'), or g with a random spectral path ('ensemble', 'linear')."""
     torch.manual_seed(0)
-    model = FusionClassifier(prepared.stack.band_counts, patch_size, len(CLASSES), dim=64)
+    bands = prepared.stack.band_counts
+    if classifier == "network":
+        model = FusionClassifier(bands, patch_size, len(CLASSES), dim=64)
+    else:
+        k, n_z, n_bands = 5, len(bands) * 64, 2 * sum(bands)  # centre ‖ patch mean ‖ 5 PCs of z
+        model = SpectralFusionClassifier(bands, patch_size, len(CLASSES), dim=64, classifier=classifier,
+                                         band_context=True, z_components=k)
+        model.set_spectral_path({"band_mean": torch.randn(n_bands), "band_scale": torch.rand(n_bands) + 0.5,
+                                 "z_mean": torch.randn(n_z), "z_projection": torch.randn(k, n_z) * 0.1,
+                                 "weight": torch.randn(len(CLASSES), n_bands + k),
+                                 "bias": torch.randn(len(CLASSES))},
+                                MultimodalSiamese(bands, patch_size, dim=64))
     for module in model.modules():  # non-trivial batch-norm statistics
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             module.running_mean.uniform_(-0.5, 0.5)
@@ -37,8 +49,9 @@ def random_model(prepared, patch_size=7):
     return model.eval()
 
 
-def test_dense_blocks_equal_per_patch_predictions_everywhere(tahoe, tmp_path):
-    model = random_model(tahoe)
+@pytest.mark.parametrize("classifier", ["network", "ensemble", "linear"])
+def test_dense_blocks_equal_per_patch_predictions_everywhere(tahoe, tmp_path, classifier):
+    model = random_model(tahoe, classifier=classifier)
     output = str(tmp_path / "map.tif")
     confidence = str(tmp_path / "confidence.tif")
     # A tiny memory budget forces many blocks, so block edges and raster borders are both exercised.
@@ -59,9 +72,10 @@ def test_dense_blocks_equal_per_patch_predictions_everywhere(tahoe, tmp_path):
     assert 'label="tree &amp; &lt;park&gt;"' in style and 'color="#0000ff"' in style
 
 
-def test_folded_head_equals_full_dense_logits_on_real_data(tahoe):
+@pytest.mark.parametrize("classifier", ["network", "ensemble"])
+def test_folded_head_equals_full_dense_logits_on_real_data(tahoe, classifier):
     """The folded 1x1 head gives the same logits as the full dim-channel path (≤ 1e-4)."""
-    model = random_model(tahoe)
+    model = random_model(tahoe, classifier=classifier)
     arrays, _ = tahoe.read((100, 120, 60, 70))
     inputs = [torch.from_numpy(a)[None] for a in arrays]
     with torch.no_grad():
@@ -116,7 +130,8 @@ def test_cancel_during_the_last_block_publishes_nothing(tahoe, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_dense_logits_equal_per_patch_logits_on_every_pixel(data_dir):
+@pytest.mark.parametrize("classifier", ["network", "ensemble"])
+def test_dense_logits_equal_per_patch_logits_on_every_pixel(data_dir, classifier):
     """The fast dense path vs a 13×13 per-patch forward at every pixel of a real window that
     touches the raster edge (reflect border) and holds nodata pixels: |Δlogit| ≤ 1e-4."""
     from multimodal_siamese.core.patches import pad_reflect
@@ -126,7 +141,7 @@ def test_dense_logits_equal_per_patch_logits_on_every_pixel(data_dir):
     potsdam = inputs.prepare([raster.ModalityInput("HYPERSPECTRAL", os.path.join(d, "enmap_potsdam_vnir.vrt")),
                               raster.ModalityInput("MULTISPECTRAL", os.path.join(d, "enmap_potsdam_swir.vrt"))],
                              inputs.GridOptions())
-    model = random_model(potsdam, patch_size=13)
+    model = random_model(potsdam, patch_size=13, classifier=classifier)
     arrays, valid = potsdam.read()
     potsdam.close()
     window = (slice(40, 100), slice(80, 160))  # reaches the right edge and a nodata tile

@@ -5,7 +5,7 @@ import torch
 
 from multimodal_siamese.models.network import (
     Encoder, FusionClassifier, InvertedResidual, MultimodalSiamese, ProjectionConv,
-    default_widths, n_blocks_for)
+    SpectralFusionClassifier, classifier_from_architecture, default_widths, n_blocks_for)
 
 
 def _patches(x, p):
@@ -41,6 +41,70 @@ def test_fusion_classifier_per_patch_equals_dense(patch_size):
     dense_flat = dense[0].flatten(1).T  # (L, 5), same row-major order as unfold
     assert per_patch.shape == dense_flat.shape
     assert (per_patch - dense_flat).abs().max().item() <= 1e-5
+
+
+def random_spectral_classifier(band_counts, patch_size, n_classes, classifier, k, gen, dim=64, context=True):
+    """A SpectralFusionClassifier with random weights, BN statistics and spectral path."""
+    model = SpectralFusionClassifier(band_counts, patch_size, n_classes, dim=dim, classifier=classifier,
+                                     band_context=context, z_components=k, network_weight=0.4)
+    siamese = MultimodalSiamese(band_counts, patch_size, dim=dim)
+    _randomise_bn(model, gen)
+    _randomise_bn(siamese, gen)
+    n_bands, n_z = sum(band_counts) * (2 if context else 1), len(band_counts) * dim
+    model.set_spectral_path({"band_mean": torch.randn(n_bands, generator=gen),
+                             "band_scale": torch.rand(n_bands, generator=gen) + 0.5,
+                             "z_mean": torch.randn(n_z if k else 0, generator=gen),
+                             "z_projection": torch.randn(k, n_z if k else 0, generator=gen) * 0.1,
+                             "weight": torch.randn(n_classes, n_bands + k, generator=gen),
+                             "bias": torch.randn(n_classes, generator=gen)}, siamese)
+    return model.eval()
+
+
+@pytest.mark.parametrize("patch_size,classifier,k,context", [
+    (3, "ensemble", 4, False), (5, "ensemble", 6, True), (5, "linear", 6, False), (5, "ensemble", 0, True),
+    (5, "linear", 0, True), (9, "linear", 3, True)])
+def test_spectral_classifier_per_patch_equals_dense_and_folded(patch_size, classifier, k, context):
+    """The spectral path (centre bands ‖ patch mean ‖ PCs of frozen z → linear) and its ensemble
+    with g are receptive-field exact: per-patch == dense == folded == fused inference copy."""
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(2)
+    model = random_spectral_classifier([4, 7], patch_size, 5, classifier, k, gen, context=context)
+    xs = [torch.randn(1, 4, 29, 31, generator=gen), torch.randn(1, 7, 29, 31, generator=gen)]
+    with torch.no_grad():
+        dense = model.forward_dense(xs)
+        assert dense.shape == (1, 5, 29 - patch_size + 1, 31 - patch_size + 1)
+        per_patch = model([_patches(x, patch_size) for x in xs])
+        folded = model.forward_dense_folded(xs)
+        fast = model.inference_copy().forward_dense_folded(
+            [x.contiguous(memory_format=torch.channels_last) for x in xs], model.folded_head())
+    dense_flat = dense[0].flatten(1).T
+    assert (per_patch - dense_flat).abs().max().item() <= 1e-5
+    assert (folded - dense).abs().max().item() <= 1e-4
+    assert (fast - dense).abs().max().item() <= 1e-4
+    # the ensemble really mixes both paths: probabilities are the weighted mean
+    with torch.no_grad():
+        network = FusionClassifier.forward(model, [_patches(x, patch_size) for x in xs])
+        spectral = model.spectral_dense([_patches(x, patch_size) for x in xs]).flatten(1)
+    expected = spectral.softmax(1) if classifier == "linear" else \
+        0.4 * network.softmax(1) + 0.6 * spectral.softmax(1)
+    assert (per_patch.softmax(1) - expected).abs().max().item() <= 1e-5
+
+
+def test_spectral_classifier_architecture_round_trip_and_old_files():
+    gen = torch.Generator().manual_seed(3)
+    model = random_spectral_classifier([3, 2], 5, 4, "ensemble", 5, gen)
+    rebuilt = classifier_from_architecture(model.architecture())
+    assert type(rebuilt) is SpectralFusionClassifier
+    rebuilt.load_state_dict(model.state_dict())
+    x = [torch.randn(6, 3, 5, 5, generator=gen), torch.randn(6, 2, 5, 5, generator=gen)]
+    with torch.no_grad():
+        assert torch.equal(rebuilt.eval()(x), model(x))
+    # an architecture without 'classifier' (every file written before) is eq. (3)'s g
+    old = FusionClassifier([3, 2], 5, 4, dim=64).architecture()
+    assert type(classifier_from_architecture(old)) is FusionClassifier
+    # the frozen pretrained copy keeps its BatchNorm statistics in training mode
+    rebuilt.train()
+    assert not rebuilt.frozen_encoder.training and rebuilt.encoder.training
 
 
 @pytest.mark.parametrize("patch_size", [5, 9, 13])

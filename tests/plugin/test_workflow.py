@@ -1,6 +1,7 @@
 """The three algorithms end to end, through processing.run and scripts/qgis_process, on real data."""
 
 import os
+from html import unescape
 
 import numpy as np
 import pytest
@@ -109,6 +110,10 @@ def test_pretrain_train_classify_via_qgis_process(potsdam, pretrained_potsdam, t
     names = {c["code"]: c["name"] for c in meta["classes"]}
     assert names[3] == "low vegetation" or len(set(names.values())) == 6
     assert meta["initialisation"] == "pretrained"
+    # the default classifier: the network averaged with a shrinkage LDA on the centre bands
+    assert meta["training"]["classifier"] == meta["architecture"]["classifier"] == "ensemble"
+    assert meta["architecture"]["network_weight"] == 0.5 and meta["architecture"]["z_components"] == 0
+    assert "Classifier 'ensemble'" in unescape(open(report, encoding="utf-8").read())
 
     output, confidence = str(tmp_path / "landcover.tif"), str(tmp_path / "confidence.tif")
     code, _, text = qgis_process("mmsiam:classify", dict(
@@ -157,8 +162,10 @@ def test_text_class_field_tahoe_points_random_init(plugin, data_dir, tmp_path):
     classifier = str(tmp_path / "tahoe.pt")
     processing.run("mmsiam:trainclassifier", dict(
         inputs, LABELS=os.path.join(d, "tahoe_training_points.gpkg"), CLASS_FIELD="SPECIES",
-        EPOCHS=2, TRAIN_RATIO=0.7, OUTPUT_MODEL=classifier, OUTPUT_REPORT=str(tmp_path / "r.html")))
+        EPOCHS=2, TRAIN_RATIO=0.7, CLASSIFIER="network", OUTPUT_MODEL=classifier,
+        OUTPUT_REPORT=str(tmp_path / "r.html")))
     meta = torch.load(classifier, weights_only=True)["metadata"]
+    assert "classifier" not in meta["architecture"]  # the paper's eq. (3) alone, as older files
     assert [(c["code"], c["name"]) for c in meta["classes"]] == [
         (1, "Non-vegetation"), (2, "Shrub"), (3, "Tree")]
     assert meta["initialisation"] == "random"
@@ -253,17 +260,22 @@ def test_evaluate_via_qgis_process_on_a_real_subset(potsdam, tmp_path, qgis_proc
     code, _, text = qgis_process("mmsiam:evaluate", dict(
         modalities(potsdam), LABELS=subset, CLASS_FIELD="class_id", FOLDS=2, TRAIN_RATIOS="0.2,1.0",
         EPOCHS=1, SPLIT="blocks", BLOCK_SIZE=20, PRETRAIN_EPOCHS=1, PRETRAIN_SAMPLES_PER_EPOCH=256,
-        OUTPUT_TABLE=table, OUTPUT_REPORT=report))
+        SEEDS="3,4", OUTPUT_TABLE=table, OUTPUT_REPORT=report))
     assert code == 0, text
     with open(table, newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 2 * 2 * 3
-    assert {(r["fold"], r["ratio"], r["method"]) for r in rows} == {
-        (f, r, m) for f in ("1", "2") for r in ("0.2", "1.0") for m in ("random", "pretrained", "random_forest")}
+    methods = ("random", "pretrained", "ensemble", "linear_probe", "random_forest", "lda", "logistic")
+    assert len(rows) == 2 * 2 * 2 * len(methods)
+    assert {(r["seed"], r["fold"], r["ratio"], r["method"]) for r in rows} == {
+        (s, f, r, m) for s in ("3", "4") for f in ("1", "2") for r in ("0.2", "1.0") for m in methods}
+    # each seed draws its own folds: the test sets of seed 3 and 4 differ
+    test_sizes = {s: {(r["fold"], r["test_samples"]) for r in rows if r["seed"] == s} for s in ("3", "4")}
+    assert test_sizes["3"] != test_sizes["4"]
     for r in rows:
         for key in ("OA", "AA", "kappa", "mIoU"):
             assert -1 <= float(r[key]) <= 1
         assert 0 <= float(r["OA"]) <= 1 and int(r["test_samples"]) > 0
     html = open(report, encoding="utf-8").read()
     assert "Table I" in html and "Table II" in html and "data:image/png;base64," in html
+    assert "OA per seed" in html and "shrinkage LDA" in html and "ensemble (default classifier)" in html
     assert os.path.exists(os.path.splitext(report)[0] + ".json")

@@ -1,0 +1,333 @@
+"""Few-label benchmark: the default classifier against the best classic classifiers, over folds AND seeds.
+
+    .venv/bin/python benchmarks/few_labels.py --scene potsdam --seed 42 [--split blocks]
+        [--folds 3] [--ratios 0.05,0.1,0.2] [--pretrain-epochs 25] [--pretrain-samples 8192]
+    .venv/bin/python benchmarks/few_labels.py --summary potsdam_blocks tahoe_blocks ...
+
+One run = one scene × split × seed (chunk the benchmark so that each stays a few minutes). The
+pretrained checkpoint of each scene × seed is cached in benchmarks/out/ (pretraining is
+label-free, so one per seed serves every fold and ratio). Every fold × ratio × method is one row
+of benchmarks/out/few_labels_<scene>_<split>_s<seed>.csv, so spread over folds and seeds can be
+reported; ``--summary`` gathers those CSVs into a Markdown table (mean, std over fold × seed
+runs, per-seed means, and how often each method is within 2 points of the best classic).
+
+Methods (all on the same training and test pixels):
+- classics on the standardised centre-pixel bands of all modalities: ``forest`` (300 trees),
+  ``lda`` (shrinkage LDA), ``logistic`` (C = 0.1);
+- ``network``: the paper's eq. (3) fine-tuned from the pretrained encoder (the old default);
+  ``network_random``: the same from random weights;
+- ``probe_z``: logistic regression on the standardised pretrained z alone (linear probe);
+- ``lda_zK`` / ``logistic_zK``: the spectral path, [bands ‖ K whitened PCs of pretrained z];
+  ``forest_z16``: the forest on the same features;
+- ``ens_*``: the network's and a linear model's probabilities averaged.
+"""
+
+import argparse
+import csv
+import glob
+import os
+import platform
+import subprocess
+import time
+
+import numpy as np
+import torch
+
+from plugin_path import ROOT  # noqa: E402  (makes multimodal_siamese importable)
+
+from multimodal_siamese.core import raster  # noqa: E402
+from multimodal_siamese.core.evaluation import block_folds, random_folds, subsample  # noqa: E402
+from multimodal_siamese.core.finetune import ClassifierConfig, predict_samples, train_classifier  # noqa: E402
+from multimodal_siamese.core.inputs import GridOptions, prepare  # noqa: E402
+from multimodal_siamese.core.labels import read_label_features, rasterize_labels  # noqa: E402
+from multimodal_siamese.core.metrics import accuracy_assessment  # noqa: E402
+from multimodal_siamese.core.pretraining import PatchSource, PretrainConfig, pretrain  # noqa: E402
+from multimodal_siamese.core.spectral import (  # noqa: E402
+    average_probabilities, fit_spectral_path, pixel_spectra, pretrained_z, spectral_logits)
+from multimodal_siamese.models.network import MultimodalSiamese  # noqa: E402
+
+DATA = os.path.join(ROOT, "..", "shared", "data")
+OUT = os.path.join(ROOT, "benchmarks", "out")
+SCENES = {
+    "potsdam": ([("HYPERSPECTRAL", "potsdam/enmap_potsdam_vnir.vrt"),
+                 ("MULTISPECTRAL", "potsdam/enmap_potsdam_swir.vrt")],
+                "potsdam/landcover_potsdam_samples.gpkg", "class_id"),
+    "tahoe": ([("MULTISPECTRAL", "tahoe/tahoe_highrez.tif"), ("SAR", "tahoe/tahoe_lidar_highesthit.tif")],
+              "tahoe/tahoe_training_polygons.gpkg", "Class"),
+    "para": ([("MULTISPECTRAL", "para_sentinel2/sen2.tif"), ("SAR", "para_sentinel2/srtm_sen2.tif")],
+             "para_sentinel2/training_polygons_sen2.gpkg", "class"),
+}
+CLASSICS = ("forest", "lda", "logistic")
+# names in the summary tables ('ens_lda' is what CLASSIFIER=ensemble computes: the network's and the
+# LDA's probabilities averaged with equal weights)
+DISPLAY = {"ens_lda": "**ensemble (default)**", "network": "network, pretrained (eq. 3)",
+           "network_random": "network, random init", "probe_z": "linear probe of z",
+           "lda": "shrinkage LDA", "logistic": "logistic regression", "forest": "random forest",
+           "ensemble": "ensemble, blend by inner CV (dropped)", "lda_ctx": "LDA + patch mean",
+           "lda_z16": "LDA + 16 PCs of z", "ens75_lda": "ensemble, network weight 0.75"}
+
+
+def load_scene(name):
+    modalities, labels_path, field = SCENES[name]
+    prepared = prepare([raster.ModalityInput(slot, os.path.join(DATA, path)) for slot, path in modalities],
+                       GridOptions(), 0)
+    try:
+        arrays, valid = prepared.read()
+        grid = prepared.stack.grid
+    finally:
+        prepared.close()
+    samples = rasterize_labels(read_label_features(os.path.join(DATA, labels_path), field), grid, valid)
+    return arrays, valid, samples
+
+
+def pretrained_checkpoint(name, arrays, valid, seed, epochs, samples_per_epoch, patch_size):
+    """Pretrained state dict + architecture for scene × seed, computed once and cached."""
+    path = os.path.join(OUT, f"pretrained_{name}_p{patch_size}_{epochs}x{samples_per_epoch}_s{seed}.pt")
+    if os.path.exists(path):
+        return torch.load(path, weights_only=True)
+    config = PretrainConfig(patch_size=patch_size, epochs=epochs, samples_per_epoch=samples_per_epoch, seed=seed)
+    started = time.time()
+    result = pretrain(arrays, valid, config)
+    cached = {"state_dict": result.model.state_dict(), "architecture": result.model.architecture(),
+              "seconds": time.time() - started, "zstd": result.zstd_history[-1]}
+    torch.save(cached, path)
+    print(f"pretrained {name} seed {seed} in {cached['seconds']:.0f} s, z-std {cached['zstd']:.4f}", flush=True)
+    return cached
+
+
+def score(codes, classes, y_true, logits_or_pred):
+    predicted = logits_or_pred if logits_or_pred.ndim == 1 else logits_or_pred.argmax(1)
+    a = accuracy_assessment(codes[y_true], codes[predicted], classes)
+    return a["overall_accuracy"], a["mean_iou"], a["average_accuracy"]
+
+
+def run(args):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    torch.set_num_threads(2)
+    os.makedirs(OUT, exist_ok=True)
+    arrays, valid, samples = load_scene(args.scene)
+    rows, cols, y = samples.rows, samples.cols, samples.class_index
+    n_classes = len(samples.classes)
+    codes = np.array([c.code for c in samples.classes])
+    patch = args.patch_size
+    ckpt = pretrained_checkpoint(args.scene, arrays, valid, args.seed, args.pretrain_epochs,
+                                 args.pretrain_samples, patch)
+    siamese = MultimodalSiamese.from_architecture(ckpt["architecture"])
+    siamese.load_state_dict(ckpt["state_dict"])
+    source = PatchSource(arrays, patch)
+    bands = pixel_spectra(source, rows, cols, patch)
+    z = pretrained_z(siamese.projections, siamese.encoder, source, rows, cols)
+    ctx = pixel_spectra(source, rows, cols, patch, context=True)  # + the patch's mean spectrum
+    with torch.no_grad():  # the pretrained 16-channel projections P_k at the centre pixel
+        h = patch // 2
+        proj_centre = np.concatenate([
+            np.concatenate([p(x[:, :, h - 1:h + 2, h - 1:h + 2]).flatten(1).numpy()
+                            for p, x in zip(siamese.projections, source.batch(rows[i:i + 2048], cols[i:i + 2048], "cpu"))], 1)
+            for i in range(0, len(rows), 2048)])
+    if args.split == "blocks":
+        folds = block_folds(rows, cols, args.folds, args.block_size, patch, arrays[0].shape[1:], args.seed)
+    else:
+        folds = random_folds(y, args.folds, args.seed)
+    out_path = os.path.join(OUT, f"few_labels_{args.scene}_{args.split}{args.tag}_s{args.seed}.csv")
+    header = ["scene", "split", "seed", "fold", "ratio", "method", "train", "test", "OA", "mIoU", "AA", "seconds"]
+    done = set()  # (fold, ratio) already in the CSV: a chunk cut by the time limit resumes there
+    if os.path.exists(out_path):
+        with open(out_path, newline="") as fh:
+            done = {(int(r["fold"]), float(r["ratio"])) for r in csv.DictReader(fh)}
+    else:
+        with open(out_path, "w", newline="") as fh:
+            csv.writer(fh).writerow(header)
+    for f, (train_all, test) in enumerate(folds):
+        for ratio in args.ratios:
+            if (f + 1, ratio) in done:
+                continue
+            records = []
+            train = subsample(train_all, y, ratio, np.random.default_rng(args.seed + f))
+            logits = {}
+            seconds = {}
+
+            def timed(name, fn):
+                t = time.time()
+                logits[name] = fn()
+                seconds[name] = time.time() - t
+
+            scaler = StandardScaler().fit(bands[train])
+            xb_train, xb_test = scaler.transform(bands[train]), scaler.transform(bands[test])
+            timed("forest", lambda: RandomForestClassifier(300, n_jobs=2, random_state=args.seed + f)
+                  .fit(bands[train], y[train]).predict(bands[test]))
+            for model in ("lda", "logistic"):
+                timed(model, lambda: spectral_logits(fit_spectral_path(bands[train], None, y[train], n_classes, model),
+                                                        bands[test], None))
+                for k in args.components:
+                    timed(f"{model}_z{k}", lambda: spectral_logits(
+                        fit_spectral_path(bands[train], z[train], y[train], n_classes, model, k),
+                        bands[test], z[test]))
+            for name, feats_, model in () if args.lean else (
+                    ("lda_cal", bands, "lda"), ("lda_ctx_cal", ctx, "lda"),
+                    ("logistic_ctx_cal", ctx, "logistic")):  # temperature-calibrated
+                timed(name, lambda: spectral_logits(fit_spectral_path(
+                    feats_[train], None, y[train], n_classes, model, calibrate=True), feats_[test], None))
+            for model in ("lda", "logistic"):  # + the patch's mean spectrum (an exact P×P average pool)
+                timed(f"{model}_ctx", lambda: spectral_logits(
+                    fit_spectral_path(ctx[train], None, y[train], n_classes, model), ctx[test], None))
+                if not args.lean:
+                    timed(f"{model}_ctx_z16", lambda: spectral_logits(
+                        fit_spectral_path(ctx[train], z[train], y[train], n_classes, model, 16), ctx[test], z[test]))
+            zs = StandardScaler().fit(z[train])
+            timed("probe_z", lambda: LogisticRegression(C=0.1, max_iter=2000).fit(
+                zs.transform(z[train]), y[train]).predict(zs.transform(z[test])))
+            if not args.lean:
+                path16 = fit_spectral_path(bands[train], z[train], y[train], n_classes, "lda", 16)
+                feats = lambda idx: np.concatenate(  # noqa: E731
+                    [bands[idx], (z[idx] - path16["z_mean"]) @ path16["z_projection"].T], 1)
+                timed("forest_z16", lambda: RandomForestClassifier(300, n_jobs=2, random_state=args.seed + f)
+                      .fit(feats(train), y[train]).predict(feats(test)))
+            def fit_network(init=ckpt, **overrides):
+                config = ClassifierConfig(**dict(dict(patch_size=patch, epochs=args.epochs, seed=args.seed + f,
+                                                      classifier="network"), **overrides))
+                result = train_classifier(source, rows[train], cols[train], y[train], n_classes, config,
+                                          None if init is None else init["state_dict"],
+                                          None if init is None else init["architecture"])
+                _, p = predict_samples(result.model, source, rows[test], cols[test])
+                return np.log(np.clip(p, 1e-12, 1))
+
+            timed("network", fit_network)
+            if not args.no_default:  # the product's default classifier, as mmsiam:trainclassifier trains it
+                def fit_default():
+                    config = ClassifierConfig(patch_size=patch, epochs=args.epochs, seed=args.seed + f)
+                    result = train_classifier(source, rows[train], cols[train], y[train], n_classes, config,
+                                              ckpt["state_dict"], ckpt["architecture"])
+                    _, p = predict_samples(result.model, source, rows[test], cols[test])
+                    return np.log(np.clip(p, 1e-12, 1))
+                timed("ensemble", fit_default)
+            if args.random_init:
+                timed("network_random", lambda: fit_network(None))
+            for w in (0.25, 0.75):  # the network's weight in the ensemble (0.5 above)
+                for lin in [m for m in ("lda", "lda_z8", "lda_z16", "lda_ctx", "lda_cal", "lda_ctx_cal") if m in logits]:
+                    logits[f"ens{int(100 * w)}_{lin}"] = average_probabilities(
+                        [logits["network"], logits[lin]], [w, 1 - w])
+                    seconds[f"ens{int(100 * w)}_{lin}"] = seconds["network"] + seconds[lin]
+            if args.ablations:
+                timed("network_balanced", lambda: fit_network(class_balanced=True))
+                timed("network_bnfrozen", lambda: fit_network(freeze_batchnorm=True))
+                timed("network_lr3e-5", lambda: fit_network(learning_rate=3e-5))
+                timed("network_lr1e-3", lambda: fit_network(learning_rate=1e-3))
+                timed("network_seed2", lambda: fit_network(seed=args.seed + f + 1000))
+                timed("network_seed3", lambda: fit_network(seed=args.seed + f + 2000))
+                logits["net3"] = average_probabilities([logits["network"], logits["network_seed2"],
+                                                        logits["network_seed3"]])
+                seconds["net3"] = seconds["network"] + seconds["network_seed2"] + seconds["network_seed3"]
+                logits["ens_lda_net3"] = average_probabilities(
+                    [logits["network"], logits["network_seed2"], logits["network_seed3"], logits["lda"]],
+                    [1 / 6, 1 / 6, 1 / 6, 1 / 2])
+                seconds["ens_lda_net3"] = seconds["net3"] + seconds["lda"]
+                proj = lambda idx: proj_centre[idx]  # noqa: E731
+                timed("lda_proj16", lambda: spectral_logits(
+                    fit_spectral_path(proj(train), None, y[train], n_classes, "lda"), proj(test), None))
+            for lin in ["lda", "logistic", "lda_ctx", "logistic_ctx", "lda_ctx_z16", "logistic_ctx_z16",
+                        "lda_cal", "lda_ctx_cal", "logistic_ctx_cal"] + [
+                    f"{m}_z{k}" for m in ("lda", "logistic") for k in args.components]:
+                if lin not in logits:
+                    continue
+                logits[f"ens_{lin}"] = average_probabilities([logits["network"], logits[lin]])
+                seconds[f"ens_{lin}"] = seconds["network"] + seconds[lin]
+            for name, value in logits.items():
+                oa, miou, aa = score(codes, samples.classes, y[test], np.asarray(value))
+                records.append([args.scene, args.split, args.seed, f + 1, ratio, name, len(train), len(test),
+                                oa, miou, aa, seconds[name]])
+            best = max(r[8] for r in records if r[5] in CLASSICS)
+            shown = {r[5]: r[8] for r in records}
+            print(f"fold {f + 1} ratio {ratio:g} ({len(train)} train, {len(test)} test): best classic "
+                  f"{100 * best:.1f}  network {100 * shown['network']:.1f}  lda_z16 {100 * shown.get('lda_z16', 0):.1f}"
+                  f"  ens_lda_z16 {100 * shown.get('ens_lda_z16', 0):.1f}", flush=True)
+            with open(out_path, "a", newline="") as fh:
+                csv.writer(fh).writerows(records)
+            # test logits of every method, to try other combinations without training again
+            np.savez_compressed(out_path[:-4] + f"_f{f + 1}_r{ratio:g}.npz", y=y[test],
+                                **{k: np.asarray(v, np.float32) for k, v in logits.items()})
+
+    print(f"wrote {out_path}")
+
+
+def summary(tags, methods=None):
+    """Markdown tables from the CSVs of the given '<scene>_<split>' tags."""
+    lines = []
+    for tag in tags:
+        runs = {}  # (seed, fold, ratio) -> {method: (OA, mIoU)}
+        for path in sorted(glob.glob(os.path.join(OUT, f"few_labels_{tag}_s*.csv"))):
+            with open(path, newline="") as fh:
+                for r in csv.DictReader(fh):
+                    key = (int(r["seed"]), int(r["fold"]), float(r["ratio"]))
+                    runs.setdefault(key, {})[r["method"]] = (float(r["OA"]), float(r["mIoU"]))
+        if not runs:
+            continue
+        seeds = sorted({k[0] for k in runs})
+        folds = sorted({k[1] for k in runs})
+        present = sorted({m for v in runs.values() for m in v})
+        shown = [m for m in (methods or present) if m in present]
+        lines += [f"### {tag}: {len(seeds)} seeds ({', '.join(map(str, seeds))}) × {len(folds)} folds", "",
+                  "Mean OA / mean mIoU over the fold × seed runs (%); the OA std over those runs; the per-seed "
+                  "mean OAs; the share of runs at most 2 OA points below the cell's best classic (the classic "
+                  "method with the best mean OA in that cell), and below the run's best classic (the best of "
+                  "the three in each run: stricter).", "",
+                  "| ratio | method | OA / mIoU | OA std | per-seed OA | ≥ cell's best classic − 2 | ≥ run's best classic − 2 |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for ratio in sorted({k[2] for k in runs}):
+            keys = [k for k in sorted(runs) if k[2] == ratio]
+            cell_best = max(CLASSICS, key=lambda m: np.mean([runs[k][m][0] for k in keys]))
+            run_best = {k: max(runs[k][m][0] for m in CLASSICS) for k in keys}
+            lines.append(f"| {100 * ratio:g} % | *best classic: {DISPLAY.get(cell_best, cell_best)}* | | | | | |")
+            for name in shown:
+                values = {k: runs[k][name] for k in keys if name in runs[k]}
+                oa = np.array([values[k][0] for k in values])
+                iou = np.array([values[k][1] for k in values])
+                per_seed = ", ".join(f"{100 * np.mean([values[k][0] for k in values if k[0] == s]):.1f}"
+                                     for s in seeds if any(k[0] == s for k in values))
+                cell = np.mean([values[k][0] >= runs[k][cell_best][0] - 0.02 for k in values])
+                run = np.mean([values[k][0] >= run_best[k] - 0.02 for k in values])
+                lines.append(f"| {100 * ratio:g} % | {DISPLAY.get(name, name)} | {100 * oa.mean():.1f} / {100 * iou.mean():.1f} | "
+                             f"{100 * oa.std():.1f} | {per_seed} | {100 * cell:.0f} % | {100 * run:.0f} % |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scene", choices=sorted(SCENES))
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--split", choices=("blocks", "random"), default="blocks")
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--ratios", default="0.05,0.1,0.2")
+    parser.add_argument("--components", default="8,16,32")
+    parser.add_argument("--block-size", type=int, default=39)
+    parser.add_argument("--patch-size", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--pretrain-epochs", type=int, default=25)
+    parser.add_argument("--pretrain-samples", type=int, default=8192)
+    parser.add_argument("--random-init", action="store_true", help="also fine-tune from random weights")
+    parser.add_argument("--ablations", action="store_true",
+                        help="also: class-balanced loss, frozen BatchNorm, other learning rates, a 3-seed "
+                             "network ensemble, LDA on the 16-channel pretrained projections")
+    parser.add_argument("--lean", action="store_true",
+                        help="skip the z-component, calibrated and forest-on-z variants (faster)")
+    parser.add_argument("--no-default", action="store_true", help="skip the product's default classifier")
+    parser.add_argument("--tag", default="", help="suffix of the CSV name, e.g. _ablations")
+    parser.add_argument("--summary", nargs="*", help="'<scene>_<split>' tags to summarise instead of running")
+    parser.add_argument("--methods", default=None, help="methods shown in the summary (comma-separated)")
+    args = parser.parse_args()
+    if args.summary is not None:
+        cpu = subprocess.run("lscpu | grep 'Model name'", shell=True, capture_output=True, text=True).stdout
+        print(f"Machine: {platform.node()}, {cpu.split(':')[-1].strip()}, {os.cpu_count()} cores, "
+              f"torch {torch.__version__}. Date: {time.strftime('%Y-%m-%d')}.\n")
+        print(summary(args.summary, args.methods.split(",") if args.methods else None))
+        return
+    args.ratios = [float(r) for r in args.ratios.split(",")]
+    args.components = [] if args.lean else [int(k) for k in args.components.split(",") if k]
+    run(args)
+
+
+if __name__ == "__main__":
+    main()

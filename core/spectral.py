@@ -1,0 +1,214 @@
+"""The spectral linear path: a regularised linear model on the centre pixel's full spectrum.
+
+With a few hundred labels, a shrinkage LDA or a logistic regression on the standardised bands of
+every modality is the strongest classic classifier (data README, issue 12). The linear model
+here sees ``[centre-pixel bands ‖ the patch's mean spectrum ‖ k whitened principal components
+of the pretrained z]``, standardised (mean spectrum and z optional; z of every modality,
+concatenated). scikit-learn fits it; only plain arrays come out, which
+:class:`..models.network.SpectralFusionClassifier` stores as tensors (no pickled estimator).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+LINEAR_MODELS = ("lda", "logistic")
+# Our evaluation (benchmarks/results/few_labels.md): principal components of the pretrained z
+# made the linear model worse on Potsdam and Tahoe; the patch's mean spectrum helped on Tahoe but
+# not on Potsdam; calibrating the LDA before averaging cost accuracy on Potsdam. All off.
+DEFAULT_Z_COMPONENTS = 0
+DEFAULT_CONTEXT = False
+DEFAULT_CALIBRATE = False
+ABSENT_CLASS_BIAS = -30.0  # a class without training samples is never predicted
+
+
+def pixel_spectra(source, rows: np.ndarray, cols: np.ndarray, patch_size: int, context: bool = False,
+                  batch_size: int = 2048) -> np.ndarray:
+    """The centre pixel's bands of every modality, concatenated: (N, B); with ``context`` also
+    the patch's mean spectrum: (N, 2B) (an exact P×P average, so dense maps stay exact)."""
+    h = patch_size // 2
+    out = []
+    for start in range(0, len(rows), batch_size):
+        patches = source.batch(rows[start:start + batch_size], cols[start:start + batch_size], "cpu")
+        parts = [torch.cat([p[:, :, h, h] for p in patches], 1)]
+        if context:
+            parts.append(torch.cat([p.mean((2, 3)) for p in patches], 1))
+        out.append(torch.cat(parts, 1).numpy())
+    width = sum(source.band_counts) * (2 if context else 1)
+    return np.concatenate(out) if out else np.zeros((0, width), np.float32)
+
+
+@torch.inference_mode()
+def pretrained_z(projections, encoder, source, rows: np.ndarray, cols: np.ndarray,
+                 batch_size: int = 1024) -> np.ndarray:
+    """z_k = f(P_k(x_k)) of each modality (eval mode), concatenated: (N, modalities × dim)."""
+    projections.eval()
+    encoder.eval()
+    out = []
+    for start in range(0, len(rows), batch_size):
+        patches = source.batch(rows[start:start + batch_size], cols[start:start + batch_size], "cpu")
+        out.append(torch.cat([encoder.embed(p(x)) for p, x in zip(projections, patches)], 1).numpy())
+    return np.concatenate(out) if out else np.zeros((0, encoder.dim * len(projections)), np.float32)
+
+
+def _standardise(values: np.ndarray):
+    mean = values.mean(0)
+    scale = values.std(0)
+    scale[~(scale > 1e-8)] = 1.0  # a constant band stays constant (0) after centring
+    return mean, scale
+
+
+def z_components(z: np.ndarray, k: int):
+    """Whitened principal components of ``z`` (training samples): (mean (D,), projection (k', D))
+    with ``(z - mean) @ projection.T`` of unit variance; k' = min(k, N - 1, D)."""
+    mean = z.mean(0)
+    k = max(0, min(k, len(z) - 1, z.shape[1]))
+    if k == 0:
+        return mean, np.zeros((0, z.shape[1]), np.float64)
+    _, s, vt = np.linalg.svd(z - mean, full_matrices=False)
+    std = s[:k] / np.sqrt(max(len(z) - 1, 1))
+    keep = std > 1e-8 * max(std[0], 1e-30)
+    return mean, vt[:k][keep] / std[keep, None]
+
+
+def fit_linear(features: np.ndarray, y: np.ndarray, n_classes: int, model: str = "lda"):
+    """Shrinkage LDA (``solver='lsqr', shrinkage='auto'``) or ``LogisticRegression(C=0.1)`` →
+    (weight (K, F), bias (K,)) whose softmax is the estimator's ``predict_proba``; a class
+    absent from ``y`` gets a very low bias."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.linear_model import LogisticRegression
+
+    if model not in LINEAR_MODELS:
+        raise ValueError(f"unknown linear model {model!r}; use one of {LINEAR_MODELS}")
+    weight = np.zeros((n_classes, features.shape[1]))
+    bias = np.full(n_classes, ABSENT_CLASS_BIAS)
+    present = np.unique(y)
+    if len(present) == 1:
+        bias[present[0]] = 0.0
+        return weight, bias
+    if model == "lda" and len(y) <= len(present):
+        # scikit-learn's LDA needs more samples than classes: nearest class mean instead (the
+        # LDA of an identity covariance)
+        for k in present:
+            mean = features[y == k].mean(0)
+            weight[k], bias[k] = mean, -0.5 * float(mean @ mean)
+        return weight, bias
+    estimator = (LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto") if model == "lda"
+                 else LogisticRegression(C=0.1, max_iter=2000))
+    estimator.fit(features, y)
+    coef, intercept = np.atleast_2d(estimator.coef_), np.atleast_1d(estimator.intercept_)
+    if len(present) == 2:  # one decision function d: probabilities softmax([0, d])
+        coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
+        intercept = np.array([0.0, intercept[0]])
+    weight[estimator.classes_] = coef
+    bias[estimator.classes_] = intercept
+    return weight, bias
+
+
+def calibration_temperature(features: np.ndarray, y: np.ndarray, n_classes: int, model: str,
+                            folds: int = 3, seed: int = 0) -> float:
+    """Temperature T for the linear model's logits that maximises the likelihood of
+    out-of-fold predictions (stratified ``folds``-fold CV on the training samples). A shrinkage
+    LDA on hundreds of bands is far too sure of itself (T ≫ 1): uncalibrated, it would outvote
+    the network in every probability average. 1.0 when a class has fewer than ``folds`` samples."""
+    from sklearn.model_selection import StratifiedKFold
+
+    counts = np.bincount(y)
+    if len(np.unique(y)) < 2 or counts[counts > 0].min() < folds:
+        return 1.0
+    logits = np.zeros((len(y), n_classes))
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(features, y):
+        weight, bias = fit_linear(features[train], y[train], n_classes, model)
+        logits[test] = features[test] @ weight.T + bias
+    temperatures = np.logspace(0, 3, 61)
+    nll = [-torch.log_softmax(torch.as_tensor(logits / t), 1)[np.arange(len(y)), y].mean().item()
+           for t in temperatures]
+    return float(temperatures[int(np.argmin(nll))])
+
+
+def fit_spectral_path(bands: np.ndarray, z: np.ndarray | None, y: np.ndarray, n_classes: int,
+                      model: str = "lda", k: int = DEFAULT_Z_COMPONENTS, calibrate: bool = False) -> dict:
+    """Fit the spectral path on training samples → plain float32 arrays:
+    band_mean, band_scale (B,), z_mean (D,), z_projection (k', D), weight (K, B + k'), bias (K,),
+    temperature (the weights and bias are already divided by it; 1 without ``calibrate``).
+    Without ``z`` (no pretrained encoder) only the bands are used (k' = 0)."""
+    bands = np.asarray(bands, np.float64)
+    band_mean, band_scale = _standardise(bands)
+    features = [(bands - band_mean) / band_scale]
+    if z is not None and k > 0:
+        z = np.asarray(z, np.float64)
+        z_mean, z_projection = z_components(z, k)
+        features.append((z - z_mean) @ z_projection.T)
+    else:
+        z_mean, z_projection = np.zeros(0), np.zeros((0, 0))
+    features = np.concatenate(features, 1)
+    weight, bias = fit_linear(features, y, n_classes, model)
+    temperature = calibration_temperature(features, y, n_classes, model) if calibrate else 1.0
+    return {key: np.asarray(value, np.float32) for key, value in dict(
+        band_mean=band_mean, band_scale=band_scale, z_mean=z_mean, z_projection=z_projection,
+        weight=weight / temperature, bias=bias / temperature, temperature=temperature).items()}
+
+
+def spectral_logits(path: dict, bands: np.ndarray, z: np.ndarray | None) -> np.ndarray:
+    """Logits of a fitted spectral path (numpy; the torch module computes the same)."""
+    features = [(bands - path["band_mean"]) / path["band_scale"]]
+    if len(path["z_projection"]):
+        features.append((z - path["z_mean"]) @ path["z_projection"].T)
+    return np.concatenate(features, 1) @ path["weight"].T + path["bias"]
+
+
+def average_probabilities(logit_list: list, weights: list | None = None) -> np.ndarray:
+    """log of the (weighted) mean of softmax probabilities: an ensemble's logits."""
+    weights = np.full(len(logit_list), 1 / len(logit_list)) if weights is None else np.asarray(weights)
+    stacked = torch.stack([torch.log_softmax(torch.as_tensor(l, dtype=torch.float64), 1)
+                           for l in logit_list])
+    return torch.logsumexp(stacked + torch.log(torch.as_tensor(weights))[:, None, None], 0).numpy()
+
+
+def pretrained_siamese(state: dict, architecture: dict):
+    """The pretraining network (eval mode) from a pretrained checkpoint's weights and architecture."""
+    from ..models.network import MultimodalSiamese
+
+    model = MultimodalSiamese.from_architecture(architecture)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def add_spectral_path(network, source, rows: np.ndarray, cols: np.ndarray, targets: np.ndarray,
+                      classifier: str, pretrained_state: dict | None = None,
+                      pretrained_architecture: dict | None = None, model: str = "lda",
+                      k: int = DEFAULT_Z_COMPONENTS, context: bool = DEFAULT_CONTEXT,
+                      calibrate: bool = DEFAULT_CALIBRATE, network_weight: float = 0.5):
+    """A trained eq. (3) network → :class:`SpectralFusionClassifier` holding it beside a spectral
+    path fitted on the same training pixels (``classifier`` 'ensemble' or 'linear'): the centre
+    pixel's bands (and with ``context`` the patch's mean spectrum), and ``k`` principal
+    components of the *pretrained* z when a pretrained encoder is given."""
+    from ..models.network import SpectralFusionClassifier
+
+    arch = network.architecture()
+    siamese = z = None
+    if pretrained_state is not None and k > 0:
+        # band counts of these inputs: mmsiam:evaluate passes one modality subset's weights
+        siamese = pretrained_siamese(pretrained_state, dict(pretrained_architecture,
+                                                            band_counts=source.band_counts))
+        z = pretrained_z(siamese.projections, siamese.encoder, source, rows, cols)
+    bands = pixel_spectra(source, rows, cols, arch["patch_size"], context)
+    path = fit_spectral_path(bands, z, targets, arch["n_classes"], model, k, calibrate)
+    combined = SpectralFusionClassifier(**arch, classifier=classifier, band_context=context,
+                                        z_components=len(path["z_projection"]),
+                                        network_weight=network_weight)
+    combined.load_state_dict(network.state_dict(), strict=False)  # g's own weights, all of them
+    combined.set_spectral_path(path, siamese)
+    return combined.eval()
+
+
+def spectral_description(architecture: dict) -> str:
+    """What a saved classifier's spectral path reads, in words."""
+    bands = sum(architecture["band_counts"])
+    what = f"a shrinkage LDA on the centre pixel's {bands} bands"
+    if architecture.get("band_context"):
+        what += f" and the {architecture['patch_size']}×{architecture['patch_size']} patch's mean spectrum"
+    if architecture.get("z_components"):
+        what += f" and {architecture['z_components']} principal components of the pretrained z"
+    return what

@@ -1,0 +1,108 @@
+"""The spectral linear path: stored as plain arrays it gives scikit-learn's probabilities; the
+ensemble is the trained network and that path in one weights-only module."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.linear_model import LogisticRegression
+
+from multimodal_siamese.core import finetune, spectral
+from multimodal_siamese.core.pretraining import PatchSource
+from multimodal_siamese.models.network import SpectralFusionClassifier
+
+
+def labelled(n=120, bands=12, classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, n)
+    x = rng.normal(size=(n, bands)) + y[:, None] * rng.normal(size=bands) * 0.8
+    return x * rng.uniform(0.1, 10, bands), y
+
+
+@pytest.mark.parametrize("model", ["lda", "logistic"])
+def test_stored_path_gives_sklearns_probabilities(model):
+    x, y = labelled()
+    path = spectral.fit_spectral_path(x, None, y, 4, model)
+    standardised = (x - x.mean(0)) / x.std(0)
+    estimator = (LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto") if model == "lda"
+                 else LogisticRegression(C=0.1, max_iter=2000)).fit(standardised, y)
+    ours = torch.softmax(torch.as_tensor(spectral.spectral_logits(path, x, None)), 1).numpy()
+    assert np.abs(ours - estimator.predict_proba(standardised)).max() < 1e-4
+    assert all(v.dtype == np.float32 for v in path.values())  # plain arrays, stored as tensors
+
+
+def test_absent_class_is_never_predicted_and_binary_works():
+    x, y = labelled(classes=3)
+    keep = y != 1
+    path = spectral.fit_spectral_path(x[keep], None, y[keep], 3, "lda")
+    assert 1 not in spectral.spectral_logits(path, x, None).argmax(1)
+    two = spectral.fit_spectral_path(x[keep], None, (y[keep] == 2).astype(int), 2, "lda")
+    assert spectral.spectral_logits(two, x, None).shape == (len(x), 2)
+
+
+def test_one_sample_per_class_still_fits():
+    x, y = labelled(n=3, classes=3)
+    y = np.array([0, 1, 2])
+    path = spectral.fit_spectral_path(x, None, y, 3, "lda")
+    assert list(spectral.spectral_logits(path, x, None).argmax(1)) == [0, 1, 2]
+
+
+def test_calibration_softens_an_overconfident_lda():
+    x, y = labelled(n=90, bands=60)
+    path = spectral.fit_spectral_path(x, None, y, 4, "lda", calibrate=True)
+    assert path["temperature"] > 1
+    raw = spectral.fit_spectral_path(x, None, y, 4, "lda")
+    assert np.allclose(path["weight"] * path["temperature"], raw["weight"], rtol=1e-4, atol=1e-4)
+
+
+def grid_scene(seed=0):
+    """Two modalities over 90 × 90 px with three classes in spatial blocks; class signal in one band."""
+    rng = np.random.default_rng(seed)
+    arrays = [rng.random((3, 90, 90)).astype(np.float32), rng.random((2, 90, 90)).astype(np.float32)]
+    rows, cols = np.mgrid[2:88:3, 2:88:3]
+    rows, cols = rows.ravel(), cols.ravel()
+    y = (rows // 30 + cols // 45) % 3
+    arrays[0][0, rows, cols] += y
+    return arrays, rows, cols, y
+
+
+def test_ensemble_holds_the_trained_network_and_the_lda_in_one_module(tmp_path):
+    arrays, rows, cols, y = grid_scene()
+    source = PatchSource(arrays, 5)
+    network = finetune.train_classifier(source, rows, cols, y, 3,
+                                        finetune.ClassifierConfig(epochs=1, classifier="network")).model
+    result = finetune.train_classifier(source, rows, cols, y, 3,
+                                       finetune.ClassifierConfig(epochs=1, classifier="ensemble"))
+    model = result.model
+    assert isinstance(model, SpectralFusionClassifier)
+    arch = model.architecture()
+    assert arch["classifier"] == "ensemble" and arch["network_weight"] == 0.5
+    assert arch["z_components"] == 0 and arch["band_context"] is False
+    # the same seed trains the same network: the ensemble's g is that network, weight for weight
+    for key, value in network.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value)
+    predicted, probabilities = finetune.predict_samples(model, arrays, rows, cols)
+    assert (predicted == y).mean() > 0.9  # the LDA sees the class band directly
+    _, network_p = finetune.predict_samples(network, arrays, rows, cols)
+    lda = spectral.fit_spectral_path(spectral.pixel_spectra(source, rows, cols, 5), None, y, 3)
+    lda_p = torch.softmax(torch.as_tensor(spectral.spectral_logits(
+        lda, spectral.pixel_spectra(source, rows, cols, 5), None)), 1).numpy()
+    assert np.abs(probabilities - (network_p + lda_p) / 2).max() < 1e-4
+    # saved weights-only and rebuilt from its architecture, as mmsiam:classify does
+    from multimodal_siamese.models.checkpoint import load_checkpoint, save_checkpoint
+    from multimodal_siamese.models.network import classifier_from_architecture
+
+    path = str(tmp_path / "ensemble.pt")
+    save_checkpoint(path, "classifier", model.state_dict(), {"architecture": arch})
+    loaded = load_checkpoint(path, "classifier")
+    rebuilt = classifier_from_architecture(loaded["metadata"]["architecture"])
+    rebuilt.load_state_dict(loaded["state_dict"])
+    assert np.array_equal(finetune.predict_samples(rebuilt, arrays, rows, cols)[0], predicted)
+
+
+def test_linear_trains_no_network():
+    arrays, rows, cols, y = grid_scene()
+    result = finetune.train_classifier(arrays, rows, cols, y, 3,
+                                       finetune.ClassifierConfig(epochs=5, classifier="linear"))
+    assert result.loss_history == [] and result.model.architecture()["classifier"] == "linear"
+    assert (finetune.predict_samples(result.model, arrays, rows, cols)[0] == y).mean() > 0.9
