@@ -101,8 +101,9 @@ def embed_raster(model, kind: str, prepared, output: str, components: int = DEFA
         b = part.block
         inside = np.flatnonzero((rows >= b.row0) & (rows < b.row0 + b.rows)
                                 & (cols >= b.col0) & (cols < b.col0 + b.cols))
-        feats = embedder.features(part.inputs)[0]
-        samples[inside] = feats[:, rows[inside] - b.row0, cols[inside] - b.col0].T.double().cpu().numpy()
+        feats = embedder.features(part.inputs)[0].cpu()
+        at_rows, at_cols = torch.from_numpy(rows[inside] - b.row0), torch.from_numpy(cols[inside] - b.col0)
+        samples[inside] = feats[:, at_rows, at_cols].T.double().numpy()
     mean_z, vectors, ratios = fit_pca(samples, embedder.head_weight.numpy(),
                                       embedder.head_bias.numpy(), k)
     folded = vectors @ embedder.head_weight.numpy()                       # (k, C)

@@ -31,7 +31,7 @@ class Embedder:
         arch = model.architecture()
         self.dim = arch["dim"]
         self.channels = arch["widths"][-1] if arch["widths"] else arch["proj_channels"]
-        head = copy.deepcopy(model.encoder.head).double().eval()
+        head = copy.deepcopy(model.encoder.head).cpu().double().eval()
         with torch.no_grad():  # the affine output layer as z = weight @ feature + bias
             self.head_bias = head(torch.zeros(1, self.channels, 1, 1, dtype=torch.float64)).flatten()
             eye = torch.eye(self.channels, dtype=torch.float64)[:, :, None, None]
@@ -67,7 +67,7 @@ def fit_pca(features: np.ndarray, head_weight: np.ndarray, head_bias: np.ndarray
     vectors = vectors[:, order].T
     flip = np.sign(vectors[np.arange(len(vectors)), np.abs(vectors).argmax(axis=1)])
     vectors *= np.where(flip == 0, 1.0, flip)[:, None]
-    total = float(np.clip(np.linalg.eigvalsh(cov_z), 0.0, None).sum())
+    total = float(np.trace(cov_z))
     ratios = values / total if total > 0 else np.zeros_like(values)
     return head_weight @ mean_f + head_bias, vectors, ratios
 
