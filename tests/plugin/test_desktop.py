@@ -54,7 +54,8 @@ def test_desktop_classify_shows_a_styled_map_and_saves_a_screenshot(data_dir, tm
     seen = json.loads(seen_path.read_text(encoding="utf-8"))
     assert "error" not in seen, seen.get("error")
     assert "multimodal_siamese" in seen["active_plugins"]
-    assert seen["menu_actions"] == ["mmsiam_classify", "mmsiam_evaluate", "mmsiam_pretrain", "mmsiam_trainclassifier"]
+    assert seen["menu_actions"] == ["mmsiam_classify", "mmsiam_embed", "mmsiam_evaluate", "mmsiam_pretrain",
+                                   "mmsiam_suggestsites", "mmsiam_trainclassifier"]
     assert seen["toolbar_button"]
     assert seen["renderer"] == "paletted"
     assert seen["classes"] == ["Non-vegetation", "Shrub", "Tree"]
