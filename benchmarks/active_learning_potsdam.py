@@ -179,7 +179,7 @@ def report(args):
     lines = ["# Active learning on Potsdam (mmsiam:suggestsites)", "",
              f"Machine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}. Date: {time.strftime('%Y-%m-%d')}.",
              f"Commands: `.venv/bin/python benchmarks/active_learning_potsdam.py --seed S` for S in "
-             f"{', '.join(str(r['seed']) for r in runs)} (each one locked run), then "
+             f"{', '.join(str(r['seed']) for r in runs)} with `--strategies uncertainty_diversity,uncertainty,random,random_forest,uncertainty_diversity_entropy` (seeds 0–2 in one shell loop, 3–9 in another), then "
              "`.venv/bin/python benchmarks/active_learning_potsdam.py --report`.", "",
              "EnMAP VNIR + SWIR as two modalities; the dense label raster answers as the analyst. Test pixels: "
              "fold 0 of the evaluation's blocked 5-fold split (39-px blocks, drawn with the seed; training pixels "
