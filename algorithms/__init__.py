@@ -3,11 +3,13 @@
 
 def all_algorithms():
     from .classify import ClassifyAlgorithm
+    from .embed import EmbedAlgorithm
     from .evaluate import EvaluateAlgorithm
     from .map_from_labels import MapFromLabelsAlgorithm
     from .pretrain import PretrainAlgorithm
+    from .suggest_sites import SuggestSitesAlgorithm
     from .train_classifier import TrainClassifierAlgorithm
 
     # The one-dialog workflow first: menus and the toolbar list them in this order.
     return [MapFromLabelsAlgorithm, PretrainAlgorithm, TrainClassifierAlgorithm, ClassifyAlgorithm,
-            EvaluateAlgorithm]
+            SuggestSitesAlgorithm, EmbedAlgorithm, EvaluateAlgorithm]

@@ -368,6 +368,20 @@ def label_features_from_layer(layer, field_name: str, what: str = "LABELS", name
     return features, names, colors
 
 
+def geometry_features_from_layer(layer, what: str):
+    """A QGIS vector layer → core LabelFeatures of its geometries only (every value 1), e.g. a
+    MASK, or labels given without a class field."""
+    from ..core.labels import LabelFeatures
+
+    if layer is None:
+        raise QgsProcessingException(f"The {what} layer is missing or could not be loaded.")
+    request = QgsFeatureRequest().setNoAttributes()
+    wkbs = [None if f.geometry() is None or f.geometry().isEmpty() else bytes(f.geometry().asWkb())
+            for f in layer.getFeatures(request)]
+    crs = layer.crs()
+    return LabelFeatures(wkbs, [1] * len(wkbs), crs.toWkt() if crs.isValid() else "", layer.name(), "")
+
+
 def _plain(value):
     # QVariant NULL (QGIS 3) arrives as a QVariant whose isNull() is True.
     if value is None or (hasattr(value, "isNull") and value.isNull()):

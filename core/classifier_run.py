@@ -168,7 +168,8 @@ def _report_samples(samples, progress):
             f"{name}: " + ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in reasons.items())
             for name, reasons in lost.items()))
     if samples.empty_class_features:
-        progress.info(f"{samples.empty_class_features} features have an empty class and were ignored.")
+        progress.info(f"{samples.empty_class_features} features have an empty class and were ignored "
+                      "(e.g. suggested sites not labelled yet).")
 
 
 def write_classifier_report(path: str, metadata: dict):

@@ -303,3 +303,24 @@ def rasterize_labels(features: LabelFeatures, grid: Grid, valid: np.ndarray,
     return LabelSamples(rows.astype(np.int64), cols.astype(np.int64),
                         label_map[rows, cols].astype(np.int64), classes, dropped, empty,
                         "polygon" if "polygon" in kinds else "point")
+
+
+def polygon_mask(features: LabelFeatures, grid: Grid, what: str = "MASK") -> np.ndarray:
+    """Pixels of ``grid`` whose centre lies inside any polygon of ``features`` (any CRS)."""
+    transform = _transformer(features, grid)
+    shapes = []
+    for wkb in features.wkbs:
+        if wkb is None:
+            continue
+        geometry = ogr.CreateGeometryFromWkb(wkb)
+        if ogr.GT_Flatten(geometry.GetGeometryType()) not in (ogr.wkbPolygon, ogr.wkbMultiPolygon):
+            raise InputError(f"The {what} layer '{features.layer_name}' has a geometry of type "
+                             f"{geometry.GetGeometryName()}; use a polygon layer.")
+        if transform is not None:
+            geometry.Transform(transform)
+        shapes.append(json.loads(geometry.ExportToJson()))
+    if not shapes:
+        return np.zeros((grid.height, grid.width), dtype=bool)
+    return rio_features.rasterize(((s, 1) for s in shapes), out_shape=(grid.height, grid.width),
+                                  transform=grid.affine, fill=0, dtype="uint8",
+                                  all_touched=False).astype(bool)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import rasterio
@@ -17,7 +18,7 @@ import torch
 from ..models.network import FusionClassifier
 from .atomic import atomic_output
 from .inputs import PreparedInputs
-from .patches import iter_blocks, pad_reflect
+from .patches import Block, iter_blocks, pad_reflect
 from .progress import EtaClock, Progress
 from .styles import confidence_qml, paletted_qml, style_path
 
@@ -29,13 +30,72 @@ def nodata_code(classes: list) -> int:
     return 255 if any(c.code == 0 for c in classes) else 0
 
 
-def block_size_for(memory_mb: float, widest: int, bands: int, patch_size: int) -> int:
+def block_size_for(memory_mb: float, widest: int, bands: int, patch_size: int,
+                   out_channels: int = 64) -> int:
     """Largest square block whose dense pass fits ``memory_mb``: float32 maps per pixel of the
     input bands, the widest expanded layer (twice: before and after the depthwise conv) and the
-    logits, with a 3x margin. The folded head never builds the dim-channel map."""
-    bytes_per_pixel = 4 * (bands + 2 * widest + 64) * 3
+    output (logits: 64 channels at most; an embedding: its components), with a 3x margin. The
+    folded heads never build the dim-channel map."""
+    bytes_per_pixel = 4 * (bands + 2 * widest + max(64, out_channels)) * 3
     side = int(math.sqrt(max(memory_mb, 16) * 1024 * 1024 / bytes_per_pixel)) - (patch_size - 1)
     return max(16, min(1024, side))
+
+
+def model_block_size(arch: dict, memory_mb: float, out_channels: int = 64) -> int:
+    """:func:`block_size_for` for a model's ``architecture()``."""
+    return block_size_for(memory_mb, max(arch["widths"] or [16]) * arch["expand_ratio"],
+                          sum(arch["band_counts"]), arch["patch_size"], out_channels)
+
+
+@dataclass
+class DenseBlock:
+    """One block of a dense pass: the padded model inputs and the core window's valid pixels."""
+
+    block: Block
+    inputs: list          # per modality (1, bands, rows + P - 1, cols + P - 1), channels-last
+    valid: np.ndarray     # bool (rows, cols) of the core window
+
+    @property
+    def window(self) -> rasterio.windows.Window:
+        b = self.block
+        return rasterio.windows.Window(b.col0, b.row0, b.cols, b.rows)
+
+
+def dense_blocks(prepared: PreparedInputs, patch_size: int, block_size: int, device: str = "cpu",
+                 progress: Progress | None = None, action: str = "Classifying",
+                 percent: tuple = (0.0, 100.0), only=None):
+    """The one block-wise dense runner of classify, suggest and embed.
+
+    Yields a :class:`DenseBlock` per block of the grid: read with a PATCH_SIZE//2 halo, reflect-
+    padded at the raster edges, normalised like the model's training inputs. Memory is bounded by
+    ``block_size``. Cancel is checked before each block; progress (within ``percent``) and ETA are
+    reported after the caller has processed it. ``only(block)`` may skip blocks (not read)."""
+    progress = progress or Progress()
+    grid = prepared.stack.grid
+    blocks = [b for b in iter_blocks(grid.height, grid.width, block_size, patch_size // 2)
+              if only is None or only(b)]
+    clock = EtaClock()
+    progress.info(f"{action} {grid.width} × {grid.height} px in {len(blocks)} blocks of up to "
+                  f"{block_size} × {block_size} px.")
+    low, high = percent
+    for i, b in enumerate(blocks):
+        progress.check()
+        arrays, valid = prepared.read(b.read_window)
+        padded = [pad_reflect(a, b.pad_top, b.pad_bottom, b.pad_left, b.pad_right) for a in arrays]
+        inputs = [torch.from_numpy(a)[None].to(device).contiguous(memory_format=torch.channels_last)
+                  for a in padded]
+        # The valid mask of the core window (the read window includes the halo).
+        r0, c0 = b.row0 - b.read_row0, b.col0 - b.read_col0
+        yield DenseBlock(b, inputs, valid[r0:r0 + b.rows, c0:c0 + b.cols])
+        progress.set_percent(low + (high - low) * (i + 1) / len(blocks))
+        progress.info(f"block {i + 1}/{len(blocks)}  {clock.eta_text((i + 1) / len(blocks))}")
+
+
+def class_probabilities(fast: FusionClassifier, folded, inputs: list, device: str) -> torch.Tensor:
+    """Dense softmax probabilities (K, rows, cols) of a block, in full float32."""
+    with full_float32(device):
+        logits = fast.forward_dense_folded(inputs, folded)[0]
+    return torch.softmax(logits, dim=0)
 
 
 def hex_to_rgb(color: str) -> tuple:
@@ -43,7 +103,7 @@ def hex_to_rgb(color: str) -> tuple:
     return tuple(int(color[i:i + 2], 16) for i in (0, 2, 4))
 
 
-def _profile(grid, dtype, nodata, count=1) -> dict:
+def raster_profile(grid, dtype, nodata, count=1) -> dict:
     return {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": count,
             "dtype": dtype, "crs": grid.crs_wkt, "transform": grid.affine, "nodata": nodata,
             "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate",
@@ -77,56 +137,37 @@ def classify_raster(model: FusionClassifier, prepared: PreparedInputs, classes: 
     progress = progress or Progress()
     model.eval().to(device)
     arch = model.architecture()
-    patch_size = arch["patch_size"]
-    halo = patch_size // 2
     grid = prepared.stack.grid
-    block = block_size_for(memory_mb, max(arch["widths"] or [16]) * arch["expand_ratio"],
-                           sum(arch["band_counts"]), patch_size)
+    block = model_block_size(arch, memory_mb)
     folded = model.folded_head()
     fast = model.inference_copy()
     nodata = nodata_code(classes)
     codes = np.array([c.code for c in classes], dtype=np.uint8)
     counts = np.zeros(len(classes), dtype=np.int64)
-    blocks = list(iter_blocks(grid.height, grid.width, block, halo))
-    clock = EtaClock()
-    progress.info(f"Classifying {grid.width} × {grid.height} px in {len(blocks)} blocks of up to "
-                  f"{block} × {block} px.")
+    n_blocks = 0
     with atomic_output(output_path, "classified raster") as tmp_out, \
             _maybe_atomic(confidence_path, "confidence raster") as tmp_conf:
-        with rasterio.open(tmp_out, "w", **_profile(grid, "uint8", nodata)) as dst, \
-                _maybe_open(tmp_conf, _profile(grid, "float32", -1.0)) as conf_dst:
+        with rasterio.open(tmp_out, "w", **raster_profile(grid, "uint8", nodata)) as dst, \
+                _maybe_open(tmp_conf, raster_profile(grid, "float32", -1.0)) as conf_dst:
             dst.write_colormap(1, {c.code: hex_to_rgb(c.color) + (255,) for c in classes})
             dst.set_band_description(1, "land-cover class")
-            for i, b in enumerate(blocks):
-                progress.check()
-                arrays, valid = prepared.read(b.read_window)
-                padded = [pad_reflect(a, b.pad_top, b.pad_bottom, b.pad_left, b.pad_right) for a in arrays]
-                inputs = [torch.from_numpy(a)[None].to(device).contiguous(memory_format=torch.channels_last)
-                          for a in padded]
-                with full_float32(device):
-                    logits = fast.forward_dense_folded(inputs, folded)[0]
-                probabilities = torch.softmax(logits, dim=0)
-                confidence, index = probabilities.max(dim=0)
+            for part in dense_blocks(prepared, arch["patch_size"], block, device, progress):
+                confidence, index = class_probabilities(fast, folded, part.inputs, device).max(dim=0)
                 index = index.cpu().numpy()
-                # The valid mask of the core window (the read window includes the halo).
-                r0, c0 = b.row0 - b.read_row0, b.col0 - b.read_col0
-                core_valid = valid[r0:r0 + b.rows, c0:c0 + b.cols]
-                out = np.where(core_valid, codes[index], nodata).astype(np.uint8)
-                counts += np.bincount(index[core_valid], minlength=len(classes))
-                window = rasterio.windows.Window(b.col0, b.row0, b.cols, b.rows)
-                dst.write(out, 1, window=window)
+                out = np.where(part.valid, codes[index], nodata).astype(np.uint8)
+                counts += np.bincount(index[part.valid], minlength=len(classes))
+                dst.write(out, 1, window=part.window)
                 if conf_dst is not None:
-                    conf = np.where(core_valid, confidence.cpu().numpy(), -1.0).astype(np.float32)
-                    conf_dst.write(conf, 1, window=window)
-                progress.set_percent(100.0 * (i + 1) / len(blocks))
-                progress.info(f"block {i + 1}/{len(blocks)}  {clock.eta_text((i + 1) / len(blocks))}")
+                    conf = np.where(part.valid, confidence.cpu().numpy(), -1.0).astype(np.float32)
+                    conf_dst.write(conf, 1, window=part.window)
+                n_blocks += 1
         progress.check()  # a cancel during the last block must not publish the outputs
         # The styles travel with the files: QGIS loads '<name>.qml' as the default style.
         _write_text(style_path(output_path), paletted_qml(classes, nodata))
         if confidence_path:
             _write_text(style_path(confidence_path), confidence_qml(output_path))
     return {"pixels_per_class": {c.name: int(n) for c, n in zip(classes, counts)},
-            "nodata": nodata, "block_size": block, "blocks": len(blocks)}
+            "nodata": nodata, "block_size": block, "blocks": n_blocks}
 
 
 def _write_text(path: str, text: str):

@@ -40,8 +40,9 @@ def test_the_desktop_run_went_through_without_error(seen):
 def test_plugin_menu_and_toolbar(seen):
     assert "multimodal_siamese" in seen["active_plugins"]
     assert seen["menu_actions"][0] == "mmsiam_mapfromlabels"
-    assert sorted(seen["menu_actions"]) == ["mmsiam_classify", "mmsiam_evaluate", "mmsiam_mapfromlabels",
-                                            "mmsiam_pretrain", "mmsiam_trainclassifier"]
+    assert sorted(seen["menu_actions"]) == ["mmsiam_classify", "mmsiam_embed", "mmsiam_evaluate",
+                                            "mmsiam_mapfromlabels", "mmsiam_pretrain", "mmsiam_suggestsites",
+                                            "mmsiam_trainclassifier"]
     assert seen["toolbar_button"]
 
 

@@ -9,7 +9,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtWidgets import QPushButton
 
 ALGORITHM_IDS = ["mmsiam:mapfromlabels", "mmsiam:pretrain", "mmsiam:trainclassifier", "mmsiam:classify",
-                 "mmsiam:evaluate"]
+                 "mmsiam:suggestsites", "mmsiam:embed", "mmsiam:evaluate"]
 
 
 @pytest.fixture()
@@ -39,6 +39,7 @@ def test_menu_has_one_action_per_algorithm_and_unload_removes_them(gui_plugin):
     assert [a.text() for a in actions] == ["Map land cover from a few labels…",
                                            "Pretrain multimodal Siamese network (no labels)…",
                                            "Train few-shot land-cover classifier…", "Classify land cover…",
+                                           "Suggest sites to label next…", "Export learned embedding…",
                                            "Evaluate pretraining against random init and random forest…"]
     button = calls["toolbar"][0]
     assert button.menu().actions() == actions and not button.icon().isNull()
