@@ -127,6 +127,22 @@ def test_all_null_class_field_and_missing_field_are_explained(data_dir):
         labels.build_class_table([None, None, " "])
 
 
+@pytest.mark.parametrize("content, fragment", [
+    (None, "does not exist"),
+    (b"not a vector file", "could not be opened as a vector layer"),
+    (b"", "could not be opened as a vector layer"),
+])
+def test_label_file_that_cannot_be_opened_gets_one_sentence(tmp_path, content, fragment):
+    """A failed ogr.Open (None on GDAL 3.6, an exception on later GDAL) is an InputError."""
+    path = tmp_path / "labels.gpkg"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InputError, match=fragment) as err:
+        labels.read_label_features(str(path), "class_id")
+    message = str(err.value)
+    assert str(path) in message and message.count(". ") <= 2 and "Traceback" not in message
+
+
 def test_integer_codes_out_of_raster_range_are_refused():
     with pytest.raises(InputError, match="between 1 and 254"):
         labels.build_class_table([0, 1, 2])
