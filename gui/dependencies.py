@@ -18,6 +18,11 @@ TITLE = "Multimodal Siamese"
 PACKAGE_NAMES = {"torch": "PyTorch", "scikit-learn": "scikit-learn"}
 
 
+def readable_names(packages: list) -> str:
+    """'PyTorch and scikit-learn' for pinned pip requirements."""
+    return " and ".join(PACKAGE_NAMES.get(dependencies.pip_name(p), p) for p in packages)
+
+
 class InstallDependenciesTask(QgsTask):
     """Runs the pip commands of ``dependencies.install_plan`` one after the other, cancellable."""
 
@@ -92,10 +97,10 @@ class DependencyInstaller:
         download size and build; the pip commands and the folder are behind "Details"."""
         plan = self.plan(missing)
         bar = self.iface.messageBar()
-        names = " and ".join(PACKAGE_NAMES.get(dependencies.pip_name(p), p) for p in missing)
-        build = {"cpu": ", CPU build", "cuda": ", CUDA build"}.get(plan["build"], "")
+        names = readable_names(missing)
+        build = {"cpu": " (CPU build)", "cuda": " (CUDA build)"}.get(plan["build"], "")
         item = bar.createMessage(
-            TITLE, f"needs {names} (download about {dependencies.format_size(plan['download_mb'])}{build}).")
+            TITLE, f"needs {names}: {dependencies.format_size(plan['download_mb'])} download{build}.")
         button = QPushButton("Install dependencies", item)
         button.setObjectName("mmsiam_install_dependencies")
         button.clicked.connect(lambda _checked=False: self.install(missing))
@@ -148,7 +153,7 @@ class DependencyInstaller:
         plan = dependencies.install_plan(python, missing, target=folder)
         task = InstallDependenciesTask(plan, folder, missing, on_finished=self._finished)
 
-        item = bar.createMessage(TITLE, f"installing {', '.join(missing)} "
+        item = bar.createMessage(TITLE, f"installing {readable_names(missing)} "
                                         f"({dependencies.format_size(plan['download_mb'])})…")
         self.status_label = QLabel(item)
         self.status_label.setMaximumWidth(360)  # pip's lines are long: one line, elided by Qt

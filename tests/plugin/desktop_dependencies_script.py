@@ -46,7 +46,8 @@ def offer():
     document = browser.document()
     block, lines = document.begin(), 0
     while block.isValid():
-        lines += block.layout().lineCount()
+        if block.text().strip():  # the item's HTML may hold an empty (style) block
+            lines += block.layout().lineCount()
         block = block.next()
     screenshot = os.path.join(OUT, "dependency_offer.png")
     window.grab().save(screenshot)

@@ -9,6 +9,7 @@
   docs/)."""
 
 import os
+import re
 import shutil
 import sysconfig
 
@@ -34,7 +35,7 @@ def test_missing_dependency_offer_fits_one_line_of_a_1280_px_window(tmp_path):
     seen = run_desktop(tmp_path, SCRIPT, [], MMSIAM_DESKTOP_CHECK="offer")
     assert seen["offer"], "no missing-dependency offer in the message bar"
     assert seen["window_width"] == 1280 and seen["lines"] == 1, seen
-    assert "download about" in seen["offer"]
+    assert re.search(r"\d+ [MG]B download", seen["offer"]), seen["offer"]
     assert seen["buttons"] == ["Details", "Install dependencies"]
     with open(seen["screenshot"], "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"

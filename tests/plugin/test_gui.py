@@ -119,7 +119,7 @@ def test_missing_dependencies_offer_installs_in_a_background_task(qgis_iface, mi
     plugin = start_plugin(qgis_iface)
     try:
         offer = plugin.installer.offer_item
-        assert offer is not None and "torch==2.13.0" in offer.text()
+        assert offer is not None and "needs PyTorch: " in offer.text()
         assert plugin.installer.offer_item.level() == Qgis.MessageLevel.Warning
         offer.findChild(QPushButton, "mmsiam_install_dependencies").click()
         task = plugin.installer.task
@@ -149,14 +149,15 @@ def text_lines(item):
     document.setTextWidth(browser.viewport().width())
     block, lines = document.begin(), 0
     while block.isValid():
-        lines += block.layout().lineCount()
+        if block.text().strip():  # the item's HTML may hold an empty (style) block
+            lines += block.layout().lineCount()
         block = block.next()
     return lines
 
 
-#: The message bar spans the map canvas: in a 1280-px QGIS window with the default Layers and
-#: Browser panels beside it, about 900 px.
-CANVAS_WIDTH_AT_1280 = 900
+#: The message bar spans the map canvas: 980 px in a 1280-px QGIS 3.22 window with the default
+#: Browser and Layers panels (measured by tests/plugin/test_desktop_dependencies.py under Xvfb).
+CANVAS_WIDTH_AT_1280 = 980
 
 
 def test_dependency_offer_fits_one_line_states_the_download_and_has_details(qgis_iface, missing_torch,
@@ -173,7 +174,7 @@ def test_dependency_offer_fits_one_line_states_the_download_and_has_details(qgis
         text = item.text()
         # No NVIDIA GPU: the CPU build, and its size, are announced.
         assert "PyTorch and scikit-learn" in text and "CPU build" in text
-        assert re.search(r"download about \d+ MB", text), text
+        assert re.search(r": \d+ MB download \(CPU build\)", text), text
         bar.resize(CANVAS_WIDTH_AT_1280, bar.sizeHint().height())
         bar.show()
         QCoreApplication.processEvents()
