@@ -12,7 +12,11 @@ exports those symbols. The QGIS desktop has already loaded another LLVM into the
 symbol scope (Mesa's OpenGL drivers, e.g. llvmpipe under Xvfb or on a machine without a GPU
 driver, link ``libLLVM``): the dynamic linker binds libtriton's LLVM references to that copy, of
 another LLVM version, and libtriton's static initialisers crash. ``qgis_process`` (headless,
-no OpenGL) has no other LLVM loaded and survives. The same clash is reported for TensorFlow, which
+no OpenGL) has no other LLVM loaded and survives. Checked: in a plain Python, ``import triton``
+(3.9) dies with SIGSEGV once Debian 12's ``libLLVM-15`` is loaded RTLD_GLOBAL, and survives when
+it is loaded locally; the QGIS 3.22 desktop under Xvfb has ``libLLVM-15`` loaded, QGIS 3.40's
+``libLLVM.so.19.1``; there a training with pip's CUDA torch (triton 3.7.1) aborted the desktop
+before this guard and completes with it. The same clash is reported for TensorFlow, which
 puts its own LLVM in the global scope (tensorflow/tensorflow#124205), and was the subject of
 triton-lang/triton#1236.
 
