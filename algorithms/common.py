@@ -35,6 +35,7 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QIcon
 
 from .compat import DOUBLE, FLAG_ADVANCED, INTEGER, RASTER, VECTOR_POINT, VECTOR_POLYGON, add_flag
+from ..core import triton_guard
 from ..core.dependencies import missing_packages_message
 from ..core.errors import Cancelled, InputError
 from ..core.progress import Progress
@@ -452,6 +453,9 @@ class FeedbackProgress(Progress):
 
 
 def require_dependencies():
+    """Before torch is imported: refuse triton (see core/triton_guard.py), then check that torch
+    and scikit-learn import."""
+    triton_guard.install()
     message = missing_packages_message()
     if message:
         raise QgsProcessingException(message)

@@ -11,6 +11,7 @@ The algorithms use these constants and nothing else.
 from qgis.core import (
     Qgis,
     QgsProcessing,
+    QgsProcessingAlgorithm,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterField,
     QgsProcessingParameterNumber,
@@ -42,6 +43,11 @@ FIELD_STRING = _scoped("ProcessingFieldParameterDataType", "String", QgsProcessi
 FLAG_ADVANCED = _scoped("ProcessingParameterFlag", "Advanced", QgsProcessingParameterDefinition, "FlagAdvanced")
 FLAG_HIDDEN = _scoped("ProcessingParameterFlag", "Hidden", QgsProcessingParameterDefinition, "FlagHidden")
 FLAG_OPTIONAL = _scoped("ProcessingParameterFlag", "Optional", QgsProcessingParameterDefinition, "FlagOptional")
+
+# Algorithm flags (QgsProcessingAlgorithm.flags()).
+ALGORITHM_CAN_CANCEL = _scoped("ProcessingAlgorithmFlag", "CanCancel", QgsProcessingAlgorithm, "FlagCanCancel")
+ALGORITHM_NO_THREADING = _scoped("ProcessingAlgorithmFlag", "NoThreading", QgsProcessingAlgorithm,
+                                 "FlagNoThreading")
 
 
 def add_flag(parameter, flag):

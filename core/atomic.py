@@ -6,6 +6,7 @@ import contextlib
 import os
 import tempfile
 
+from ..models.files import replace_when_complete
 from .errors import InputError
 
 
@@ -35,17 +36,8 @@ def check_output_folder(path: str, what: str = "output"):
 def atomic_output(path: str, what: str = "output", suffix: str | None = None):
     """Yields a temporary path in the target's folder; on success it replaces ``path``.
 
-    On any exception (cancel included) the temporary file is removed and an existing file at
+    The file gets the user's umask like any other QGIS output (see ``models.files``). On any exception (cancel included) the temporary file is removed and an existing file at
     ``path`` is left untouched."""
     check_output_folder(path, what)
-    folder = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=suffix or os.path.splitext(base)[1] or ".tmp",
-                               dir=folder)
-    os.close(fd)
-    try:
+    with replace_when_complete(path, suffix or os.path.splitext(path)[1] or ".tmp") as tmp:
         yield tmp
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

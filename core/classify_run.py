@@ -7,6 +7,7 @@ from ..models.network import classifier_from_architecture
 from .atomic import check_output_folder
 from .classifier_run import classes_from_metadata
 from .errors import InputError
+from .gdal_memory import cache_mb_for, limited_block_cache
 from .inputs import GridOptions, prepare_like
 from .predict import classify_raster
 from .pretraining import resolve_device
@@ -45,11 +46,13 @@ def classify_with_model(modalities: list, model_path: str, output: str, confiden
     device = resolve_device(device)
     model, metadata = load_classifier(model_path)
     options = GridOptions.from_dict(metadata["grid"])
-    prepared = prepare_like(modalities, metadata["modalities"], options, "classifier model")
-    try:
-        summary = classify_raster(model, prepared, classes_from_metadata(metadata), output, confidence,
-                                  memory_mb, device, progress)
-    finally:
-        prepared.close()
+    # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/gdal_memory.py).
+    with limited_block_cache(cache_mb_for(memory_mb)):
+        prepared = prepare_like(modalities, metadata["modalities"], options, "classifier model")
+        try:
+            summary = classify_raster(model, prepared, classes_from_metadata(metadata), output, confidence,
+                                      memory_mb, device, progress)
+        finally:
+            prepared.close()
     progress.info("Pixels per class: " + ", ".join(f"{k}: {v}" for k, v in summary["pixels_per_class"].items()))
     return summary

@@ -67,9 +67,91 @@ def find_python(prefix: str | None = None, executable: str | None = None,
     return which(f"python{major}.{minor}") or which("python3")
 
 
+# -- which torch build, from where ----------------------------------------------------------------
+
+#: PyTorch's own index of CPU-only wheels (Linux x86_64/aarch64, Windows): no CUDA libraries.
+PYTORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+#: Approximate downloads in MB, for the message bar (measured for torch 2.13 / scikit-learn 1.6:
+#: the Linux CPU wheel is 192 MB; the CUDA build pulls NVIDIA's libraries and triton, about 3 GB,
+#: 4.6 GB once installed; scikit-learn with SciPy and NumPy is about 60 MB).
+DOWNLOAD_MB = {("torch", "cpu"): 200, ("torch", "cuda"): 3000, ("torch", "windows"): 250,
+               ("torch", "macos"): 80, ("scikit-learn", None): 60}
+
+BUILD_DESCRIPTIONS = {
+    "cpu": "PyTorch's CPU build (no NVIDIA GPU was found)",
+    "cuda": "PyTorch's CUDA build (an NVIDIA GPU was found)",
+    "windows": "PyTorch from PyPI (the CPU build on Windows)",
+    "macos": "PyTorch from PyPI (CPU and Apple GPU)",
+}
+
+
+def nvidia_gpu_present(exists=os.path.exists, which=shutil.which) -> bool:
+    """An NVIDIA driver is installed (Linux), found without importing torch or running anything:
+    the driver's /proc entry, a device node, or its nvidia-smi tool."""
+    return bool(exists("/proc/driver/nvidia/version") or exists("/dev/nvidia0") or which("nvidia-smi"))
+
+
+def torch_build(platform: str | None = None, has_nvidia: bool | None = None) -> str:
+    """Which torch to install: 'cpu' or 'cuda' on Linux (PyPI's Linux torch is the multi-GB CUDA
+    build, useless without an NVIDIA GPU), else PyPI's default ('windows', 'macos')."""
+    platform = sys.platform if platform is None else platform
+    if platform.startswith("win"):
+        return "windows"
+    if platform == "darwin":
+        return "macos"
+    if has_nvidia is None:
+        has_nvidia = nvidia_gpu_present()
+    return "cuda" if has_nvidia else "cpu"
+
+
+def pip_name(requirement: str) -> str:
+    return requirement.split("==")[0].split(">")[0].split("<")[0].strip().lower()
+
+
+def install_plan(python: str, packages: list | None = None, target: str | None = None,
+                 platform: str | None = None, has_nvidia: bool | None = None) -> dict:
+    """How to install ``packages`` (pinned pip requirements; all required ones by default).
+
+    Returns ``{"build", "commands", "download_mb", "description"}``: ``commands`` are pip argument
+    lists run one after the other. PyTorch's CPU build comes from PyTorch's own index
+    (``--index-url``), everything else from PyPI: two pip runs, so that no other package is looked
+    up on the PyTorch index. ``target`` installs into that folder (the desktop installer), else
+    ``--user`` (the command shown to users who install themselves)."""
+    packages = list(packages or REQUIRED.values())
+    build = torch_build(platform, has_nvidia)
+    # The desktop installer runs pip unattended: no prompts, no progress bars in its output.
+    where = ["--target", target, "--upgrade", "--no-input", "--disable-pip-version-check",
+             "--progress-bar", "off"] if target else ["--user"]
+    base = [python, "-m", "pip", "install", *where]
+    torch = [p for p in packages if pip_name(p) == "torch"]
+    others = [p for p in packages if pip_name(p) != "torch"]
+    commands = []
+    if torch and build == "cpu":
+        commands.append(base + ["--index-url", PYTORCH_CPU_INDEX, *torch])
+        if others:
+            commands.append(base + others)
+    else:
+        commands.append(base + packages)
+    download = (DOWNLOAD_MB[("torch", build)] if torch else 0) + sum(
+        DOWNLOAD_MB[("scikit-learn", None)] for p in others if pip_name(p) == "scikit-learn")
+    names = ", ".join(pip_name(p) for p in packages)
+    description = (f"{names}: {BUILD_DESCRIPTIONS[build]}" if torch else names)
+    return {"build": build, "commands": commands, "download_mb": download, "description": description}
+
+
+def format_size(mb: float) -> str:
+    return f"{mb / 1000:.0f} GB" if mb >= 1000 else f"{mb:.0f} MB"
+
+
+def command_line(args: list) -> str:
+    return " ".join(f'"{a}"' if " " in a else a for a in args)
+
+
 def install_command(packages: list | None = None) -> str:
-    python = find_python() or "python3"
-    return f"{python} -m pip install --user {' '.join(packages or REQUIRED.values())}"
+    """The shell command(s) a user runs to install ``packages`` themselves (``--user``)."""
+    plan = install_plan(find_python() or "python3", packages)
+    return "  &&  ".join(command_line(c) for c in plan["commands"])
 
 
 def missing_packages_message() -> str:
@@ -100,13 +182,8 @@ def activate_folder(folder: str) -> bool:
     return True
 
 
-def pip_install_args(python: str, folder: str, packages: list | None = None) -> list:
-    return [python, "-m", "pip", "install", "--target", folder, "--upgrade", "--no-input",
-            "--disable-pip-version-check", "--progress-bar", "off", *(packages or REQUIRED.values())]
-
-
 def run_pip(args: list, on_line=None, is_cancelled=None, poll_s: float = 0.2) -> tuple:
-    """Run pip (``args`` from pip_install_args) → (return code or None when cancelled, output).
+    """Run pip (``args``: one command of ``install_plan``) → (return code or None when cancelled, output).
 
     ``on_line`` gets each output line (progress); ``is_cancelled`` is polled and ends pip."""
     import threading

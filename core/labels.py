@@ -11,10 +11,11 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
-from osgeo import ogr, osr
+from osgeo import gdal, ogr, osr
 from rasterio import features as rio_features
 
 from .colors import class_colors
@@ -127,15 +128,30 @@ def require_plausible_classes(samples: "LabelSamples", features: LabelFeatures):
             "CLASS_FIELD right? Choose the field that holds each label's land-cover class.")
 
 
+def _unreadable_labels(path: str, reason: str) -> str:
+    """One sentence for a label file OGR cannot open."""
+    if not os.path.exists(path):
+        return (f"The label file '{path}' does not exist. Choose an existing point or polygon "
+                "layer (GeoPackage, shapefile, ...).")
+    detail = f" ({reason.strip().rstrip('.')})" if reason.strip() else ""
+    return (f"The label file '{path}' could not be opened as a vector layer{detail}. Give a point "
+            "or polygon layer in a format GDAL reads (GeoPackage, shapefile, ...).")
+
+
 def read_label_features(path: str, class_field: str, layer_name: str | None = None) -> LabelFeatures:
     """Read a vector file with OGR (the QGIS adapter builds LabelFeatures from the layer itself)."""
     try:
         dataset = ogr.Open(path)
-    except RuntimeError as exc:
-        raise InputError(f"The label layer '{path}' could not be opened ({exc}).") from exc
+    except RuntimeError as exc:  # recent GDAL raises here; older GDAL (3.6) returns None
+        raise InputError(_unreadable_labels(path, str(exc))) from None
+    if dataset is None:
+        raise InputError(_unreadable_labels(path, gdal.GetLastErrorMsg()))
     # Keep ``dataset`` referenced while the layer is in use (GDAL crashes otherwise).
     layer = dataset.GetLayerByName(layer_name) if layer_name else dataset.GetLayer(0)
     if layer is None:
+        if not layer_name:
+            raise InputError(f"The label file '{path}' holds no vector layer. Give a point or "
+                             "polygon layer with a class field.")
         raise InputError(f"The label file '{path}' has no layer '{layer_name}'.")
     definition = layer.GetLayerDefn()
     if definition.GetFieldIndex(class_field) < 0:

@@ -5,24 +5,33 @@ and the ``line`` signal, both delivered to the main thread; ``finished`` runs th
 
 from __future__ import annotations
 
+import html
+
 from qgis.core import Qgis, QgsApplication, QgsTask
 from qgis.PyQt import sip
-from qgis.PyQt.QtCore import pyqtSignal
-from qgis.PyQt.QtWidgets import QLabel, QProgressBar, QPushButton
+from qgis.PyQt.QtCore import Qt, pyqtSignal
+from qgis.PyQt.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton
 
 from ..core import dependencies
 
 TITLE = "Multimodal Siamese"
+PACKAGE_NAMES = {"torch": "PyTorch", "scikit-learn": "scikit-learn"}
+
+
+def readable_names(packages: list) -> str:
+    """'PyTorch and scikit-learn' for pinned pip requirements."""
+    return " and ".join(PACKAGE_NAMES.get(dependencies.pip_name(p), p) for p in packages)
 
 
 class InstallDependenciesTask(QgsTask):
-    """``python -m pip install --target FOLDER`` the pinned packages, cancellable."""
+    """Runs the pip commands of ``dependencies.install_plan`` one after the other, cancellable."""
 
     line = pyqtSignal(str)
 
-    def __init__(self, python: str, folder: str, packages: list, on_finished=None):
+    def __init__(self, plan: dict, folder: str, packages: list, on_finished=None):
         super().__init__(f"Installing {', '.join(packages)} for {TITLE}", QgsTask.Flag.CanCancel)
-        self.args = dependencies.pip_install_args(python, folder, packages)
+        self.commands = plan["commands"]
+        self.args = self.commands[0]
         self.folder = folder
         self.packages = list(packages)
         self.on_finished = on_finished
@@ -32,13 +41,20 @@ class InstallDependenciesTask(QgsTask):
         self._collected = 0
 
     def run(self):  # worker thread: no widgets, no iface
-        try:
-            self.returncode, self.output = dependencies.run_pip(
-                self.args, on_line=self._on_line, is_cancelled=self.isCanceled)
-        except OSError as exc:  # the interpreter could not be started: reported by finished()
-            self.error = f"Could not start {self.args[0]}: {exc}"
-            return False
-        return self.returncode == 0
+        outputs = []
+        for args in self.commands:
+            self.args = args
+            try:
+                self.returncode, output = dependencies.run_pip(
+                    args, on_line=self._on_line, is_cancelled=self.isCanceled)
+            except OSError as exc:  # the interpreter could not be started: reported by finished()
+                self.error = f"Could not start {args[0]}: {exc}"
+                return False
+            outputs.append(output)
+            self.output = "\n".join(outputs)
+            if self.returncode != 0:
+                return False
+        return True
 
     def _on_line(self, text: str):
         percent, self._collected = dependencies.pip_progress(text, self._collected)
@@ -58,6 +74,7 @@ class DependencyInstaller:
     def __init__(self, iface):
         self.iface = iface
         self.offer_item = None
+        self.details_box = None
         self.progress_item = None
         self.progress_bar = None
         self.status_label = None
@@ -71,17 +88,56 @@ class DependencyInstaller:
             self.offer(missing)
         return missing
 
+    def plan(self, missing: list) -> dict:
+        folder = dependencies.dependencies_folder(QgsApplication.qgisSettingsDirPath())
+        return dependencies.install_plan(dependencies.find_python() or "python3", missing, target=folder)
+
     def offer(self, missing: list):
+        """One line (it must fit a 1280-px window beside the side panels): what is missing, the
+        download size and build; the pip commands and the folder are behind "Details"."""
+        plan = self.plan(missing)
         bar = self.iface.messageBar()
+        names = readable_names(missing)
+        build = {"cpu": " (CPU build)", "cuda": " (CUDA build)"}.get(plan["build"], "")
         item = bar.createMessage(
-            TITLE, f"needs the Python packages {', '.join(missing)}, which are not installed in the "
-                   "Python that QGIS uses.")
+            TITLE, f"needs {names}: {dependencies.format_size(plan['download_mb'])} download{build}.")
         button = QPushButton("Install dependencies", item)
         button.setObjectName("mmsiam_install_dependencies")
         button.clicked.connect(lambda _checked=False: self.install(missing))
+        details = QPushButton("Details", item)
+        details.setObjectName("mmsiam_dependency_details")
+        details.clicked.connect(lambda _checked=False: self.show_details(missing))
         item.layout().addWidget(button)
+        item.layout().addWidget(details)
         self.offer_item = item
         bar.pushWidget(item, Qgis.MessageLevel.Warning)
+
+    def details_text(self, missing: list) -> str:
+        plan = self.plan(missing)
+        folder = dependencies.dependencies_folder(QgsApplication.qgisSettingsDirPath())
+        commands = "".join(f"<pre>{html.escape(dependencies.command_line(c))}</pre>" for c in plan["commands"])
+        return (
+            f"<p>The plugin's algorithms need the Python packages <b>{html.escape(', '.join(missing))}</b>, "
+            "which are not installed in the Python that QGIS uses. QGIS itself and the rest of the "
+            "plugin work without them.</p>"
+            f"<p><b>Install dependencies</b> installs {html.escape(plan['description'])}: a download of "
+            f"about {dependencies.format_size(plan['download_mb'])}. PyTorch's CPU build is enough "
+            "for this plugin; the CUDA build (about 3 GB, with NVIDIA's libraries) is chosen only "
+            "where an NVIDIA GPU is present.</p>"
+            f"<p>It runs, in the background (QGIS stays usable; Cancel stops it):</p>{commands}"
+            f"<p>The packages go into <code>{html.escape(folder)}</code>, outside the plugin (they "
+            "survive plugin upgrades and touch no other Python program). Delete that folder to "
+            "undo.</p>")
+
+    def show_details(self, missing: list):
+        box = QMessageBox(QMessageBox.Icon.Information, f"{TITLE}: dependencies",
+                          self.details_text(missing), QMessageBox.StandardButton.Close,
+                          self.iface.mainWindow())
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setObjectName("mmsiam_dependency_details_box")
+        self.details_box = box
+        box.open()  # not modal to the application: the offer stays usable
+        return box
 
     # -- the install ----------------------------------------------------------------------------
     def install(self, missing: list):
@@ -94,10 +150,13 @@ class DependencyInstaller:
                             Qgis.MessageLevel.Critical, 0)
             return None
         folder = dependencies.dependencies_folder(QgsApplication.qgisSettingsDirPath())
-        task = InstallDependenciesTask(python, folder, missing, on_finished=self._finished)
+        plan = dependencies.install_plan(python, missing, target=folder)
+        task = InstallDependenciesTask(plan, folder, missing, on_finished=self._finished)
 
-        item = bar.createMessage(TITLE, f"Installing {', '.join(missing)} (this can take minutes)…")
+        item = bar.createMessage(TITLE, f"installing {readable_names(missing)} "
+                                        f"({dependencies.format_size(plan['download_mb'])})…")
         self.status_label = QLabel(item)
+        self.status_label.setMaximumWidth(360)  # pip's lines are long: one line, elided by Qt
         self.progress_bar = QProgressBar(item)
         self.progress_bar.setRange(0, 100)
         cancel = QPushButton("Cancel", item)
@@ -140,7 +199,8 @@ class DependencyInstaller:
         else:
             reason = task.error or f"pip failed (exit code {task.returncode})"
             tail = "\n".join(task.output.splitlines()[-30:])
-            bar.pushMessage(TITLE, f"{reason}. Run it yourself: {' '.join(task.args)}", tail,
+            commands = "  &&  ".join(dependencies.command_line(c) for c in task.commands)
+            bar.pushMessage(TITLE, f"{reason}. Run it yourself: {commands}", tail,
                             Qgis.MessageLevel.Critical, 0)
 
     def _pop(self, name: str):
@@ -151,6 +211,9 @@ class DependencyInstaller:
             self.iface.messageBar().popWidget(item)
 
     def unload(self):
+        if self.details_box is not None and not sip.isdeleted(self.details_box):
+            self.details_box.close()
+        self.details_box = None
         if self.task is not None:
             self.task.cancel()
             self.task = None

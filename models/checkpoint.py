@@ -13,11 +13,12 @@ reported as a :class:`CheckpointError` with a sentence an analyst can act on.
 """
 
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping
 
 import torch
+
+from .files import replace_when_complete
 
 FORMAT = "mmsiam-checkpoint"
 FORMAT_VERSION = 1
@@ -83,22 +84,11 @@ def save_checkpoint(path, kind, state_dict, metadata):
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind,
                "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
                "metadata": metadata}
-    path = os.path.abspath(os.fspath(path))
-    folder, name = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with replace_when_complete(os.path.abspath(os.fspath(path))) as tmp:
+        with open(tmp, "wb") as f:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; give the usual rw-r--r--
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _fail(path, reason):

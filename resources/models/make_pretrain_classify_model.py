@@ -14,6 +14,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 OUTPUT = os.path.join(HERE, "pretrain_classify.model3")
 
+#: The model's outputs as qgis_process and processing.run name them, on every QGIS version:
+#: "<child id>:<output name>". QGIS 3.22 always names them so; newer QGIS (3.40, 3.44) names the
+#: outputs of a model it creates after their descriptions ("classified_raster") unless the model
+#: is "internal_version" Version1, which this script pins (3.22 has no such key).
+OUTPUT_NAMES = {"CLASSIFIED": "classify:CLASSIFIED", "ACCURACY_REPORT": "trainclassifier:ACCURACY_REPORT"}
+
 HELP = (
     "The whole job in one run: pretrains the multimodal Siamese network on the unlabelled pixels of "
     "one or two rasters, trains the few-shot classifier on the labels (with an accuracy report), and "
@@ -23,15 +29,21 @@ HELP = (
 
 
 def build():
+    from multimodal_siamese.algorithms.compat import (
+        DOUBLE,
+        FLAG_ADVANCED,
+        INTEGER,
+        VECTOR_POINT,
+        VECTOR_POLYGON,
+        add_flag,
+    )
     from qgis.core import (
         QgsApplication,
-        QgsProcessing,
         QgsProcessingModelAlgorithm,
         QgsProcessingModelChildAlgorithm,
         QgsProcessingModelChildParameterSource as Source,
         QgsProcessingModelOutput,
         QgsProcessingModelParameter,
-        QgsProcessingParameterDefinition,
         QgsProcessingParameterField,
         QgsProcessingParameterNumber,
         QgsProcessingParameterRasterLayer,
@@ -46,12 +58,12 @@ def build():
 
     def parameter(definition, x, y, advanced=False):
         if advanced:
-            definition.setFlags(definition.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            add_flag(definition, FLAG_ADVANCED)
         component = QgsProcessingModelParameter(definition.name())
         component.setPosition(QPointF(x, y))
         model.addModelParameter(definition, component)
 
-    integer = QgsProcessingParameterNumber.Integer
+    integer = INTEGER
     parameter(QgsProcessingParameterRasterLayer(
         "MODALITY_1", "Raster modality 1 (e.g. aerial or multispectral image)"), 120, 60)
     parameter(QgsProcessingParameterRasterLayer(
@@ -59,7 +71,7 @@ def build():
         120, 120)
     parameter(QgsProcessingParameterVectorLayer(
         "LABELS", "Labels (points or polygons)",
-        [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]), 120, 180)
+        [VECTOR_POINT, VECTOR_POLYGON]), 120, 180)
     # Optional: left empty, the training detects it (the dialog would otherwise preselect 'fid').
     parameter(QgsProcessingParameterField("CLASS_FIELD", "Class field (empty: detect)",
                                           parentLayerParameterName="LABELS", optional=True), 120, 240)
@@ -69,7 +81,7 @@ def build():
     parameter(QgsProcessingParameterNumber("CLASSIFIER_EPOCHS", "Classifier epochs", integer,
                                            defaultValue=60, minValue=1), 120, 360)
     parameter(QgsProcessingParameterNumber("TRAIN_RATIO", "Train ratio (the rest validates)",
-                                           QgsProcessingParameterNumber.Double, defaultValue=0.7,
+                                           DOUBLE, defaultValue=0.7,
                                            minValue=0.01, maxValue=1.0), 120, 420)
     parameter(QgsProcessingParameterNumber("SAMPLES_PER_EPOCH", "Pretraining samples per epoch", integer,
                                            defaultValue=8192, minValue=2), 120, 480, advanced=True)
@@ -124,6 +136,23 @@ def build():
     return model
 
 
+def write_model(model, output):
+    """``model.toFile(output)``, its outputs named ``<child id>:<output name>`` on every QGIS.
+
+    The model is reloaded with ``internal_version`` "Version1" first (see OUTPUT_NAMES): newer QGIS
+    then writes that key and keeps the names; 3.22 knows no other naming and writes no key (a
+    file without it loads as "Version1" everywhere)."""
+    variant = model.toVariant()
+    variant["internal_version"] = "Version1"
+    if not model.loadVariant(variant):
+        raise SystemExit("could not reload the model")
+    names = sorted(d.name() for d in model.parameterDefinitions() if d.isDestination())
+    if names != sorted(OUTPUT_NAMES.values()):
+        raise SystemExit(f"the model's outputs are named {names}, not {sorted(OUTPUT_NAMES.values())}")
+    if not model.toFile(output):
+        raise SystemExit(f"could not write {output}")
+
+
 def main(output=OUTPUT):
     from qgis.core import QgsApplication
 
@@ -145,8 +174,7 @@ def main(output=OUTPUT):
     ok, problems = model.validate()
     if not ok:
         raise SystemExit("model is invalid: " + "; ".join(problems))
-    if not model.toFile(output):
-        raise SystemExit(f"could not write {output}")
+    write_model(model, output)
     print(f"wrote {output}")
     plugin.unload()
     app.exitQgis()

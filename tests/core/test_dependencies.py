@@ -50,13 +50,61 @@ def test_find_python_here_is_this_interpreter_or_its_twin():
 
 
 def test_install_command_and_pip_arguments_carry_the_pins():
-    assert "pip install --user torch==2.13.0 scikit-learn==1.6.1" in dependencies.install_command()
-    args = dependencies.pip_install_args("/usr/bin/python3", "/p/deps")
+    command = dependencies.install_command()
+    assert "pip install --user" in command and "torch==2.13.0" in command and "scikit-learn==1.6.1" in command
+    plan = dependencies.install_plan("/usr/bin/python3", target="/p/deps", platform="win32")
+    [args] = plan["commands"]
     assert args[:4] == ["/usr/bin/python3", "-m", "pip", "install"]
     assert args[args.index("--target") + 1] == "/p/deps"
     assert args[-2:] == ["torch==2.13.0", "scikit-learn==1.6.1"]
     folder = dependencies.dependencies_folder("/home/u/.local/share/QGIS/QGIS3/profiles/default/")
     assert folder == "/home/u/.local/share/QGIS/QGIS3/profiles/default/python/dependencies/multimodal_siamese"
+
+
+def test_linux_without_nvidia_gets_the_cpu_build_from_pytorchs_index():
+    plan = dependencies.install_plan("/usr/bin/python3", target="/p/deps", platform="linux", has_nvidia=False)
+    torch, sklearn = plan["commands"]
+    # torch alone from PyTorch's CPU index; scikit-learn (and its NumPy/SciPy) from PyPI.
+    assert torch[torch.index("--index-url") + 1] == "https://download.pytorch.org/whl/cpu"
+    assert torch[-1] == "torch==2.13.0" and "scikit-learn==1.6.1" not in torch
+    assert sklearn[-1] == "scikit-learn==1.6.1" and "--index-url" not in sklearn
+    assert "--extra-index-url" not in torch + sklearn
+    assert sklearn[sklearn.index("--target") + 1] == torch[torch.index("--target") + 1] == "/p/deps"
+    assert plan["build"] == "cpu" and plan["download_mb"] < 500
+    # Only torch missing: one command.
+    plan = dependencies.install_plan("/usr/bin/python3", ["torch==2.13.0"], target="/p/deps",
+                                     platform="linux", has_nvidia=False)
+    assert len(plan["commands"]) == 1 and "--index-url" in plan["commands"][0]
+    # Only scikit-learn missing: PyPI.
+    plan = dependencies.install_plan("/usr/bin/python3", ["scikit-learn==1.6.1"], target="/p/deps",
+                                     platform="linux", has_nvidia=False)
+    assert plan["commands"] == [plan["commands"][0]] and "--index-url" not in plan["commands"][0]
+    assert plan["download_mb"] < 100
+
+
+def test_linux_with_nvidia_windows_and_macos_get_pypis_default_build():
+    for platform, nvidia, build in (("linux", True, "cuda"), ("win32", None, "windows"), ("darwin", None, "macos")):
+        plan = dependencies.install_plan("py", target="/p", platform=platform, has_nvidia=nvidia)
+        [args] = plan["commands"]
+        assert "--index-url" not in args and "--extra-index-url" not in args
+        assert args[-2:] == ["torch==2.13.0", "scikit-learn==1.6.1"] and plan["build"] == build
+    cuda = dependencies.install_plan("py", platform="linux", has_nvidia=True)["download_mb"]
+    cpu = dependencies.install_plan("py", platform="linux", has_nvidia=False)["download_mb"]
+    assert cuda > 5 * cpu and dependencies.format_size(cuda) == "3 GB"
+
+
+def test_user_command_for_headless_installs():
+    plan = dependencies.install_plan("python3", platform="linux", has_nvidia=False)
+    assert [c[:5] for c in plan["commands"]] == [["python3", "-m", "pip", "install", "--user"]] * 2
+    assert "--target" not in plan["commands"][0] and "--no-input" not in plan["commands"][0]
+
+
+def test_nvidia_gpu_is_detected_without_torch():
+    assert dependencies.nvidia_gpu_present(exists=only("/proc/driver/nvidia/version"), which=lambda n: None)
+    assert dependencies.nvidia_gpu_present(exists=only(), which={"nvidia-smi": "/usr/bin/nvidia-smi"}.get)
+    assert not dependencies.nvidia_gpu_present(exists=only(), which=lambda n: None)
+    assert dependencies.torch_build("linux", has_nvidia=False) == "cpu"
+    assert dependencies.torch_build("linux", has_nvidia=True) == "cuda"
 
 
 def test_quick_check_does_not_import(monkeypatch):

@@ -181,6 +181,22 @@ def test_atomic_output_replaces_only_on_success(tmp_path):
     assert target.read_bytes() == b"new" and os.listdir(tmp_path) == ["map.tif"]
 
 
+@pytest.mark.parametrize("umask", [0o002, 0o022, 0o077])
+def test_outputs_get_the_users_umask_like_any_other_file(tmp_path, umask):
+    """Not mkstemp's private 0600: a colleague or a map server must be able to read the map."""
+    model = FusionClassifier([3], 5, n_classes=2, dim=16)
+    previous = os.umask(umask)
+    try:
+        with atomic.atomic_output(str(tmp_path / "map.tif")) as tmp:
+            with open(tmp, "wb") as f:
+                f.write(b"map")
+        save_checkpoint(tmp_path / "model.pt", "classifier", model.state_dict(), {})
+    finally:
+        os.umask(previous)
+    for name in ("map.tif", "model.pt"):
+        assert oct(os.stat(tmp_path / name).st_mode & 0o777) == oct(0o666 & ~umask), name
+
+
 # ----------------------------------------------------------------------------- model files
 
 

@@ -34,10 +34,14 @@ def qgis_process():
     return run_qgis_process
 
 
-def run_qgis_process(algorithm, parameters: dict, timeout=600, env=None):
-    """`scripts/qgis_process run ALG --json -- K=V ...` as a real subprocess → (returncode, json|None, text)."""
+def run_qgis_process(algorithm, parameters: dict, timeout=600, env=None, umask=None):
+    """`scripts/qgis_process run ALG --json -- K=V ...` as a real subprocess → (returncode, json|None, text).
+
+    ``umask``: the user's umask for that process (as set in their shell)."""
     args = [QGIS_PROCESS, "run", algorithm, "--json", "--"]
     args += [f"{key}={value}" for key, value in parameters.items()]
+    if umask is not None:
+        args = ["sh", "-c", f'umask {umask:03o} && exec "$@"', "sh"] + args
     done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
     text = done.stdout + done.stderr
     try:

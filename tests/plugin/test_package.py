@@ -55,6 +55,8 @@ def test_metadata_follows_the_plugin_repository_rules(built):
     for key in REQUIRED_KEYS + ("tracker",):
         assert general.get(key, "").strip(), f"metadata.txt lacks {key}"
     assert re.fullmatch(r"\d+\.\d+(\.\d+)?", general["qgisMinimumVersion"])
+    # The tested range: 3.22 to all of QGIS 3 (QGIS 4 is not tested yet).
+    assert (general["qgisMinimumVersion"], general["qgisMaximumVersion"]) == ("3.22", "3.99")
     assert re.fullmatch(r"\d+\.\d+\.\d+([-.]?\w+)?", general["version"])
     assert re.fullmatch(r"[^@\s]+@[^@\s]+\.\w+", general["email"])
     for key in ("repository", "tracker", "homepage"):

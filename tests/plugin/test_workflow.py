@@ -14,6 +14,15 @@ from sklearn.metrics import accuracy_score
 gdal.UseExceptions()
 
 FAST_PRETRAIN = {"EPOCHS": 2, "SAMPLES_PER_EPOCH": 256, "BATCH_SIZE": 64, "SEED": 1}
+#: The analyst's umask in the qgis_process runs below: group-writable, unlike both mkstemp's
+#: private 0600 and a hard-coded 0644.
+UMASK = 0o002
+
+
+def assert_modes_follow_umask(*paths):
+    """Every output is readable like any other QGIS output: mode == 0o666 & ~umask."""
+    modes = {os.path.basename(p): oct(os.stat(p).st_mode & 0o777) for p in paths}
+    assert modes == {name: oct(0o666 & ~UMASK) for name in modes}
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +48,10 @@ def pretrained_potsdam(potsdam, tmp_path_factory, qgis_process):
     model = str(out / "pretrained.pt")
     report = str(out / "pretrain.html")
     code, payload, text = qgis_process("mmsiam:pretrain", pretrain_parameters(
-        potsdam, OUTPUT_MODEL=model, OUTPUT_REPORT=report))
+        potsdam, OUTPUT_MODEL=model, OUTPUT_REPORT=report), umask=UMASK)
     assert code == 0, text
     assert payload["results"]["OUTPUT_MODEL"] == model
+    assert_modes_follow_umask(model, report)
     return model, report
 
 
@@ -104,7 +114,7 @@ def test_pretrain_train_classify_via_qgis_process(potsdam, pretrained_potsdam, t
     code, _, text = qgis_process("mmsiam:trainclassifier", dict(
         modalities(potsdam), LABELS=train, CLASS_FIELD="class_id", CLASS_NAME_FIELD="class_name",
         VALIDATION=validation, PRETRAINED=model, EPOCHS=3, SEED=2,
-        OUTPUT_MODEL=classifier, OUTPUT_REPORT=report))
+        OUTPUT_MODEL=classifier, OUTPUT_REPORT=report), umask=UMASK)
     assert code == 0, text
     meta = torch.load(classifier, weights_only=True)["metadata"]
     names = {c["code"]: c["name"] for c in meta["classes"]}
@@ -117,8 +127,10 @@ def test_pretrain_train_classify_via_qgis_process(potsdam, pretrained_potsdam, t
 
     output, confidence = str(tmp_path / "landcover.tif"), str(tmp_path / "confidence.tif")
     code, _, text = qgis_process("mmsiam:classify", dict(
-        modalities(potsdam), MODEL=classifier, OUTPUT=output, OUTPUT_CONFIDENCE=confidence))
+        modalities(potsdam), MODEL=classifier, OUTPUT=output, OUTPUT_CONFIDENCE=confidence), umask=UMASK)
     assert code == 0, text
+    assert_modes_follow_umask(classifier, report, os.path.splitext(report)[0] + ".json",
+                              output, confidence, os.path.splitext(output)[0] + ".qml")
     with rasterio.open(potsdam["HYPERSPECTRAL"]) as ref, rasterio.open(output) as out, \
             rasterio.open(confidence) as conf:
         assert out.crs == ref.crs and out.transform == ref.transform
@@ -260,8 +272,9 @@ def test_evaluate_via_qgis_process_on_a_real_subset(potsdam, tmp_path, qgis_proc
     code, _, text = qgis_process("mmsiam:evaluate", dict(
         modalities(potsdam), LABELS=subset, CLASS_FIELD="class_id", FOLDS=2, TRAIN_RATIOS="0.2,1.0",
         EPOCHS=1, SPLIT="blocks", BLOCK_SIZE=20, PRETRAIN_EPOCHS=1, PRETRAIN_SAMPLES_PER_EPOCH=256,
-        SEEDS="3,4", OUTPUT_TABLE=table, OUTPUT_REPORT=report))
+        SEEDS="3,4", OUTPUT_TABLE=table, OUTPUT_REPORT=report), umask=UMASK)
     assert code == 0, text
+    assert_modes_follow_umask(table, report, os.path.splitext(report)[0] + ".json")
     with open(table, newline="") as f:
         rows = list(csv.DictReader(f))
     methods = ("random", "pretrained", "ensemble", "linear_probe", "random_forest", "lda", "logistic")

@@ -1,0 +1,123 @@
+"""Peak memory of `mmsiam:classify` on the product path: `scripts/qgis_process` under `/usr/bin/time -v`.
+
+benchmarks/performance.py measures classification inside its own Python process; users run
+QGIS (desktop or qgis_process), whose process also holds QGIS, GDAL's block cache and the
+plugin. This script measures that path on the same synthetic three-modality scenes (224, 12 and
+4 bands, int16, 30 m, EPSG:32633), written once as real tiled GeoTIFFs (so that GDAL's block
+cache meets as many distinct blocks as in a real scene), and the same random classifier
+(patch 13) as performance.py.
+
+    nice -n 10 .venv/bin/python benchmarks/product_memory.py generate 1024 2048 4096   # disk only
+    .venv/bin/python benchmarks/product_memory.py model
+    flock /tmp/mmsiam-cpu.lock .venv/bin/python benchmarks/product_memory.py measure 1024 [--memory-mb 1024]
+    .venv/bin/python benchmarks/product_memory.py report
+
+Scenes, model and measurements go to benchmarks/out/product_memory/ (4096² takes 8 GB of disk).
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+from plugin_path import ROOT  # noqa: F401  (makes multimodal_siamese importable)
+
+OUT = os.path.join(ROOT, "benchmarks", "out", "product_memory")
+SLOTS = ("HYPERSPECTRAL", "MULTISPECTRAL", "SAR")
+RESULTS = os.path.join(OUT, "measurements.jsonl")
+
+
+def scene_paths(size: int) -> list:
+    return [os.path.join(OUT, f"scene_{size}", f"{slot.lower()}.tif") for slot in SLOTS]
+
+
+def generate(size: int):
+    """GeoTIFFs (tiled 256², uncompressed, int16) copied from performance.py's VRT mosaics."""
+    from osgeo import gdal
+
+    from performance import synthetic_scene
+
+    gdal.UseExceptions()
+    folder = os.path.join(OUT, f"scene_{size}")
+    os.makedirs(folder, exist_ok=True)
+    for vrt, path in zip(synthetic_scene(folder, size), scene_paths(size)):
+        if not os.path.exists(path):
+            gdal.Translate(path + ".part", vrt, format="GTiff", creationOptions=["TILED=YES", "BIGTIFF=YES"])
+            os.replace(path + ".part", path)
+        print(path, os.path.getsize(path) // 2**20, "MB")
+
+
+def make_model() -> str:
+    """performance.py's random classifier, saved as mmsiam:trainclassifier would (three slots)."""
+    from multimodal_siamese.models.checkpoint import save_checkpoint
+    from performance import BANDS, CLASSES, classifier
+
+    model = classifier()
+    metadata = {
+        "architecture": model.architecture(),
+        "classes": [c.to_dict() for c in CLASSES],
+        "grid": {"reference_slot": None, "resolution": None, "resampling": "bilinear"},
+        "modalities": [{"slot": slot, "band_count": b, "kept_bands": list(range(1, b + 1)),
+                        "dropped_bands": [], "normalisation": {"center": [1500.0] * b, "scale": [800.0] * b}}
+                       for slot, b in zip(SLOTS, BANDS)],
+    }
+    path = os.path.join(OUT, "classifier.pt")
+    os.makedirs(OUT, exist_ok=True)
+    save_checkpoint(path, "classifier", model.state_dict(), metadata)
+    return path
+
+
+def measure(size: int, memory_mb: int, label: str) -> dict:
+    output = os.path.join(OUT, f"map_{size}.tif")
+    args = ["/usr/bin/time", "-v", os.path.join(ROOT, "scripts", "qgis_process"), "run", "mmsiam:classify", "--"]
+    args += [f"{slot}={path}" for slot, path in zip(SLOTS, scene_paths(size))]
+    args += [f"MODEL={os.path.join(OUT, 'classifier.pt')}", f"OUTPUT={output}", f"MEMORY_MB={memory_mb}"]
+    started = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(done.stdout[-3000:] + done.stderr[-3000:])
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+    block = re.search(r"blocks of up to (\d+)", done.stdout + done.stderr)
+    result = {"label": label, "size": size, "memory_mb": memory_mb, "peak_rss_mb": round(rss_kb / 1024),
+              "seconds": round(seconds, 1), "block": int(block.group(1)) if block else None,
+              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "command": " ".join(args[2:]).replace(ROOT + "/", "")}
+    with open(RESULTS, "a", encoding="utf-8") as f:
+        f.write(json.dumps(result) + "\n")
+    return result
+
+
+def report():
+    rows = [json.loads(line) for line in open(RESULTS, encoding="utf-8")]
+    print("| code | raster | MEMORY_MB | seconds | block | peak RSS (qgis_process) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(f"| {r['label']} | {r['size']}² | {r['memory_mb']} | {r['seconds']} | {r['block']} px | "
+              f"{r['peak_rss_mb']} MB |")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("action", choices=["generate", "model", "measure", "report"])
+    parser.add_argument("sizes", type=int, nargs="*", default=[])
+    parser.add_argument("--memory-mb", type=int, default=1024)
+    parser.add_argument("--label", default="this commit", help="what code is measured (for the table)")
+    args = parser.parse_args()
+    if args.action == "generate":
+        for size in args.sizes:
+            generate(size)
+    elif args.action == "model":
+        print(make_model())
+    elif args.action == "measure":
+        for size in args.sizes:
+            print(json.dumps(measure(size, args.memory_mb, args.label)))
+    else:
+        report()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""core/triton_guard.py: torch's optimisers import triton (whose LLVM can crash the QGIS desktop);
+with the guard installed they never do, and torch trains as without triton."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from triton_probe import make_triton_stub
+
+REPO_PARENT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           ".build", "plugins")
+
+TRAIN = """
+import importlib.util, sys
+if {guard}:
+    from multimodal_siamese.core import triton_guard
+    assert triton_guard.install()
+import torch
+model = torch.nn.Linear(3, 2)
+optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
+for _ in range(2):
+    optimiser.zero_grad()
+    model(torch.ones(4, 3)).sum().backward()
+    optimiser.step()
+if {guard}:
+    assert importlib.util.find_spec("triton") is not None  # torch.cuda's probe must not fail
+    try:
+        import triton.language
+    except ImportError as exc:
+        assert "crash the QGIS desktop" in str(exc)
+    else:
+        raise AssertionError("triton was imported")
+print("trained", "triton" in sys.modules)
+"""
+
+
+def train_with_stub(tmp_path, guard):
+    stub, log = make_triton_stub(tmp_path / "stub")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([stub, REPO_PARENT]))
+    done = subprocess.run([sys.executable, "-c", TRAIN.format(guard=guard)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "trained False" in done.stdout
+    return open(log, encoding="utf-8").read() if os.path.exists(log) else ""
+
+
+def test_creating_an_optimiser_imports_triton_without_the_guard(tmp_path):
+    """The probe works: plain torch imports an installed triton from the optimiser."""
+    imported = train_with_stub(tmp_path, guard=False)
+    assert "torch/optim/" in imported and "torch/_dynamo/" in imported
+
+
+def test_with_the_guard_torch_trains_and_never_imports_triton(tmp_path):
+    assert train_with_stub(tmp_path, guard=True) == ""
+
+
+def test_install_is_idempotent():
+    from multimodal_siamese.core import triton_guard
+
+    before = list(sys.meta_path)
+    try:
+        triton_guard.install()
+        triton_guard.install()
+        assert sum(isinstance(f, triton_guard.TritonBlocker) for f in sys.meta_path) == 1
+        assert isinstance(sys.meta_path[0], triton_guard.TritonBlocker)
+        with pytest.raises(ImportError, match="crash the QGIS desktop"):
+            import triton  # noqa: F401
+    finally:
+        sys.meta_path[:] = before
