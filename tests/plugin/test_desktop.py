@@ -6,7 +6,7 @@ import os
 import shutil
 import sys
 
-from qgis_desktop import REPO_ROOT, run_desktop
+import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))
