@@ -8,7 +8,7 @@ from qgis.core import (
 )
 
 from .compat import INTEGER
-from .common import MEMORY_MB, MODALITY_HELP, FeedbackProgress, MmsiamAlgorithm, require_dependencies, run_guarded
+from .common import MEMORY_MB, FeedbackProgress, MmsiamAlgorithm, require_dependencies, run_guarded
 
 MODEL = "MODEL"
 COMPONENTS = "COMPONENTS"
@@ -33,7 +33,8 @@ class EmbedAlgorithm(MmsiamAlgorithm):
             "i.cluster then i.maxlik, or SAGA K-Means Clustering for Grids, from the Processing "
             "Toolbox); and a classic classifier (random forest, maximum likelihood, …) trained on "
             "these bands, alone or stacked with the original bands.\n\n"
-            f"Modalities: {MODALITY_HELP} Give the same rasters in the same slots as for the model.\n"
+            "Hyperspectral, Multispectral, SAR raster, Extra modalities: one raster per sensor "
+            "(hover a raster box for details); the same rasters in the same slots as for the model.\n"
             "Model: a .pt file from 'Pretrain multimodal Siamese network' or from 'Train few-shot "
             "land-cover classifier'. A classifier gives the description its classes were learned "
             "from (all sensors fused); a pretrained model gives the average of each sensor's "
@@ -49,7 +50,9 @@ class EmbedAlgorithm(MmsiamAlgorithm):
             "Method: the network's encoder runs over the whole scene block by block, exactly as "
             "'Classify land cover' does, so each pixel gets the same description as its own patch "
             "alone. A principal component analysis, fitted on a random sample of valid pixels, "
-            "keeps the directions in which the description varies most; pc1 varies most.")
+            "keeps the directions in which the description varies most; pc1 varies most. The "
+            "encoder is the multimodal Siamese network of R. Liu et al., Contrastive Learning for "
+            "Urban Land Cover Classification With Multimodal Siamese Network, IEEE GRSL 2024.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         self.add_modality_parameters(with_grid_options=False)

@@ -25,7 +25,6 @@ from .common import (
     CLASS_FIELD,
     LABELS,
     MEMORY_MB,
-    MODALITY_HELP,
     FeedbackProgress,
     MmsiamAlgorithm,
     geometry_features_from_layer,
@@ -98,7 +97,8 @@ class SuggestSitesAlgorithm(MmsiamAlgorithm):
             "photo-interpret them and fill in their class_id, add them to your labels (for example "
             "with Merge vector layers), train again. A few rounds of a few dozen sites usually "
             "beat the same number of labels placed at random.\n\n"
-            f"Modalities: {MODALITY_HELP} Give the same rasters in the same slots as for training.\n"
+            "Hyperspectral, Multispectral, SAR raster, Extra modalities: one raster per sensor "
+            "(hover a raster box for details); the same rasters in the same slots as for the training.\n"
             "Classifier model: the .pt file from 'Train few-shot land-cover classifier'.\n"
             "Labels already used (optional): your current labels; no site is placed closer than the "
             "minimum distance to them. With a class field, features whose class is still empty do "
@@ -121,15 +121,17 @@ class SuggestSitesAlgorithm(MmsiamAlgorithm):
             "Only the most uncertain pixels are kept as candidates. To avoid piling all sites into "
             "one confusing field, sites are then drawn one by one among the candidates, favouring "
             "pixels whose encoder features differ from the sites already chosen (k-means++ "
-            "seeding), always keeping the minimum distance.")
+            "seeding), always keeping the minimum distance. The encoder is the multimodal Siamese "
+            "network of R. Liu et al., Contrastive Learning for Urban Land Cover Classification "
+            "With Multimodal Siamese Network, IEEE GRSL 2024.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         self.add_modality_parameters(with_grid_options=False)
         self.addParameter(QgsProcessingParameterFile(MODEL, "Classifier model", extension="pt"))
         self.addParameter(QgsProcessingParameterVectorLayer(
-            LABELS, "Labels already used (optional)", [VECTOR_POINT, VECTOR_POLYGON], optional=True))
+            LABELS, "Labels already used", [VECTOR_POINT, VECTOR_POLYGON], optional=True))
         self.addParameter(QgsProcessingParameterField(
-            CLASS_FIELD, "Class field of the labels (optional)", parentLayerParameterName=LABELS,
+            CLASS_FIELD, "Class field of the labels", parentLayerParameterName=LABELS,
             optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             COUNT, "Number of sites", INTEGER, defaultValue=50, minValue=1))
@@ -140,7 +142,7 @@ class SuggestSitesAlgorithm(MmsiamAlgorithm):
             MIN_DISTANCE, "Minimum distance between sites, in pixels (0 = twice the patch size)",
             INTEGER, defaultValue=0, minValue=0))
         self.addParameter(QgsProcessingParameterVectorLayer(
-            MASK, "Mask: polygons where sites may fall (optional)", [VECTOR_POLYGON], optional=True))
+            MASK, "Mask: polygons where sites may fall", [VECTOR_POLYGON], optional=True))
         self.add_advanced(QgsProcessingParameterNumber(
             MEMORY_MB, "Memory budget per block (MB)", INTEGER, defaultValue=1024, minValue=64))
         self.add_seed_and_device()

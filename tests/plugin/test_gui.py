@@ -171,9 +171,10 @@ def test_dependency_offer_fits_one_line_states_the_download_and_has_details(qgis
     monkeypatch.setattr(dependencies, "nvidia_gpu_present", lambda: False)
     missing_torch["missing"] = ["torch==2.13.0", "scikit-learn==1.6.1"]
     plugin = start_plugin(qgis_iface)
+    installer = plugin.installer  # unload() lets go of it
     bar = qgis_iface.messageBar()
     try:
-        item = plugin.installer.offer_item
+        item = installer.offer_item
         text = item.text()
         # No NVIDIA GPU: the CPU build, and its size, are announced.
         assert "PyTorch and scikit-learn" in text and "CPU build" in text
@@ -188,7 +189,7 @@ def test_dependency_offer_fits_one_line_states_the_download_and_has_details(qgis
         assert "\n" not in text and text.count(". ") == 0 and item.width() <= CANVAS_WIDTH_AT_1280
         print("offscreen lines:", text_lines(item))
         item.findChild(QPushButton, "mmsiam_dependency_details").click()
-        box = plugin.installer.details_box
+        box = installer.details_box
         assert isinstance(box, QMessageBox) and box.isVisible()
         details = box.text()
         assert "https://download.pytorch.org/whl/cpu" in details and "pip install --target" in details
@@ -196,7 +197,7 @@ def test_dependency_offer_fits_one_line_states_the_download_and_has_details(qgis
     finally:
         plugin.unload()
         bar.hide()
-    assert plugin.installer.details_box is None
+    assert installer.details_box is None
 
 
 def test_install_can_be_cancelled_and_failures_are_reported(qgis_iface, missing_torch, monkeypatch):

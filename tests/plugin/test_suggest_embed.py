@@ -107,12 +107,14 @@ def test_suggest_via_processing_run_then_label_and_retrain(plugin, tahoe, models
     layer = QgsVectorLayer(output, "sites", "ogr")
     layer.loadDefaultStyle()
     assert layer.labelsEnabled() and layer.labeling().settings().fieldName == "rank"
-    # The analyst fills in half of the sites; the layer is directly usable as training labels.
+    # The analyst labels half of the sites (two of each class, as seen on the ground); the layer is
+    # directly usable as training labels.
     dataset = ogr.Open(output, 1)
     layer = dataset.GetLayer(0)
+    seen_classes = ("Non-vegetation", "Shrub", "Tree")
     for feature in layer:
         if feature.GetField("rank") <= 6:
-            feature.SetField("class_id", feature.GetField("suggested_class"))
+            feature.SetField("class_id", seen_classes[feature.GetField("rank") % 3])
             layer.SetFeature(feature)
     del layer, dataset
     retrained = str(tmp_path / "retrained.pt")
