@@ -191,9 +191,10 @@ def test_dependency_offer_fits_one_line_states_the_download_and_has_details(qgis
         assert "https://download.pytorch.org/whl/cpu" in details and "pip install --target" in details
         assert "multimodal_siamese" in details and "Delete that folder" in details
     finally:
+        installer = plugin.installer
         plugin.unload()
         bar.hide()
-    assert plugin.installer.details_box is None
+    assert installer.details_box is None and not box.isVisible()  # unload closes it
 
 
 def test_install_can_be_cancelled_and_failures_are_reported(qgis_iface, missing_torch, monkeypatch):
