@@ -18,7 +18,9 @@ import subprocess
 import sys
 
 # Pinned like requirements.txt; the import name differs from the pip name for scikit-learn.
-REQUIRED = {"torch": "torch==2.13.0", "sklearn": "scikit-learn==1.6.1"}
+# scikit-learn 1.6.1 has no wheel for Python 3.14 (Debian sid's QGIS 3.44): there 1.7.2.
+SKLEARN_PIN = "scikit-learn==1.7.2" if sys.version_info >= (3, 14) else "scikit-learn==1.6.1"
+REQUIRED = {"torch": "torch==2.13.0", "sklearn": SKLEARN_PIN}
 
 
 def _importable(module: str) -> bool:

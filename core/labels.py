@@ -20,7 +20,7 @@ from rasterio import features as rio_features
 
 from .colors import class_colors
 from .errors import InputError
-from .raster import Grid
+from .raster import Grid, apply_affine
 
 ogr.UseExceptions()
 osr.UseExceptions()
@@ -270,7 +270,7 @@ def rasterize_labels(features: LabelFeatures, grid: Grid, valid: np.ndarray,
             points = [geometry] if flat_type == ogr.wkbPoint else \
                 [geometry.GetGeometryRef(i) for i in range(geometry.GetGeometryCount())]
             for point in points:
-                col, row = inverse * (point.GetX(), point.GetY())
+                col, row = apply_affine(inverse, point.GetX(), point.GetY())
                 row, col = int(np.floor(row)), int(np.floor(col))
                 if not (0 <= row < grid.height and 0 <= col < grid.width):
                     dropped[classes[k].name]["outside_extent"] += 1

@@ -81,6 +81,13 @@ class Grid:
         return cls(d["crs_wkt"], tuple(d["transform"]), int(d["width"]), int(d["height"]))
 
 
+def apply_affine(affine, x, y) -> tuple:
+    """``affine`` applied to the point (x, y): what ``affine * (x, y)`` gives, without that
+    operator, which newer ``affine`` releases deprecate for ``@`` (older ones lack ``@``)."""
+    a, b, c, d, e, f = tuple(affine)[:6]
+    return a * x + b * y + c, d * x + e * y + f
+
+
 @dataclass
 class ModalityInfo:
     slot: str

@@ -39,6 +39,7 @@ from .labels import LabelFeatures, polygon_mask, rasterize_labels
 from .predict import DEFAULT_MEMORY_MB, class_probabilities, dense_blocks, model_block_size
 from .pretraining import resolve_device
 from .progress import Progress
+from .raster import apply_affine
 from .scene import PatchBank
 
 STRATEGIES = ("uncertainty_diversity", "uncertainty", "random")
@@ -282,7 +283,7 @@ def write_sites(path: str, grid, sites: dict, classes: list):
         for rank, (r, c, k, conf) in enumerate(zip(sites["rows"], sites["cols"], sites["class_index"],
                                                    sites["confidence"]), start=1):
             feature = ogr.Feature(definition)
-            x, y = affine * (float(c) + 0.5, float(r) + 0.5)
+            x, y = apply_affine(affine, float(c) + 0.5, float(r) + 0.5)
             point = ogr.Geometry(ogr.wkbPoint)
             point.AddPoint_2D(x, y)
             feature.SetGeometry(point)

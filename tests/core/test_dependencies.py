@@ -5,6 +5,8 @@ import sys
 
 from multimodal_siamese.core import dependencies
 
+SKLEARN_PIN = dependencies.SKLEARN_PIN  # 1.6.1, or 1.7.2 on Python 3.14
+
 
 def only(*paths):
     return lambda path: path in paths
@@ -51,12 +53,12 @@ def test_find_python_here_is_this_interpreter_or_its_twin():
 
 def test_install_command_and_pip_arguments_carry_the_pins():
     command = dependencies.install_command()
-    assert "pip install --user" in command and "torch==2.13.0" in command and "scikit-learn==1.6.1" in command
+    assert "pip install --user" in command and "torch==2.13.0" in command and SKLEARN_PIN in command
     plan = dependencies.install_plan("/usr/bin/python3", target="/p/deps", platform="win32")
     [args] = plan["commands"]
     assert args[:4] == ["/usr/bin/python3", "-m", "pip", "install"]
     assert args[args.index("--target") + 1] == "/p/deps"
-    assert args[-2:] == ["torch==2.13.0", "scikit-learn==1.6.1"]
+    assert args[-2:] == ["torch==2.13.0", SKLEARN_PIN]
     folder = dependencies.dependencies_folder("/home/u/.local/share/QGIS/QGIS3/profiles/default/")
     assert folder == "/home/u/.local/share/QGIS/QGIS3/profiles/default/python/dependencies/multimodal_siamese"
 
@@ -66,8 +68,8 @@ def test_linux_without_nvidia_gets_the_cpu_build_from_pytorchs_index():
     torch, sklearn = plan["commands"]
     # torch alone from PyTorch's CPU index; scikit-learn (and its NumPy/SciPy) from PyPI.
     assert torch[torch.index("--index-url") + 1] == "https://download.pytorch.org/whl/cpu"
-    assert torch[-1] == "torch==2.13.0" and "scikit-learn==1.6.1" not in torch
-    assert sklearn[-1] == "scikit-learn==1.6.1" and "--index-url" not in sklearn
+    assert torch[-1] == "torch==2.13.0" and SKLEARN_PIN not in torch
+    assert sklearn[-1] == SKLEARN_PIN and "--index-url" not in sklearn
     assert "--extra-index-url" not in torch + sklearn
     assert sklearn[sklearn.index("--target") + 1] == torch[torch.index("--target") + 1] == "/p/deps"
     assert plan["build"] == "cpu" and plan["download_mb"] < 500
@@ -76,7 +78,7 @@ def test_linux_without_nvidia_gets_the_cpu_build_from_pytorchs_index():
                                      platform="linux", has_nvidia=False)
     assert len(plan["commands"]) == 1 and "--index-url" in plan["commands"][0]
     # Only scikit-learn missing: PyPI.
-    plan = dependencies.install_plan("/usr/bin/python3", ["scikit-learn==1.6.1"], target="/p/deps",
+    plan = dependencies.install_plan("/usr/bin/python3", [SKLEARN_PIN], target="/p/deps",
                                      platform="linux", has_nvidia=False)
     assert plan["commands"] == [plan["commands"][0]] and "--index-url" not in plan["commands"][0]
     assert plan["download_mb"] < 100
@@ -87,7 +89,7 @@ def test_linux_with_nvidia_windows_and_macos_get_pypis_default_build():
         plan = dependencies.install_plan("py", target="/p", platform=platform, has_nvidia=nvidia)
         [args] = plan["commands"]
         assert "--index-url" not in args and "--extra-index-url" not in args
-        assert args[-2:] == ["torch==2.13.0", "scikit-learn==1.6.1"] and plan["build"] == build
+        assert args[-2:] == ["torch==2.13.0", SKLEARN_PIN] and plan["build"] == build
     cuda = dependencies.install_plan("py", platform="linux", has_nvidia=True)["download_mb"]
     cpu = dependencies.install_plan("py", platform="linux", has_nvidia=False)["download_mb"]
     assert cuda > 5 * cpu and dependencies.format_size(cuda) == "3 GB"
@@ -110,7 +112,7 @@ def test_nvidia_gpu_is_detected_without_torch():
 def test_quick_check_does_not_import(monkeypatch):
     monkeypatch.setattr(dependencies, "_importable", lambda module: (_ for _ in ()).throw(AssertionError))
     monkeypatch.setattr(dependencies, "_findable", lambda module: module != "sklearn")
-    assert dependencies.missing_packages(quick=True) == ["scikit-learn==1.6.1"]
+    assert dependencies.missing_packages(quick=True) == [SKLEARN_PIN]
 
 
 def test_activate_folder_appends_to_sys_path(tmp_path, monkeypatch):

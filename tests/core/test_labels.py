@@ -112,7 +112,7 @@ def test_conflicting_and_empty_labels_are_counted(tmp_path, data_dir):
     d = os.path.join(data_dir, "potsdam")
     stack, valid = stack_and_valid([os.path.join(d, "enmap_potsdam_vnir.vrt")])
     r, c = np.argwhere(valid)[0]
-    x, y = stack.grid.affine * (c + 0.5, r + 0.5)
+    x, y = raster.apply_affine(stack.grid.affine, c + 0.5, r + 0.5)
     point = ogr.Geometry(ogr.wkbPoint)
     point.AddPoint_2D(x, y)
     wkb = bytes(point.ExportToWkb())

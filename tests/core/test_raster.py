@@ -218,3 +218,14 @@ def test_unreadable_raster_names_the_slot(tmp_path):
     bogus.write_text("hello")
     with pytest.raises(InputError, match="SAR raster"):
         raster.build_reference_grid([raster.ModalityInput("SAR", str(bogus))])
+
+
+def test_apply_affine_is_the_affine_product_without_the_deprecated_operator():
+    import warnings
+
+    affine = raster.Affine(30.0, 0.0, 350000.0, 0.0, -30.0, 5810000.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = affine * (12.5, 7.5), ~affine * (350375.0, 5809775.0)
+    assert raster.apply_affine(affine, 12.5, 7.5) == expected[0]
+    assert raster.apply_affine(~affine, 350375.0, 5809775.0) == expected[1]

@@ -112,7 +112,7 @@ def test_labels_only_on_nodata_pixels_are_explained(para, tmp_path):
         affine = prepared.stack.grid.affine
         points = []
         for row, col in [(5, 5), (10, 30), (20, 40)]:  # inside HOLE_BLOCK: no data in any band
-            x, y = affine * (col + 0.5, row + 0.5)
+            x, y = raster.apply_affine(affine, col + 0.5, row + 0.5)
             points.append(bytes(ogr.CreateGeometryFromWkt(f"POINT ({x} {y})").ExportToWkb()))
         features = labels.LabelFeatures(points, [1, 2, 2], prepared.stack.grid.crs_wkt, "in_hole")
         with pytest.raises(InputError) as err:

@@ -122,7 +122,7 @@ def test_sites_layer_fields_and_crs(tahoe, tmp_path):
     assert not features[0].IsFieldSetAndNotNull("class_id")
     assert features[0].GetField("suggested_name") == "water" and features[0].GetField("suggested_class") == 3
     x, y = features[0].GetGeometryRef().GetX(), features[0].GetGeometryRef().GetY()
-    col, row = ~tahoe.stack.grid.affine * (x, y)
+    col, row = raster.apply_affine(~tahoe.stack.grid.affine, x, y)
     assert (row, col) == pytest.approx((3.5, 5.5))
     del features, layer, dataset
     assert [p.name for p in tmp_path.iterdir()] == ["sites.gpkg"]

@@ -10,6 +10,8 @@ import rasterio
 from osgeo import gdal, ogr, osr
 from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsVectorLayer
 
+from multimodal_siamese.core.raster import apply_affine
+
 gdal.UseExceptions()
 
 
@@ -79,14 +81,14 @@ def test_suggest_via_processing_run_then_label_and_retrain(plugin, tahoe, models
     with rasterio.open(tahoe["MULTISPECTRAL"]) as src:
         transform, crs = src.transform, src.crs
     assert osr.SpatialReference(wkt).IsSame(osr.SpatialReference(crs.to_wkt()))
-    pixels = np.array([~transform * (x, y) for x, y, *_ in sites])
+    pixels = np.array([apply_affine(~transform, x, y) for x, y, *_ in sites])
     assert np.allclose(pixels % 1, 0.5)  # pixel centres
     rows, cols = np.floor(pixels[:, 1]).astype(int), np.floor(pixels[:, 0]).astype(int)
     # MIN_DISTANCE 0 = twice the model's patch size (5): at least 10 px apart, and from the labels.
     d = np.hypot(rows[:, None] - rows[None], cols[:, None] - cols[None]) + 1e9 * np.eye(12)
     assert d.min() >= 10
     dataset = ogr.Open(tahoe["points"])
-    labels = [~transform * (f.GetGeometryRef().GetX(), f.GetGeometryRef().GetY()) for f in dataset.GetLayer(0)]
+    labels = [apply_affine(~transform, f.GetGeometryRef().GetX(), f.GetGeometryRef().GetY()) for f in dataset.GetLayer(0)]
     del dataset
     for col, row in labels:
         assert np.hypot(rows - int(row), cols - int(col)).min() >= 10

@@ -11,6 +11,8 @@ from osgeo import gdal
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 from sklearn.metrics import accuracy_score
 
+from multimodal_siamese.core.raster import apply_affine
+
 gdal.UseExceptions()
 
 FAST_PRETRAIN = {"EPOCHS": 2, "SAMPLES_PER_EPOCH": 256, "BATCH_SIZE": 64, "SEED": 1}
@@ -157,7 +159,7 @@ def test_pretrain_train_classify_via_qgis_process(potsdam, pretrained_potsdam, t
     truth, predicted = [], []
     for feature in layer:
         point = feature.GetGeometryRef()
-        col, row = ~transform * (point.GetX(), point.GetY())
+        col, row = apply_affine(~transform, point.GetX(), point.GetY())
         truth.append(feature.GetField("class_id"))
         predicted.append(int(classes[int(row), int(col)]))
     del layer, dataset
