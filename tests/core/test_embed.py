@@ -1,28 +1,16 @@
 """The embedding: dense block-wise components equal the per-patch z followed by the stored PCA."""
 
-import os
-
 import numpy as np
 import pytest
 import rasterio
 import torch
 
-from multimodal_siamese.core import embed_run, inputs, raster
+from multimodal_siamese.core import embed_run
 from multimodal_siamese.core.embedding import Embedder, read_pca
 from multimodal_siamese.core.errors import Cancelled, InputError
 from multimodal_siamese.core.pretraining import PatchSource
 from multimodal_siamese.core.progress import Progress
 from multimodal_siamese.models.network import FusionClassifier, MultimodalSiamese
-
-
-@pytest.fixture(scope="module")
-def tahoe(data_dir):
-    d = os.path.join(data_dir, "tahoe")
-    mods = [raster.ModalityInput("MULTISPECTRAL", os.path.join(d, "tahoe_highrez.tif")),
-            raster.ModalityInput("SAR", os.path.join(d, "tahoe_lidar_highesthit.tif"))]
-    prepared = inputs.prepare(mods, inputs.GridOptions())
-    yield prepared
-    prepared.close()
 
 
 def with_running_stats(model):

@@ -17,16 +17,6 @@ CLASSES = [ClassInfo(1, 1, "roof", "#ff0000"), ClassInfo(2, 2, "tree & <park>", 
            ClassInfo(3, 3, "water", "#0000ff")]
 
 
-@pytest.fixture(scope="module")
-def tahoe(data_dir):
-    d = os.path.join(data_dir, "tahoe")
-    mods = [raster.ModalityInput("MULTISPECTRAL", os.path.join(d, "tahoe_highrez.tif")),
-            raster.ModalityInput("SAR", os.path.join(d, "tahoe_lidar_highesthit.tif"))]
-    prepared = inputs.prepare(mods, inputs.GridOptions())
-    yield prepared
-    prepared.close()
-
-
 def random_model(prepared, patch_size=7, classifier="network"):
     """eq. (3)'s g ('network'), or g with a random spectral path ('ensemble', 'linear')."""
     torch.manual_seed(0)

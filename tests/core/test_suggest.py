@@ -1,28 +1,16 @@
 """Suggested sites: valid, spaced, away from labels, inside the mask, reproducible; the layer."""
 
-import os
-
 import numpy as np
 import pytest
 import torch
 from osgeo import ogr
 
-from multimodal_siamese.core import inputs, raster, suggest_run
+from multimodal_siamese.core import raster, suggest_run
 from multimodal_siamese.core.errors import InputError
 from multimodal_siamese.core.labels import ClassInfo, LabelFeatures, polygon_mask
 
 CLASSES = [ClassInfo(1, 1, "roof", "#ff0000"), ClassInfo(2, 2, "tree", "#00ff00"),
            ClassInfo(3, 3, "water", "#0000ff")]
-
-
-@pytest.fixture(scope="module")
-def tahoe(data_dir):
-    d = os.path.join(data_dir, "tahoe")
-    mods = [raster.ModalityInput("MULTISPECTRAL", os.path.join(d, "tahoe_highrez.tif")),
-            raster.ModalityInput("SAR", os.path.join(d, "tahoe_lidar_highesthit.tif"))]
-    prepared = inputs.prepare(mods, inputs.GridOptions())
-    yield prepared
-    prepared.close()
 
 
 @pytest.fixture(scope="module")
