@@ -8,12 +8,12 @@ and the QGIS-free core (``core``) and networks (``models``) must import without 
 def classFactory(iface):  # noqa: N802 (QGIS API name)
     from qgis.core import QgsApplication
 
-    from .core import triton_guard
-    from .core.dependencies import activate_folder, dependencies_folder
+    from .core.runtime import triton_guard
+    from .core.runtime.dependencies import activate_folder, dependencies_folder
 
     # pip's CUDA torch brings triton, whose import can crash the QGIS desktop: never load it here.
     triton_guard.install()
-    # Packages put there by the plugin's "Install dependencies" button (see core/dependencies.py).
+    # Packages put there by the plugin's "Install dependencies" button (see core/runtime/dependencies.py).
     activate_folder(dependencies_folder(QgsApplication.qgisSettingsDirPath()))
 
     from .plugin import MultimodalSiamesePlugin

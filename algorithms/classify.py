@@ -69,7 +69,7 @@ class ClassifyAlgorithm(MmsiamAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         require_dependencies()
-        from ..core.classify_run import classify_with_model
+        from ..core.jobs.classify_run import classify_with_model
 
         modalities = self.modality_inputs(parameters, context)
         _, device = self.seed_and_device(parameters, context)

@@ -35,8 +35,8 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QIcon
 
 from .compat import DOUBLE, FLAG_ADVANCED, INTEGER, RASTER, VECTOR_POINT, VECTOR_POLYGON, add_flag
-from ..core import triton_guard
-from ..core.dependencies import missing_packages_message
+from ..core.runtime import triton_guard
+from ..core.runtime.dependencies import missing_packages_message
 from ..core.errors import Cancelled, InputError
 from ..core.progress import Progress
 
@@ -222,7 +222,7 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
 
     # -- reading parameters ----------------------------------------------------------------
     def modality_inputs(self, parameters, context):
-        from ..core.raster import ModalityInput
+        from ..core.io.raster import ModalityInput
 
         inputs = []
         for slot in MODALITY_SLOTS:
@@ -276,7 +276,7 @@ class LabelledAlgorithm(MmsiamAlgorithm):
             self.validation, _, _ = label_features_from_layer(validation_layer, field, "Validation")
 
     def training_labels(self, parameters, context, feedback) -> dict:
-        """Keyword arguments of core.classifier_run.train_job for the labels read in the main thread."""
+        """Keyword arguments of core.jobs.classifier_run.train_job for the labels read in the main thread."""
         self.report_class_field(feedback)
         labels, names, colors = self.labels
         return {"labels": labels, "names": names, "colors": colors, "validation": self.validation,
@@ -306,8 +306,8 @@ def number_range_message(definition, value) -> str:
 
 def detect_class_field(layer) -> str:
     """The class field of a label layer left unset: that of its categorized style, else a field
-    named like a class (core.labels.guess_class_field); refused with the fields when none fits."""
-    from ..core.labels import FieldSummary, guess_class_field
+    named like a class (core.io.labels.guess_class_field); refused with the fields when none fits."""
+    from ..core.io.labels import FieldSummary, guess_class_field
 
     styled = renderer_field(layer)
     if styled:
@@ -340,7 +340,7 @@ def label_features_from_layer(layer, field_name: str, what: str = "LABELS", name
     """A QGIS vector layer (any provider, any CRS) → core LabelFeatures, class names and colours.
 
     Names come from ``name_field`` when given, else from a categorized renderer's labels."""
-    from ..core.labels import LabelFeatures
+    from ..core.io.labels import LabelFeatures
 
     if layer is None:
         raise QgsProcessingException(f"The {what} layer is missing or could not be loaded.")
@@ -372,7 +372,7 @@ def label_features_from_layer(layer, field_name: str, what: str = "LABELS", name
 def geometry_features_from_layer(layer, what: str):
     """A QGIS vector layer → core LabelFeatures of its geometries only (every value 1), e.g. a
     MASK, or labels given without a class field."""
-    from ..core.labels import LabelFeatures
+    from ..core.io.labels import LabelFeatures
 
     if layer is None:
         raise QgsProcessingException(f"The {what} layer is missing or could not be loaded.")
@@ -453,7 +453,7 @@ class FeedbackProgress(Progress):
 
 
 def require_dependencies():
-    """Before torch is imported: refuse triton (see core/triton_guard.py), then check that torch
+    """Before torch is imported: refuse triton (see core/runtime/triton_guard.py), then check that torch
     and scikit-learn import."""
     triton_guard.install()
     message = missing_packages_message()

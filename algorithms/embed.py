@@ -70,7 +70,7 @@ class EmbedAlgorithm(MmsiamAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         require_dependencies()
-        from ..core.embed_run import embed_with_model
+        from ..core.jobs.embed_run import embed_with_model
 
         modalities = self.modality_inputs(parameters, context)
         seed, device = self.seed_and_device(parameters, context)

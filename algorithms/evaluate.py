@@ -111,10 +111,10 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
         self.raise_layer_error()
         require_dependencies()
         self.report_class_field(feedback)
-        from ..core.evaluation import EvaluationConfig, parse_ratios, parse_seeds
-        from ..core.evaluation_run import run_evaluation
-        from ..core.inputs import GridOptions
-        from ..core.pretraining import PretrainConfig
+        from ..core.learn.evaluation import EvaluationConfig, parse_ratios, parse_seeds
+        from ..core.jobs.evaluation_run import run_evaluation
+        from ..core.io.inputs import GridOptions
+        from ..core.learn.pretraining import PretrainConfig
 
         modalities = self.modality_inputs(parameters, context)
         seed, device = self.seed_and_device(parameters, context)

@@ -102,13 +102,13 @@ class MapFromLabelsAlgorithm(LabelledAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         self.raise_layer_error()
         require_dependencies()
-        from ..core.atomic import check_output_folder
-        from ..core.classifier_run import train_job
-        from ..core.classify_run import check_classify_outputs, classify_with_model
-        from ..core.finetune import ClassifierConfig
-        from ..core.inputs import GridOptions
-        from ..core.pretrain_run import pretrain_job
-        from ..core.pretraining import PretrainConfig
+        from ..core.output.atomic import check_output_folder
+        from ..core.jobs.classifier_run import train_job
+        from ..core.jobs.classify_run import check_classify_outputs, classify_with_model
+        from ..core.learn.finetune import ClassifierConfig
+        from ..core.io.inputs import GridOptions
+        from ..core.jobs.pretrain_run import pretrain_job
+        from ..core.learn.pretraining import PretrainConfig
         from ..core.progress import StageProgress
 
         modalities = self.modality_inputs(parameters, context)

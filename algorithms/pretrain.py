@@ -104,9 +104,9 @@ class PretrainAlgorithm(MmsiamAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         require_dependencies()
-        from ..core.inputs import GridOptions
-        from ..core.pretrain_run import pretrain_job
-        from ..core.pretraining import PretrainConfig
+        from ..core.io.inputs import GridOptions
+        from ..core.jobs.pretrain_run import pretrain_job
+        from ..core.learn.pretraining import PretrainConfig
 
         modalities = self.modality_inputs(parameters, context)
         seed, device = self.seed_and_device(parameters, context)

@@ -1,6 +1,6 @@
 """The classified map and its confidence raster appear styled whatever path loads them.
 
-mmsiam:classify writes a style ('<name>.qml') beside each raster it makes (core/styles.py). QGIS
+mmsiam:classify writes a style ('<name>.qml') beside each raster it makes (core/output/styles.py). QGIS
 applies such a file only when a layer is added by hand; Processing (dialogs, models,
 ``processing.runAndLoadResults``) loads its outputs without it. Two hooks apply it:
 
@@ -23,7 +23,7 @@ import re
 from qgis.core import QgsProcessingLayerPostProcessorInterface, QgsProject, QgsRasterLayer
 from qgis.PyQt.QtCore import QTimer
 
-from ..core.styles import STYLE_KIND, STYLE_MAP, style_path
+from ..core.output.styles import STYLE_KIND, STYLE_MAP, style_path
 
 _MARKS = re.compile(r"""<property key=["'](mmsiam/[^"']+)["'] value=["']([^"']*)["']""")
 # Layers styled by these hooks in this session (the other hook may still have to order them).

@@ -39,7 +39,7 @@ STRATEGY = "STRATEGY"
 MIN_DISTANCE = "MIN_DISTANCE"
 MASK = "MASK"
 OUTPUT = "OUTPUT"
-STRATEGY_CHOICES = ["uncertainty_diversity", "uncertainty", "random"]  # core.suggest_run.STRATEGIES
+STRATEGY_CHOICES = ["uncertainty_diversity", "uncertainty", "random"]  # core.jobs.suggest_run.STRATEGIES
 
 
 def write_sites_style(path: str):
@@ -163,7 +163,7 @@ class SuggestSitesAlgorithm(MmsiamAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         self.raise_layer_error()
         require_dependencies()
-        from ..core.suggest_run import suggest_with_model
+        from ..core.jobs.suggest_run import suggest_with_model
 
         modalities = self.modality_inputs(parameters, context)
         seed, device = self.seed_and_device(parameters, context)

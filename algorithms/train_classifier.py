@@ -27,7 +27,7 @@ BATCH_SIZE = "BATCH_SIZE"
 OUTPUT_MODEL = "OUTPUT_MODEL"
 OUTPUT_REPORT = "OUTPUT_REPORT"
 CLASSIFIER = "CLASSIFIER"
-# static strings of core.finetune.CLASSIFIERS (not imported here: it loads torch)
+# static strings of core.learn.finetune.CLASSIFIERS (not imported here: it loads torch)
 CLASSIFIER_CHOICES = ["ensemble", "network", "linear"]
 
 
@@ -103,9 +103,9 @@ class TrainClassifierAlgorithm(LabelledAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         self.raise_layer_error()
         require_dependencies()
-        from ..core.classifier_run import train_job
-        from ..core.finetune import ClassifierConfig
-        from ..core.inputs import GridOptions
+        from ..core.jobs.classifier_run import train_job
+        from ..core.learn.finetune import ClassifierConfig
+        from ..core.io.inputs import GridOptions
 
         modalities = self.modality_inputs(parameters, context)
         seed, device = self.seed_and_device(parameters, context)

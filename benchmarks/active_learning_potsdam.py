@@ -6,7 +6,7 @@
 Protocol. EnMAP VNIR + SWIR as two modalities; the dense label raster (its 5,672 labelled pixels)
 answers as the analyst would. The evaluation's spatial blocks (39 px, fold 0 of a blocked 5-fold
 split drawn with the seed) hold the test pixels out; training pixels within PATCH_SIZE//2 of a test
-pixel are dropped (core.evaluation.block_folds). Sites may only fall on the remaining labelled
+pixel are dropped (core.learn.evaluation.block_folds). Sites may only fall on the remaining labelled
 training pixels (the MASK of the simulation: elsewhere the "analyst" has no answer).
 
 Start: a stratified 1 % of the training pixels. Then 5 rounds: suggest 30 sites with the current
@@ -29,17 +29,17 @@ import torch
 
 from plugin_path import ROOT  # noqa: E402  (makes multimodal_siamese importable)
 
-from multimodal_siamese.core import raster  # noqa: E402
-from multimodal_siamese.core.classifier_run import load_pretrained  # noqa: E402
-from multimodal_siamese.core.evaluation import block_folds, subsample  # noqa: E402
-from multimodal_siamese.core.finetune import ClassifierConfig, predict_samples, train_classifier  # noqa: E402
-from multimodal_siamese.core.inputs import GridOptions, prepare, prepare_like  # noqa: E402
-from multimodal_siamese.core.labels import rasterize_labels, read_label_features  # noqa: E402
-from multimodal_siamese.core.metrics import accuracy_assessment  # noqa: E402
-from multimodal_siamese.core.pretrain_run import run_pretraining  # noqa: E402
-from multimodal_siamese.core.pretraining import PretrainConfig  # noqa: E402
+from multimodal_siamese.core.io import raster  # noqa: E402
+from multimodal_siamese.core.jobs.classifier_run import load_pretrained  # noqa: E402
+from multimodal_siamese.core.learn.evaluation import block_folds, subsample  # noqa: E402
+from multimodal_siamese.core.learn.finetune import ClassifierConfig, predict_samples, train_classifier  # noqa: E402
+from multimodal_siamese.core.io.inputs import GridOptions, prepare, prepare_like  # noqa: E402
+from multimodal_siamese.core.io.labels import rasterize_labels, read_label_features  # noqa: E402
+from multimodal_siamese.core.learn.metrics import accuracy_assessment  # noqa: E402
+from multimodal_siamese.core.jobs.pretrain_run import run_pretraining  # noqa: E402
+from multimodal_siamese.core.learn.pretraining import PretrainConfig  # noqa: E402
 from multimodal_siamese.core.progress import Progress  # noqa: E402
-from multimodal_siamese.core.suggest_run import suggest_sites  # noqa: E402
+from multimodal_siamese.core.jobs.suggest_run import suggest_sites  # noqa: E402
 
 DATA = os.path.join(ROOT, "..", "shared", "data", "potsdam")
 OUT = os.path.join(ROOT, "benchmarks", "out")

@@ -28,11 +28,11 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plugin_path import ROOT  # noqa: E402,F401  (makes multimodal_siamese importable)
 
-from multimodal_siamese.core import finetune, predict, pretraining  # noqa: E402
-from multimodal_siamese.core.inputs import GridOptions, prepare  # noqa: E402
-from multimodal_siamese.core.pretrain_run import run_pretraining  # noqa: E402
+from multimodal_siamese.core.learn import finetune, predict, pretraining  # noqa: E402
+from multimodal_siamese.core.io.inputs import GridOptions, prepare  # noqa: E402
+from multimodal_siamese.core.jobs.pretrain_run import run_pretraining  # noqa: E402
 from multimodal_siamese.core.progress import Progress  # noqa: E402
-from multimodal_siamese.core.raster import ModalityInput  # noqa: E402
+from multimodal_siamese.core.io.raster import ModalityInput  # noqa: E402
 from multimodal_siamese.models.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from multimodal_siamese.models.network import FusionClassifier  # noqa: E402
 
@@ -47,7 +47,7 @@ class Printer(Progress):
 
 def export_labels(path):
     """Rasterise the Potsdam samples on the aligned grid (needs GDAL's Python bindings)."""
-    from multimodal_siamese.core.labels import read_label_features, rasterize_labels
+    from multimodal_siamese.core.io.labels import read_label_features, rasterize_labels
 
     prepared = prepare(modalities(POTSDAM), GridOptions())
     _, valid = prepared.read()

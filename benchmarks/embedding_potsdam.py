@@ -26,11 +26,11 @@ from sklearn.ensemble import RandomForestClassifier
 from plugin_path import ROOT  # noqa: E402  (makes multimodal_siamese importable)
 
 from active_learning_potsdam import DATA, OUT, RESULTS, modalities, pretrained_checkpoint  # noqa: E402
-from multimodal_siamese.core.embed_run import embed_raster, load_encoder_model  # noqa: E402
-from multimodal_siamese.core.evaluation import block_folds, subsample  # noqa: E402
-from multimodal_siamese.core.inputs import GridOptions, prepare_like  # noqa: E402
-from multimodal_siamese.core.labels import rasterize_labels, read_label_features  # noqa: E402
-from multimodal_siamese.core.metrics import accuracy_assessment  # noqa: E402
+from multimodal_siamese.core.jobs.embed_run import embed_raster, load_encoder_model  # noqa: E402
+from multimodal_siamese.core.learn.evaluation import block_folds, subsample  # noqa: E402
+from multimodal_siamese.core.io.inputs import GridOptions, prepare_like  # noqa: E402
+from multimodal_siamese.core.io.labels import rasterize_labels, read_label_features  # noqa: E402
+from multimodal_siamese.core.learn.metrics import accuracy_assessment  # noqa: E402
 
 SEEDS = (0, 1, 2)
 RATIOS = (0.05, 0.2)

@@ -16,12 +16,12 @@ import torch
 
 from plugin_path import ROOT  # noqa: E402  (makes multimodal_siamese importable)
 
-from multimodal_siamese.core import raster  # noqa: E402
-from multimodal_siamese.core.evaluation import EvaluationConfig, parse_ratios  # noqa: E402
-from multimodal_siamese.core.evaluation_run import METHOD_NAMES, run_evaluation  # noqa: E402
-from multimodal_siamese.core.inputs import GridOptions  # noqa: E402
-from multimodal_siamese.core.labels import read_label_features  # noqa: E402
-from multimodal_siamese.core.pretraining import PretrainConfig  # noqa: E402
+from multimodal_siamese.core.io import raster  # noqa: E402
+from multimodal_siamese.core.learn.evaluation import EvaluationConfig, parse_ratios  # noqa: E402
+from multimodal_siamese.core.jobs.evaluation_run import METHOD_NAMES, run_evaluation  # noqa: E402
+from multimodal_siamese.core.io.inputs import GridOptions  # noqa: E402
+from multimodal_siamese.core.io.labels import read_label_features  # noqa: E402
+from multimodal_siamese.core.learn.pretraining import PretrainConfig  # noqa: E402
 from multimodal_siamese.core.progress import Progress  # noqa: E402
 
 DATA = os.path.join(ROOT, "..", "shared", "data", "potsdam")

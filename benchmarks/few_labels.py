@@ -35,14 +35,14 @@ import torch
 
 from plugin_path import ROOT  # noqa: E402  (makes multimodal_siamese importable)
 
-from multimodal_siamese.core import raster  # noqa: E402
-from multimodal_siamese.core.evaluation import block_folds, random_folds, subsample  # noqa: E402
-from multimodal_siamese.core.finetune import ClassifierConfig, predict_samples, train_classifier  # noqa: E402
-from multimodal_siamese.core.inputs import GridOptions, prepare  # noqa: E402
-from multimodal_siamese.core.labels import read_label_features, rasterize_labels  # noqa: E402
-from multimodal_siamese.core.metrics import accuracy_assessment  # noqa: E402
-from multimodal_siamese.core.pretraining import PatchSource, PretrainConfig, pretrain  # noqa: E402
-from multimodal_siamese.core.spectral import (  # noqa: E402
+from multimodal_siamese.core.io import raster  # noqa: E402
+from multimodal_siamese.core.learn.evaluation import block_folds, random_folds, subsample  # noqa: E402
+from multimodal_siamese.core.learn.finetune import ClassifierConfig, predict_samples, train_classifier  # noqa: E402
+from multimodal_siamese.core.io.inputs import GridOptions, prepare  # noqa: E402
+from multimodal_siamese.core.io.labels import read_label_features, rasterize_labels  # noqa: E402
+from multimodal_siamese.core.learn.metrics import accuracy_assessment  # noqa: E402
+from multimodal_siamese.core.learn.pretraining import PatchSource, PretrainConfig, pretrain  # noqa: E402
+from multimodal_siamese.core.learn.spectral import (  # noqa: E402
     average_probabilities, fit_spectral_path, pixel_spectra, pretrained_z, spectral_logits)
 from multimodal_siamese.models.network import MultimodalSiamese  # noqa: E402
 

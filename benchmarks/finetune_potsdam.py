@@ -22,7 +22,8 @@ from sklearn.metrics import accuracy_score
 
 from plugin_path import ROOT  # noqa: E402  (makes multimodal_siamese importable)
 
-from multimodal_siamese.core import finetune, labels, pretraining, raster  # noqa: E402
+from multimodal_siamese.core.learn import finetune, pretraining
+from multimodal_siamese.core.io import labels, raster  # noqa: E402
 from multimodal_siamese.core.progress import Progress  # noqa: E402
 
 DATA = os.path.join(ROOT, "..", "shared", "data", "potsdam")

@@ -28,8 +28,9 @@ import torch
 
 from plugin_path import ROOT  # noqa: E402  (makes multimodal_siamese importable)
 
-from multimodal_siamese.core import finetune, inputs, predict, pretraining, raster  # noqa: E402
-from multimodal_siamese.core.labels import ClassInfo  # noqa: E402
+from multimodal_siamese.core.learn import finetune, predict, pretraining
+from multimodal_siamese.core.io import inputs, raster  # noqa: E402
+from multimodal_siamese.core.io.labels import ClassInfo  # noqa: E402
 from multimodal_siamese.core.progress import Progress  # noqa: E402
 from multimodal_siamese.models.losses import multimodal_siamese_loss  # noqa: E402
 from multimodal_siamese.models.network import FusionClassifier, MultimodalSiamese  # noqa: E402
@@ -106,8 +107,8 @@ def train_once(folder: str, size: int, memory_mb: int) -> dict:
     through the jobs' core, within ``memory_mb``: peak RSS and seconds (run in a subprocess)."""
     from osgeo import ogr
 
-    from multimodal_siamese.core import classifier_run, pretrain_run
-    from multimodal_siamese.core.labels import LabelFeatures
+    from multimodal_siamese.core.jobs import classifier_run, pretrain_run
+    from multimodal_siamese.core.io.labels import LabelFeatures
 
     paths = synthetic_scene(folder, size)
     started = time.perf_counter()
@@ -174,7 +175,7 @@ TRAINING_FORMS = [("per-patch, float32", False, "float32"), ("dense, float32", T
 
 def pretraining_rates(arrays, valid, steps: int = 12) -> dict:
     """Samples/s, model FLOP/s and gather share of the training forms on Potsdam: the same step
-    as core.pretraining (channels-last model for the dense forms, as there)."""
+    as core.learn.pretraining (channels-last model for the dense forms, as there)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     rows, cols = np.nonzero(valid)

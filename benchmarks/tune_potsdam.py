@@ -18,8 +18,9 @@ import torch
 
 from plugin_path import ROOT  # noqa: E402  (makes multimodal_siamese importable)
 
-from multimodal_siamese.core import inputs, labels, pretraining, raster  # noqa: E402
-from multimodal_siamese.core.evaluation import EvaluationConfig, evaluate, summarise  # noqa: E402
+from multimodal_siamese.core.io import inputs, labels, raster  # noqa: E402
+from multimodal_siamese.core.learn import pretraining
+from multimodal_siamese.core.learn.evaluation import EvaluationConfig, evaluate, summarise  # noqa: E402
 from multimodal_siamese.core.progress import Progress  # noqa: E402
 
 DATA = os.path.join(ROOT, "..", "shared", "data", "potsdam")

@@ -12,7 +12,7 @@ from qgis.PyQt import sip
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton
 
-from ..core import dependencies
+from ..core.runtime import dependencies
 
 TITLE = "Multimodal Siamese"
 PACKAGE_NAMES = {"torch": "PyTorch", "scikit-learn": "scikit-learn"}

@@ -435,7 +435,7 @@ class SpectralFusionClassifier(FusionClassifier):
 
     @torch.no_grad()
     def set_spectral_path(self, path, frozen=None):
-        """Store a fitted spectral path (``core.spectral.fit_spectral_path``'s arrays) and, when
+        """Store a fitted spectral path (``core.learn.spectral.fit_spectral_path``'s arrays) and, when
         it uses z, the pretrained projections and encoder (a module with ``projections`` and
         ``encoder``, e.g. :class:`MultimodalSiamese`)."""
         for name in ("band_mean", "band_scale", "z_mean", "z_projection"):

@@ -7,8 +7,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 
 import rasterio  # noqa: E402
 
-from multimodal_siamese.core.classifier_run import classes_from_metadata  # noqa: E402
-from multimodal_siamese.core.report import quicklook_png  # noqa: E402
+from multimodal_siamese.core.jobs.classifier_run import classes_from_metadata  # noqa: E402
+from multimodal_siamese.core.output.report import quicklook_png  # noqa: E402
 from multimodal_siamese.models.checkpoint import load_checkpoint  # noqa: E402
 
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from multimodal_siamese.core import inputs, raster
+from multimodal_siamese.core.io import inputs, raster
 
 
 @pytest.fixture(scope="module")

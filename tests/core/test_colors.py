@@ -1,9 +1,9 @@
-"""Class colours from class names (core/colors.py) on the sample data's class names."""
+"""Class colours from class names (core/output/colors.py) on the sample data's class names."""
 
 import pytest
 
-from multimodal_siamese.core.colors import COLORS, QUALITATIVE, class_colors, class_kind
-from multimodal_siamese.core.labels import build_class_table
+from multimodal_siamese.core.output.colors import COLORS, QUALITATIVE, class_colors, class_kind
+from multimodal_siamese.core.io.labels import build_class_table
 
 
 @pytest.mark.parametrize("name, kind", [

@@ -1,9 +1,9 @@
-"""core/dependencies.py without QGIS: interpreter detection, pip arguments and the pip runner."""
+"""core/runtime/dependencies.py without QGIS: interpreter detection, pip arguments and the pip runner."""
 
 import os
 import sys
 
-from multimodal_siamese.core import dependencies
+from multimodal_siamese.core.runtime import dependencies
 
 SKLEARN_PIN = dependencies.SKLEARN_PIN  # 1.6.1, or 1.7.2 on Python 3.14
 

@@ -5,10 +5,10 @@ import pytest
 import rasterio
 import torch
 
-from multimodal_siamese.core import embed_run
-from multimodal_siamese.core.embedding import Embedder, read_pca
+from multimodal_siamese.core.jobs import embed_run
+from multimodal_siamese.core.learn.embedding import Embedder, read_pca
 from multimodal_siamese.core.errors import Cancelled, InputError
-from multimodal_siamese.core.pretraining import PatchSource
+from multimodal_siamese.core.learn.pretraining import PatchSource
 from multimodal_siamese.core.progress import Progress
 from multimodal_siamese.models.network import FusionClassifier, MultimodalSiamese
 

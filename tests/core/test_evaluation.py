@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from multimodal_siamese.core import evaluation
+from multimodal_siamese.core.learn import evaluation
 from multimodal_siamese.core.errors import InputError
 
 
@@ -73,7 +73,7 @@ def test_seeds_are_parsed_and_default_to_the_seed():
 
 
 def test_summary_reports_per_seed_means():
-    from multimodal_siamese.core.labels import ClassInfo
+    from multimodal_siamese.core.io.labels import ClassInfo
 
     classes = [ClassInfo(1, 1, "a", "#000000"), ClassInfo(2, 2, "b", "#ffffff")]
 

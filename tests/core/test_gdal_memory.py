@@ -1,8 +1,8 @@
-"""core/gdal_memory.py: GDAL's block cache is bounded during a job and restored afterwards."""
+"""core/io/gdal_memory.py: GDAL's block cache is bounded during a job and restored afterwards."""
 
 from osgeo import gdal
 
-from multimodal_siamese.core.gdal_memory import cache_mb_for, limited_block_cache
+from multimodal_siamese.core.io.gdal_memory import cache_mb_for, limited_block_cache
 
 MB = 1024 * 1024
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from osgeo import gdal, ogr
 
-from multimodal_siamese.core import labels, raster
+from multimodal_siamese.core.io import labels, raster
 from multimodal_siamese.core.errors import InputError
 
 gdal.UseExceptions()
@@ -155,7 +155,7 @@ def test_integer_codes_out_of_raster_range_are_refused():
 
 # -- the class field: detected when left empty, refused when it makes single-sample classes -----
 
-from multimodal_siamese.core.labels import FieldSummary, guess_class_field  # noqa: E402
+from multimodal_siamese.core.io.labels import FieldSummary, guess_class_field  # noqa: E402
 
 
 def _point(x, y):

@@ -7,8 +7,8 @@ import pytest
 from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, jaccard_score
 
 from multimodal_siamese.core.errors import InputError
-from multimodal_siamese.core.labels import ClassInfo
-from multimodal_siamese.core.metrics import accuracy_assessment
+from multimodal_siamese.core.io.labels import ClassInfo
+from multimodal_siamese.core.learn.metrics import accuracy_assessment
 
 CLASSES = [ClassInfo(3, 3, "water", "#0000ff"), ClassInfo(7, 7, "forest", "#00ff00"),
            ClassInfo(9, 9, "urban", "#ff0000")]

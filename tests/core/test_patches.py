@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from multimodal_siamese.core import patches
+from multimodal_siamese.core.io import patches
 from multimodal_siamese.core.errors import InputError
 
 

@@ -7,9 +7,10 @@ import pytest
 import rasterio
 import torch
 
-from multimodal_siamese.core import finetune, inputs, predict, raster
+from multimodal_siamese.core.learn import finetune, predict
+from multimodal_siamese.core.io import inputs, raster
 from multimodal_siamese.core.errors import Cancelled
-from multimodal_siamese.core.labels import ClassInfo
+from multimodal_siamese.core.io.labels import ClassInfo
 from multimodal_siamese.core.progress import Progress
 from multimodal_siamese.models.network import FusionClassifier, MultimodalSiamese, SpectralFusionClassifier
 
@@ -124,8 +125,8 @@ def test_cancel_during_the_last_block_publishes_nothing(tahoe, tmp_path):
 def test_dense_logits_equal_per_patch_logits_on_every_pixel(data_dir, classifier):
     """The fast dense path vs a 13×13 per-patch forward at every pixel of a real window that
     touches the raster edge (reflect border) and holds nodata pixels: |Δlogit| ≤ 1e-4."""
-    from multimodal_siamese.core.patches import pad_reflect
-    from multimodal_siamese.core.pretraining import PatchSource
+    from multimodal_siamese.core.io.patches import pad_reflect
+    from multimodal_siamese.core.learn.pretraining import PatchSource
 
     d = os.path.join(data_dir, "potsdam")
     potsdam = inputs.prepare([raster.ModalityInput("HYPERSPECTRAL", os.path.join(d, "enmap_potsdam_vnir.vrt")),

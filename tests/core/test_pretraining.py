@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from multimodal_siamese.core import pretraining, raster
+from multimodal_siamese.core.learn import pretraining
+from multimodal_siamese.core.io import raster
 from multimodal_siamese.core.errors import Cancelled, InputError
 from multimodal_siamese.core.progress import Progress
 from multimodal_siamese.models.losses import is_collapsed

@@ -9,7 +9,7 @@ import rasterio.crs
 import rasterio.warp
 from osgeo import gdal
 
-from multimodal_siamese.core import raster
+from multimodal_siamese.core.io import raster
 from multimodal_siamese.core.errors import InputError
 
 gdal.UseExceptions()

@@ -9,10 +9,10 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from multimodal_siamese.core import report
+from multimodal_siamese.core.output import report
 from multimodal_siamese.core.errors import InputError
-from multimodal_siamese.core.labels import ClassInfo
-from multimodal_siamese.core.metrics import accuracy_assessment
+from multimodal_siamese.core.io.labels import ClassInfo
+from multimodal_siamese.core.learn.metrics import accuracy_assessment
 
 CLASSES = [ClassInfo(1, 1, "water", "#0000ff"), ClassInfo(2, 2, "<b>", "#00ff00"),
            ClassInfo(5, 5, "urban & roads", "#ff8000")]

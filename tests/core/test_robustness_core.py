@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from osgeo import gdal, ogr
 
-from multimodal_siamese.core import atomic, labels, raster
-from multimodal_siamese.core.classifier_run import train_and_save
-from multimodal_siamese.core.classify_run import load_classifier
+from multimodal_siamese.core.output import atomic
+from multimodal_siamese.core.io import labels, raster
+from multimodal_siamese.core.jobs.classifier_run import train_and_save
+from multimodal_siamese.core.jobs.classify_run import load_classifier
 from multimodal_siamese.core.errors import InputError
-from multimodal_siamese.core.finetune import ClassifierConfig, stratified_split
-from multimodal_siamese.core.inputs import GridOptions, prepare
+from multimodal_siamese.core.learn.finetune import ClassifierConfig, stratified_split
+from multimodal_siamese.core.io.inputs import GridOptions, prepare
 from multimodal_siamese.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from multimodal_siamese.models.network import FusionClassifier
 from mmsiam_test_data import GAP_BLOCK, HOLE_BLOCK, NODATA, crafted_model_files, punch_gaps

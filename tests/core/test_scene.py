@@ -6,9 +6,11 @@ import os
 import numpy as np
 import pytest
 
-from multimodal_siamese.core import classifier_run, inputs, pretrain_run, pretraining, raster, scene
-from multimodal_siamese.core.finetune import ClassifierConfig
-from multimodal_siamese.core.labels import read_label_features
+from multimodal_siamese.core.jobs import classifier_run, pretrain_run
+from multimodal_siamese.core.io import inputs, raster, scene
+from multimodal_siamese.core.learn import pretraining
+from multimodal_siamese.core.learn.finetune import ClassifierConfig
+from multimodal_siamese.core.io.labels import read_label_features
 from multimodal_siamese.core.progress import Progress
 
 

@@ -7,8 +7,8 @@ import torch
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
 
-from multimodal_siamese.core import finetune, spectral
-from multimodal_siamese.core.pretraining import PatchSource
+from multimodal_siamese.core.learn import finetune, spectral
+from multimodal_siamese.core.learn.pretraining import PatchSource
 from multimodal_siamese.models.network import SpectralFusionClassifier
 
 

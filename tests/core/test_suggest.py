@@ -5,9 +5,10 @@ import pytest
 import torch
 from osgeo import ogr
 
-from multimodal_siamese.core import raster, suggest_run
+from multimodal_siamese.core.io import raster
+from multimodal_siamese.core.jobs import suggest_run
 from multimodal_siamese.core.errors import InputError
-from multimodal_siamese.core.labels import ClassInfo, LabelFeatures, polygon_mask
+from multimodal_siamese.core.io.labels import ClassInfo, LabelFeatures, polygon_mask
 
 CLASSES = [ClassInfo(1, 1, "roof", "#ff0000"), ClassInfo(2, 2, "tree", "#00ff00"),
            ClassInfo(3, 3, "water", "#0000ff")]
@@ -63,7 +64,7 @@ def test_sites_are_valid_spaced_away_from_labels_inside_mask_and_reproducible(ta
 
 def test_uncertainty_picks_are_among_the_most_uncertain_pixels(tahoe, model):
     sites = suggest_run.suggest_sites(model, tahoe, count=10, strategy="uncertainty", min_distance=0)
-    from multimodal_siamese.core.finetune import predict_samples
+    from multimodal_siamese.core.learn.finetune import predict_samples
 
     arrays, valid = tahoe.read()
     rows, cols = np.nonzero(valid)

@@ -1,4 +1,4 @@
-"""core/triton_guard.py: torch's optimisers import triton (whose LLVM can crash the QGIS desktop);
+"""core/runtime/triton_guard.py: torch's optimisers import triton (whose LLVM can crash the QGIS desktop);
 with the guard installed they never do, and torch trains as without triton."""
 
 import os
@@ -14,7 +14,7 @@ REPO_PARENT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.pa
 TRAIN = """
 import importlib.util, sys
 if {guard}:
-    from multimodal_siamese.core import triton_guard
+    from multimodal_siamese.core.runtime import triton_guard
     assert triton_guard.install()
 import torch
 model = torch.nn.Linear(3, 2)
@@ -56,7 +56,7 @@ def test_with_the_guard_torch_trains_and_never_imports_triton(tmp_path):
 
 
 def test_install_is_idempotent():
-    from multimodal_siamese.core import triton_guard
+    from multimodal_siamese.core.runtime import triton_guard
 
     before = list(sys.meta_path)
     try:

@@ -3,7 +3,7 @@
 - pip's CUDA torch brings triton; importing triton can crash the QGIS desktop (signal 11: its
   bundled LLVM binds to the LLVM that Mesa's OpenGL drivers already loaded). A real training in
   the desktop, with a stand-in triton first on the path, must never import it
-  (core/triton_guard.py).
+  (core/runtime/triton_guard.py).
 - Without torch, the missing-dependency message bar fits one line of a 1280-px window
   (screenshot: dependency_offer.png in the test's folder; MMSIAM_UPDATE_SCREENSHOT=1 copies it to
   docs/)."""

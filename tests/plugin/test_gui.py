@@ -19,7 +19,7 @@ ALGORITHM_IDS = ["mmsiam:mapfromlabels", "mmsiam:pretrain", "mmsiam:trainclassif
 def gui_plugin(qgis_iface, qgis_processing, monkeypatch):
     """A plugin instance through initGui, recording what it adds to the iface; no dependency offer."""
     import multimodal_siamese
-    from multimodal_siamese.core import dependencies
+    from multimodal_siamese.core.runtime import dependencies
 
     monkeypatch.setattr(dependencies, "missing_packages", lambda quick=False: [])
     calls = {"menu": [], "unmenu": [], "toolbar": [], "untoolbar": []}
@@ -88,7 +88,7 @@ def wait_until(condition, timeout=20.0):
 @pytest.fixture()
 def missing_torch(qgis_iface, qgis_processing, monkeypatch):
     """torch looks missing until the (fake) pip run succeeds; pip is never really called."""
-    from multimodal_siamese.core import dependencies
+    from multimodal_siamese.core.runtime import dependencies
 
     state = {"missing": ["torch==2.13.0"], "pip_args": None, "go": threading.Event()}
     monkeypatch.setattr(dependencies, "missing_packages", lambda quick=False: list(state["missing"]))
@@ -106,7 +106,7 @@ def start_plugin(qgis_iface):
 
 
 def test_missing_dependencies_offer_installs_in_a_background_task(qgis_iface, missing_torch, monkeypatch):
-    from multimodal_siamese.core import dependencies
+    from multimodal_siamese.core.runtime import dependencies
 
     def fake_pip(args, on_line=None, is_cancelled=None):
         assert threading.current_thread() is not threading.main_thread()  # never blocks QGIS
@@ -165,7 +165,7 @@ CANVAS_WIDTH_AT_1280 = 980
 
 def test_dependency_offer_fits_one_line_states_the_download_and_has_details(qgis_iface, missing_torch,
                                                                            monkeypatch):
-    from multimodal_siamese.core import dependencies
+    from multimodal_siamese.core.runtime import dependencies
     from qgis.PyQt.QtWidgets import QMessageBox
 
     monkeypatch.setattr(dependencies, "nvidia_gpu_present", lambda: False)
@@ -201,7 +201,7 @@ def test_dependency_offer_fits_one_line_states_the_download_and_has_details(qgis
 
 
 def test_install_can_be_cancelled_and_failures_are_reported(qgis_iface, missing_torch, monkeypatch):
-    from multimodal_siamese.core import dependencies
+    from multimodal_siamese.core.runtime import dependencies
 
     def slow_pip(args, on_line=None, is_cancelled=None):
         missing_torch["go"].set()
@@ -229,7 +229,7 @@ def test_install_can_be_cancelled_and_failures_are_reported(qgis_iface, missing_
 
 
 def test_no_offer_when_everything_is_installed(qgis_iface, qgis_processing, monkeypatch):
-    from multimodal_siamese.core import dependencies
+    from multimodal_siamese.core.runtime import dependencies
 
     monkeypatch.setattr(dependencies, "missing_packages", lambda quick=False: [])
     plugin = start_plugin(qgis_iface)

@@ -55,7 +55,7 @@ def test_qgis_process_lists_the_provider():
 
 
 def test_missing_dependencies_message_names_packages_and_command(monkeypatch):
-    from multimodal_siamese.core import dependencies
+    from multimodal_siamese.core.runtime import dependencies
 
     monkeypatch.setattr(dependencies, "_importable", lambda name: name != "torch")
     message = dependencies.missing_packages_message()

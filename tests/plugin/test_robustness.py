@@ -409,7 +409,7 @@ def test_same_seed_same_model_and_map_other_seed_other_model(plugin, para, pretr
 
 
 def test_reports_record_version_parameters_libraries_and_run_time(pretrained, classifier):
-    from multimodal_siamese.core.version import plugin_version
+    from multimodal_siamese.core.runtime.version import plugin_version
 
     version = plugin_version()
     assert version and version != "unknown"

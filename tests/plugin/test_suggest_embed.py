@@ -10,7 +10,7 @@ import rasterio
 from osgeo import gdal, ogr, osr
 from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsVectorLayer
 
-from multimodal_siamese.core.raster import apply_affine
+from multimodal_siamese.core.io.raster import apply_affine
 
 gdal.UseExceptions()
 
@@ -93,8 +93,8 @@ def test_suggest_via_processing_run_then_label_and_retrain(plugin, tahoe, models
     for col, row in labels:
         assert np.hypot(rows - int(row), cols - int(col)).min() >= 10
     # Inside the mask polygons.
-    from multimodal_siamese.core.labels import polygon_mask, read_label_features
-    from multimodal_siamese.core.raster import Grid
+    from multimodal_siamese.core.io.labels import polygon_mask, read_label_features
+    from multimodal_siamese.core.io.raster import Grid
 
     with rasterio.open(tahoe["MULTISPECTRAL"]) as src:
         grid = Grid(src.crs.to_wkt(), tuple(src.transform)[:6], src.width, src.height)

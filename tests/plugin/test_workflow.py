@@ -11,7 +11,7 @@ from osgeo import gdal
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 from sklearn.metrics import accuracy_score
 
-from multimodal_siamese.core.raster import apply_affine
+from multimodal_siamese.core.io.raster import apply_affine
 
 gdal.UseExceptions()
 

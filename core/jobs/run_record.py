@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from ..models.checkpoint import save_checkpoint
-from .progress import Progress
-from .version import library_versions
+from ...models.checkpoint import save_checkpoint
+from ..progress import Progress
+from ..runtime.version import library_versions
 
 
 def save_run(model_path: str, kind: str, model, metadata: dict, started: float,

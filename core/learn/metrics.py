@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.metrics import (accuracy_score, cohen_kappa_score, confusion_matrix, jaccard_score,
                              precision_recall_fscore_support)
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def _float(value) -> float | None:

@@ -7,17 +7,17 @@ import time
 
 import numpy as np
 
-from ..models.checkpoint import CheckpointError, load_checkpoint
-from .atomic import check_output_folder
-from .errors import InputError
-from .finetune import ClassifierConfig, config_to_dict, predict_samples, stratified_split, train_classifier
-from .inputs import GridOptions, PreparedInputs, prepare, prepare_like
-from .labels import ClassInfo, LabelFeatures, rasterize_labels, require_plausible_classes
-from .metrics import accuracy_assessment
-from .progress import Progress
+from ...models.checkpoint import CheckpointError, load_checkpoint
+from ..output.atomic import check_output_folder
+from ..errors import InputError
+from ..learn.finetune import ClassifierConfig, config_to_dict, predict_samples, stratified_split, train_classifier
+from ..io.inputs import GridOptions, PreparedInputs, prepare, prepare_like
+from ..io.labels import ClassInfo, LabelFeatures, rasterize_labels, require_plausible_classes
+from ..learn.metrics import accuracy_assessment
+from ..progress import Progress
 from .run_record import save_run
-from .spectral import spectral_description
-from .scene import DEFAULT_TRAINING_MEMORY_MB, label_inputs
+from ..learn.spectral import spectral_description
+from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, label_inputs
 
 
 def load_pretrained(path: str) -> dict:
@@ -174,7 +174,7 @@ def _report_samples(samples, progress):
 
 def write_classifier_report(path: str, metadata: dict):
     """HTML report plus the same numbers as JSON beside it (``<name>.json``)."""
-    from .report import HtmlReport, accuracy_section, line_plot_png, run_section, samples_section, write_json
+    from ..output.report import HtmlReport, accuracy_section, line_plot_png, run_section, samples_section, write_json
 
     assessed = bool(metadata["assessment"])
     report = HtmlReport("Few-shot land-cover classifier" if assessed else

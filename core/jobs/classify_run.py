@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from ..models.checkpoint import CheckpointError, load_checkpoint
-from ..models.network import classifier_from_architecture
-from .atomic import check_output_folder
+from ...models.checkpoint import CheckpointError, load_checkpoint
+from ...models.network import classifier_from_architecture
+from ..output.atomic import check_output_folder
 from .classifier_run import classes_from_metadata
-from .errors import InputError
-from .gdal_memory import cache_mb_for, limited_block_cache
-from .inputs import GridOptions, prepare_like
-from .predict import classify_raster
-from .pretraining import resolve_device
+from ..errors import InputError
+from ..io.gdal_memory import cache_mb_for, limited_block_cache
+from ..io.inputs import GridOptions, prepare_like
+from ..learn.predict import classify_raster
+from ..learn.pretraining import resolve_device
 
 
 def load_classifier(path: str):
@@ -46,7 +46,7 @@ def classify_with_model(modalities: list, model_path: str, output: str, confiden
     device = resolve_device(device)
     model, metadata = load_classifier(model_path)
     options = GridOptions.from_dict(metadata["grid"])
-    # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/gdal_memory.py).
+    # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/io/gdal_memory.py).
     with limited_block_cache(cache_mb_for(memory_mb)):
         prepared = prepare_like(modalities, metadata["modalities"], options, "classifier model")
         try:

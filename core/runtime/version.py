@@ -3,7 +3,7 @@
 import configparser
 import os
 
-_METADATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "metadata.txt")
+_METADATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "metadata.txt")
 
 
 def plugin_version() -> str:

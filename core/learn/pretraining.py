@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from ..models import augment, losses
-from ..models.network import MultimodalSiamese
-from .errors import InputError
-from .patches import check_patch_size, extract_patches, pad_reflect, sample_valid_pixels, to_pixel_major
-from .progress import EtaClock, Progress
+from ...models import augment, losses
+from ...models.network import MultimodalSiamese
+from ..errors import InputError
+from ..io.patches import check_patch_size, extract_patches, pad_reflect, sample_valid_pixels, to_pixel_major
+from ..progress import EtaClock, Progress
 
 OBJECTIVES = ("simsiam", "simclr", "clip")
 # The paper uses 13. On 30 m EnMAP (Potsdam) 5 was clearly better under both splits, and pretraining

@@ -6,8 +6,8 @@ import contextlib
 import os
 import tempfile
 
-from ..models.files import replace_when_complete
-from .errors import InputError
+from ...models.files import replace_when_complete
+from ..errors import InputError
 
 
 def check_output_folder(path: str, what: str = "output"):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 from .raster import AlignedStack, NormStats, read_normalised, scan, valid_mask
 
 

@@ -5,7 +5,7 @@
   two different classes (conflict). Features with an empty (NULL / blank) class are counted.
 * Class table: integer class values keep their value as raster code (1..254); text values get
   codes 1..K in sorted order. Names and colours come from the layer's categorized renderer when
-  the caller passes them, else from the values; colours then from the names (core/colors.py).
+  the caller passes them, else from the values; colours then from the names (core/output/colors.py).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 from rasterio import features as rio_features
 
-from .colors import class_colors
-from .errors import InputError
+from ..output.colors import class_colors
+from ..errors import InputError
 from .raster import Grid, apply_affine
 
 ogr.UseExceptions()

@@ -15,12 +15,12 @@ import numpy as np
 import rasterio
 import torch
 
-from ..models.network import FusionClassifier
-from .atomic import atomic_output
-from .inputs import PreparedInputs
-from .patches import Block, iter_blocks, pad_reflect
-from .progress import EtaClock, Progress
-from .styles import confidence_qml, paletted_qml, style_path
+from ...models.network import FusionClassifier
+from ..output.atomic import atomic_output
+from ..io.inputs import PreparedInputs
+from ..io.patches import Block, iter_blocks, pad_reflect
+from ..progress import EtaClock, Progress
+from ..output.styles import confidence_qml, paletted_qml, style_path
 
 DEFAULT_MEMORY_MB = 1024
 

@@ -28,16 +28,16 @@ import rasterio
 import torch
 import torch.nn.functional as F
 
-from ..models.checkpoint import CheckpointError, load_checkpoint
-from ..models.network import FusionClassifier, MultimodalSiamese
-from .atomic import atomic_output, check_output_folder
-from .embedding import PCA_DOMAIN, Embedder, encode_float32, fit_pca
-from .errors import InputError
-from .inputs import GridOptions, prepare_like
-from .predict import DEFAULT_MEMORY_MB, dense_blocks, model_block_size, raster_profile
-from .pretraining import resolve_device
-from .progress import Progress
-from .version import library_versions
+from ...models.checkpoint import CheckpointError, load_checkpoint
+from ...models.network import FusionClassifier, MultimodalSiamese
+from ..output.atomic import atomic_output, check_output_folder
+from ..learn.embedding import PCA_DOMAIN, Embedder, encode_float32, fit_pca
+from ..errors import InputError
+from ..io.inputs import GridOptions, prepare_like
+from ..learn.predict import DEFAULT_MEMORY_MB, dense_blocks, model_block_size, raster_profile
+from ..learn.pretraining import resolve_device
+from ..progress import Progress
+from ..runtime.version import library_versions
 
 DEFAULT_COMPONENTS = 16
 PCA_SAMPLE = 20_000          # valid pixels the PCA is fitted on
@@ -171,7 +171,7 @@ def embed_with_model(modalities: list, model_path: str, output: str, components:
 
 def write_embedding_report(path: str, summary: dict):
     """HTML report (explained variance per component) plus the same numbers as JSON beside it."""
-    from .report import HtmlReport, line_plot_png, run_section, write_json
+    from ..output.report import HtmlReport, line_plot_png, run_section, write_json
 
     ratios = summary["explained_variance_ratio"]
     report = HtmlReport("Learned embedding")

@@ -24,13 +24,13 @@ from scipy.ndimage import maximum_filter
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedKFold
 
-from .errors import InputError
+from ..errors import InputError
 from .finetune import ClassifierConfig, predict_samples, train_classifier
 from .spectral import add_spectral_path, fit_spectral_path, pretrained_siamese, pretrained_z, spectral_logits
-from .labels import LabelSamples
+from ..io.labels import LabelSamples
 from .metrics import accuracy_assessment
 from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
-from .progress import Progress
+from ..progress import Progress
 
 METHODS = ("random", "pretrained", "ensemble", "linear_probe", "random_forest", "lda", "logistic")
 CLASSIC_METHODS = ("random_forest", "lda", "logistic")

@@ -168,7 +168,7 @@ def average_probabilities(logit_list: list, weights: list | None = None) -> np.n
 
 def pretrained_siamese(state: dict, architecture: dict):
     """The pretraining network (eval mode) from a pretrained checkpoint's weights and architecture."""
-    from ..models.network import MultimodalSiamese
+    from ...models.network import MultimodalSiamese
 
     model = MultimodalSiamese.from_architecture(architecture)
     model.load_state_dict(state)
@@ -184,7 +184,7 @@ def add_spectral_path(network, source, rows: np.ndarray, cols: np.ndarray, targe
     path fitted on the same training pixels (``classifier`` 'ensemble' or 'linear'): the centre
     pixel's bands (and with ``context`` the patch's mean spectrum), and ``k`` principal
     components of the *pretrained* z when a pretrained encoder is given."""
-    from ..models.network import SpectralFusionClassifier
+    from ...models.network import SpectralFusionClassifier
 
     arch = network.architecture()
     siamese = z = None

@@ -7,16 +7,16 @@ import os
 import time
 from dataclasses import replace
 
-from .atomic import atomic_output, check_output_folder
+from ..output.atomic import atomic_output, check_output_folder
 from .classifier_run import load_pretrained, prepare_for_training
-from .errors import InputError
-from .evaluation import EvaluationConfig, csv_rows, evaluate, modality_subsets, subset_state, summarise
-from .labels import LabelFeatures, rasterize_labels, require_plausible_classes
-from .pretraining import PretrainConfig, pretrain
-from .progress import Progress
-from .inputs import GridOptions
-from .report import HtmlReport, gain_plot_png, run_section, samples_section, write_json
-from .version import library_versions
+from ..errors import InputError
+from ..learn.evaluation import EvaluationConfig, csv_rows, evaluate, modality_subsets, subset_state, summarise
+from ..io.labels import LabelFeatures, rasterize_labels, require_plausible_classes
+from ..learn.pretraining import PretrainConfig, pretrain
+from ..progress import Progress
+from ..io.inputs import GridOptions
+from ..output.report import HtmlReport, gain_plot_png, run_section, samples_section, write_json
+from ..runtime.version import library_versions
 
 METHOD_NAMES = {"random": "network, random init", "pretrained": "network, pretrained (eq. 3)",
                 "ensemble": "ensemble (default classifier)", "linear_probe": "linear probe of pretrained z",

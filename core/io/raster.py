@@ -28,7 +28,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
-from .errors import InputError
+from ..errors import InputError
 
 RESAMPLING_METHODS = {
     "bilinear": Resampling.bilinear,

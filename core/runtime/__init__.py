@@ -1,0 +1,1 @@
+"""The Python environment: optional dependencies and their installer, the triton guard, versions."""
