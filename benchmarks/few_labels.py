@@ -44,7 +44,7 @@ from multimodal_siamese.core.learn.metrics import accuracy_assessment  # noqa: E
 from multimodal_siamese.core.learn.pretraining import PatchSource, PretrainConfig, pretrain  # noqa: E402
 from multimodal_siamese.core.learn.spectral import (  # noqa: E402
     average_probabilities, fit_spectral_path, pixel_spectra, pretrained_z, spectral_logits)
-from multimodal_siamese.models.network import MultimodalSiamese  # noqa: E402
+from multimodal_siamese.models.network import FusionClassifier, MultimodalSiamese  # noqa: E402
 
 DATA = os.path.join(ROOT, "..", "shared", "data")
 OUT = os.path.join(ROOT, "benchmarks", "out")
@@ -65,6 +65,24 @@ DISPLAY = {"ens_lda": "**ensemble (default)**", "network": "network, pretrained 
            "lda": "shrinkage LDA", "logistic": "logistic regression", "forest": "random forest",
            "ensemble": "ensemble, blend by inner CV (dropped)", "lda_ctx": "LDA + patch mean",
            "lda_z16": "LDA + 16 PCs of z", "ens75_lda": "ensemble, network weight 0.75"}
+VARIANT_WORDS = {"steps": "≥ {} steps", "bnfrozen": "BatchNorm frozen (pretrained statistics)",
+                 "prebn": "BatchNorm re-estimated on the scene, then frozen",
+                 "adabn": "BatchNorm re-estimated on the scene after training",
+                 "balanced": "class-balanced loss", "lr": "lr {}", "random": "random init"}
+
+
+def display(name):
+    """A method's name in the tables; network variants spelt out ('network_steps300+prebn')."""
+    if name in DISPLAY:
+        return DISPLAY[name]
+    for prefix, label in (("network_", "network, "), ("ens_lda_", "ensemble, network ")):
+        if name.startswith(prefix):
+            words = []
+            for token in name[len(prefix):].split("+"):
+                key = next((k for k in VARIANT_WORDS if token.startswith(k)), None)
+                words.append(token if key is None else VARIANT_WORDS[key].format(token[len(key):]))
+            return label + " + ".join(words)
+    return name
 
 
 def load_scene(name):
@@ -93,6 +111,46 @@ def pretrained_checkpoint(name, arrays, valid, seed, epochs, samples_per_epoch, 
     torch.save(cached, path)
     print(f"pretrained {name} seed {seed} in {cached['seconds']:.0f} s, z-std {cached['zstd']:.4f}", flush=True)
     return cached
+
+
+def variant_overrides(variant):
+    """'steps600+bnfrozen+lr3e-4' -> (pretrained?, ClassifierConfig overrides); 'random' = random init."""
+    overrides, pretrained = {}, True
+    for token in variant.split("+"):
+        if token == "random":
+            pretrained = False
+        elif token == "bnfrozen":
+            overrides["freeze_batchnorm"] = True
+        elif token == "prebn":
+            overrides.update(prebn=True, freeze_batchnorm=True)
+        elif token == "adabn":
+            overrides["adabn"] = True
+        elif token == "balanced":
+            overrides["class_balanced"] = True
+        elif token.startswith("steps"):
+            overrides["min_steps"] = int(token[5:])
+        elif token.startswith("lr"):
+            overrides["learning_rate"] = float(token[2:])
+        elif token.startswith("epochs"):
+            overrides["epochs"] = int(token[6:])
+        else:
+            raise ValueError(f"unknown network variant {token!r}")
+    return pretrained, overrides
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model, source, valid, seed, n=4096, batch=512):
+    """AdaBN: BatchNorm running statistics re-estimated on n random valid pixels of the scene."""
+    vr, vc = np.nonzero(valid)
+    pick = np.random.default_rng(seed).choice(len(vr), min(n, len(vr)), replace=False)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    for i in range(0, len(pick), batch):
+        model(source.batch(vr[pick[i:i + batch]], vc[pick[i:i + batch]], "cpu"))
+    model.eval()
 
 
 def score(codes, classes, y_true, logits_or_pred):
@@ -185,12 +243,24 @@ def run(args):
                     [bands[idx], (z[idx] - path16["z_mean"]) @ path16["z_projection"].T], 1)
                 timed("forest_z16", lambda: RandomForestClassifier(300, n_jobs=2, random_state=args.seed + f)
                       .fit(feats(train), y[train]).predict(feats(test)))
-            def fit_network(init=ckpt, **overrides):
+            def fit_network(init=ckpt, adabn=False, prebn=False, **overrides):
                 config = ClassifierConfig(**dict(dict(patch_size=patch, epochs=args.epochs, seed=args.seed + f,
                                                       classifier="network"), **overrides))
-                result = train_classifier(source, rows[train], cols[train], y[train], n_classes, config,
-                                          None if init is None else init["state_dict"],
-                                          None if init is None else init["architecture"])
+                load = FusionClassifier.load_pretrained
+                if prebn:  # the pretrained BatchNorm statistics re-estimated for the fused input, then frozen
+                    def load_and_recalibrate(model, state):
+                        loaded = load(model, state)
+                        recalibrate_batchnorm(model, source, valid, args.seed + f)
+                        return loaded
+                    FusionClassifier.load_pretrained = load_and_recalibrate
+                try:
+                    result = train_classifier(source, rows[train], cols[train], y[train], n_classes, config,
+                                              None if init is None else init["state_dict"],
+                                              None if init is None else init["architecture"])
+                finally:
+                    FusionClassifier.load_pretrained = load
+                if adabn:
+                    recalibrate_batchnorm(result.model, source, valid, args.seed + f)
                 _, p = predict_samples(result.model, source, rows[test], cols[test])
                 return np.log(np.clip(p, 1e-12, 1))
 
@@ -210,6 +280,9 @@ def run(args):
                     logits[f"ens{int(100 * w)}_{lin}"] = average_probabilities(
                         [logits["network"], logits[lin]], [w, 1 - w])
                     seconds[f"ens{int(100 * w)}_{lin}"] = seconds["network"] + seconds[lin]
+            for variant in args.variants:  # network variants, e.g. 'steps600+bnfrozen' (see variant_overrides)
+                init, overrides = variant_overrides(variant)
+                timed(f"network_{variant}", lambda: fit_network(ckpt if init else None, **overrides))
             if args.ablations:
                 timed("network_balanced", lambda: fit_network(class_balanced=True))
                 timed("network_bnfrozen", lambda: fit_network(freeze_batchnorm=True))
@@ -234,6 +307,9 @@ def run(args):
                     continue
                 logits[f"ens_{lin}"] = average_probabilities([logits["network"], logits[lin]])
                 seconds[f"ens_{lin}"] = seconds["network"] + seconds[lin]
+            for variant in args.variants:  # each network variant's ensemble with the LDA
+                logits[f"ens_lda_{variant}"] = average_probabilities([logits[f"network_{variant}"], logits["lda"]])
+                seconds[f"ens_lda_{variant}"] = seconds[f"network_{variant}"] + seconds["lda"]
             for name, value in logits.items():
                 oa, miou, aa = score(codes, samples.classes, y[test], np.asarray(value))
                 records.append([args.scene, args.split, args.seed, f + 1, ratio, name, len(train), len(test),
@@ -241,8 +317,8 @@ def run(args):
             best = max(r[8] for r in records if r[5] in CLASSICS)
             shown = {r[5]: r[8] for r in records}
             print(f"fold {f + 1} ratio {ratio:g} ({len(train)} train, {len(test)} test): best classic "
-                  f"{100 * best:.1f}  network {100 * shown['network']:.1f}  lda_z16 {100 * shown.get('lda_z16', 0):.1f}"
-                  f"  ens_lda_z16 {100 * shown.get('ens_lda_z16', 0):.1f}", flush=True)
+                  f"{100 * best:.1f}  " + "  ".join(f"{m} {100 * v:.1f}" for m, v in shown.items()
+                                                    if m.startswith(("network", "ens_lda", "ensemble"))), flush=True)
             with open(out_path, "a", newline="") as fh:
                 csv.writer(fh).writerows(records)
             # test logits of every method, to try other combinations without training again
@@ -257,7 +333,9 @@ def summary(tags, methods=None):
     lines = []
     for tag in tags:
         runs = {}  # (seed, fold, ratio) -> {method: (OA, mIoU)}
-        for path in sorted(glob.glob(os.path.join(OUT, f"few_labels_{tag}_s*.csv"))):
+        paths = [p for part in tag.split("+")  # 'a+b': the runs of both CSV sets, merged per run
+                 for p in sorted(glob.glob(os.path.join(OUT, f"few_labels_{part}_s[0-9]*.csv")))]
+        for path in paths:
             with open(path, newline="") as fh:
                 for r in csv.DictReader(fh):
                     key = (int(r["seed"]), int(r["fold"]), float(r["ratio"]))
@@ -270,16 +348,16 @@ def summary(tags, methods=None):
         shown = [m for m in (methods or present) if m in present]
         lines += [f"### {tag}: {len(seeds)} seeds ({', '.join(map(str, seeds))}) × {len(folds)} folds", "",
                   "Mean OA / mean mIoU over the fold × seed runs (%); the OA std over those runs; the per-seed "
-                  "mean OAs; the share of runs at most 2 OA points below the cell's best classic (the classic "
+                  "mean OAs; the worst run's OA; the share of runs at most 2 OA points below the cell's best classic (the classic "
                   "method with the best mean OA in that cell), and below the run's best classic (the best of "
                   "the three in each run: stricter).", "",
-                  "| ratio | method | OA / mIoU | OA std | per-seed OA | ≥ cell's best classic − 2 | ≥ run's best classic − 2 |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+                  "| ratio | method | OA / mIoU | OA std | per-seed OA | worst OA | ≥ cell's best classic − 2 | ≥ run's best classic − 2 |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for ratio in sorted({k[2] for k in runs}):
             keys = [k for k in sorted(runs) if k[2] == ratio]
             cell_best = max(CLASSICS, key=lambda m: np.mean([runs[k][m][0] for k in keys]))
             run_best = {k: max(runs[k][m][0] for m in CLASSICS) for k in keys}
-            lines.append(f"| {100 * ratio:g} % | *best classic: {DISPLAY.get(cell_best, cell_best)}* | | | | | |")
+            lines.append(f"| {100 * ratio:g} % | *best classic: {display(cell_best)}* | | | | | | |")
             for name in shown:
                 values = {k: runs[k][name] for k in keys if name in runs[k]}
                 oa = np.array([values[k][0] for k in values])
@@ -288,8 +366,8 @@ def summary(tags, methods=None):
                                      for s in seeds if any(k[0] == s for k in values))
                 cell = np.mean([values[k][0] >= runs[k][cell_best][0] - 0.02 for k in values])
                 run = np.mean([values[k][0] >= run_best[k] - 0.02 for k in values])
-                lines.append(f"| {100 * ratio:g} % | {DISPLAY.get(name, name)} | {100 * oa.mean():.1f} / {100 * iou.mean():.1f} | "
-                             f"{100 * oa.std():.1f} | {per_seed} | {100 * cell:.0f} % | {100 * run:.0f} % |")
+                lines.append(f"| {100 * ratio:g} % | {display(name)} | {100 * oa.mean():.1f} / {100 * iou.mean():.1f} | "
+                             f"{100 * oa.std():.1f} | {per_seed} | {100 * oa.min():.1f} | {100 * cell:.0f} % | {100 * run:.0f} % |")
         lines.append("")
     return "\n".join(lines)
 
@@ -313,9 +391,14 @@ def main():
                              "network ensemble, LDA on the 16-channel pretrained projections")
     parser.add_argument("--lean", action="store_true",
                         help="skip the z-component, calibrated and forest-on-z variants (faster)")
+    parser.add_argument("--variants", default="",
+                        help="network variants, comma-separated, tokens joined by '+': stepsN (at least N "
+                             "optimiser steps), bnfrozen, balanced, lrX, epochsN, random (e.g. steps600+bnfrozen)")
     parser.add_argument("--no-default", action="store_true", help="skip the product's default classifier")
     parser.add_argument("--tag", default="", help="suffix of the CSV name, e.g. _ablations")
-    parser.add_argument("--summary", nargs="*", help="'<scene>_<split>' tags to summarise instead of running")
+    parser.add_argument("--summary", nargs="*",
+                        help="'<scene>_<split>[_tag]' CSV sets to summarise instead of running; "
+                             "'a+b' merges two sets run on the same pixels (e.g. different variants)")
     parser.add_argument("--methods", default=None, help="methods shown in the summary (comma-separated)")
     args = parser.parse_args()
     if args.summary is not None:
@@ -325,6 +408,7 @@ def main():
         print(summary(args.summary, args.methods.split(",") if args.methods else None))
         return
     args.ratios = [float(r) for r in args.ratios.split(",")]
+    args.variants = [v for v in args.variants.split(",") if v]
     args.components = [] if args.lean else [int(k) for k in args.components.split(",") if k]
     run(args)
 
