@@ -372,6 +372,65 @@ def summary(tags, methods=None):
     return "\n".join(lines)
 
 
+def targets(tags, default="ens_lda"):
+    """The issue's targets per CSV set and ratio: the default's mean OA / mIoU against the best classic's
+    (best mean of the three), runs within 2 OA points of the run's best classic, pretrained ≥ random."""
+    lines = ["| scene, split (seeds) | ratio | runs | default OA / mIoU | best classic OA / mIoU | "
+             "default − best classic, OA / mIoU | runs ≥ run's best classic − 2 | worst run: default vs best classic | "
+             "network − random init (mean) |", "| --- |" + " --- |" * 8]
+    for tag in tags:
+        runs = {}
+        for path in sorted(glob.glob(os.path.join(OUT, f"few_labels_{tag}_s[0-9]*.csv"))):
+            with open(path, newline="") as fh:
+                for r in csv.DictReader(fh):
+                    runs.setdefault(float(r["ratio"]), {}).setdefault((int(r["seed"]), int(r["fold"])), {})[
+                        r["method"]] = (100 * float(r["OA"]), 100 * float(r["mIoU"]))
+        seeds = sorted({k[0] for v in runs.values() for k in v})
+        for ratio in sorted(runs):
+            cell = runs[ratio]
+            mean = lambda m, i: np.mean([v[m][i] for v in cell.values()])  # noqa: E731
+            best = max(CLASSICS, key=lambda m: mean(m, 0))
+            run_best = {k: max(v[m][0] for m in CLASSICS) for k, v in cell.items()}
+            within = sum(v[default][0] >= run_best[k] - 2 for k, v in cell.items())
+            worst = min(cell, key=lambda k: cell[k][default][0] - run_best[k])
+            gap = (f"{np.mean([v['network'][0] - v['network_random'][0] for v in cell.values()]):+.1f}"
+                   if all("network_random" in v for v in cell.values()) else "")
+            lines.append(f"| {tag} ({', '.join(map(str, seeds))}) | {100 * ratio:g} % | {len(cell)} | "
+                         f"{mean(default, 0):.1f} / {mean(default, 1):.1f} | {mean(best, 0):.1f} / {mean(best, 1):.1f} "
+                         f"({display(best)}) | {mean(default, 0) - mean(best, 0):+.1f} / {mean(default, 1) - mean(best, 1):+.1f} | "
+                         f"{within} of {len(cell)} | {cell[worst][default][0]:.1f} vs {run_best[worst]:.1f} "
+                         f"(seed {worst[0]}, fold {worst[1]}) | {gap} |")
+    return "\n".join(lines)
+
+
+def variant_table(tags, methods):
+    """One Markdown table: a row per method, a column per '<tag> ratio' cell, 'mean OA (worst run)'."""
+    cells = []  # (label, {(seed, fold): {method: OA}})
+    for tag in tags:
+        runs = {}
+        for part in tag.split("+"):
+            for path in sorted(glob.glob(os.path.join(OUT, f"few_labels_{part}_s[0-9]*.csv"))):
+                with open(path, newline="") as fh:
+                    for r in csv.DictReader(fh):
+                        runs.setdefault(float(r["ratio"]), {}).setdefault(
+                            (int(r["seed"]), int(r["fold"])), {})[r["method"]] = float(r["OA"])
+        for ratio in sorted(runs):
+            seeds = sorted({k[0] for k in runs[ratio]})
+            cells.append((f"{tag.split('_')[0].capitalize()} {100 * ratio:g} % ({len(runs[ratio])} runs, seeds "
+                          f"{', '.join(map(str, seeds))})", runs[ratio]))
+    lines = ["| method | " + " | ".join(label for label, _ in cells) + " |",
+             "| --- |" + " --- |" * len(cells)]
+    for name in methods:
+        values = []
+        for _, runs in cells:
+            oa = [100 * v[name] for v in runs.values() if name in v]
+            complete = len(oa) == len(runs)
+            values.append(f"{np.mean(oa):.1f} ({min(oa):.1f})" + ("" if complete else f" [{len(oa)} runs]")
+                          if oa else "")
+        lines.append(f"| {display(name)} | " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--scene", choices=sorted(SCENES))
@@ -399,8 +458,17 @@ def main():
     parser.add_argument("--summary", nargs="*",
                         help="'<scene>_<split>[_tag]' CSV sets to summarise instead of running; "
                              "'a+b' merges two sets run on the same pixels (e.g. different variants)")
+    parser.add_argument("--targets", nargs="*", help="CSV sets for the table of the issue's targets")
+    parser.add_argument("--variant-table", nargs="*",
+                        help="CSV sets ('a+b' merged) for one table of --methods: mean OA (worst run) per ratio")
     parser.add_argument("--methods", default=None, help="methods shown in the summary (comma-separated)")
     args = parser.parse_args()
+    if args.targets is not None:
+        print(targets(args.targets))
+        return
+    if args.variant_table is not None:
+        print(variant_table(args.variant_table, args.methods.split(",")))
+        return
     if args.summary is not None:
         cpu = subprocess.run("lscpu | grep 'Model name'", shell=True, capture_output=True, text=True).stdout
         print(f"Machine: {platform.node()}, {cpu.split(':')[-1].strip()}, {os.cpu_count()} cores, "
