@@ -360,6 +360,8 @@ def summary(tags, methods=None):
             lines.append(f"| {100 * ratio:g} % | *best classic: {display(cell_best)}* | | | | | | |")
             for name in shown:
                 values = {k: runs[k][name] for k in keys if name in runs[k]}
+                if not values:  # e.g. a variant the lean runs of this ratio skipped
+                    continue
                 oa = np.array([values[k][0] for k in values])
                 iou = np.array([values[k][1] for k in values])
                 per_seed = ", ".join(f"{100 * np.mean([values[k][0] for k in values if k[0] == s]):.1f}"
