@@ -3,6 +3,10 @@
     .venv/bin/python benchmarks/few_labels.py --scene potsdam --seed 42 [--split blocks]
         [--folds 3] [--ratios 0.05,0.1,0.2] [--pretrain-epochs 25] [--pretrain-samples 8192]
     .venv/bin/python benchmarks/few_labels.py --summary potsdam_blocks tahoe_blocks ...
+    .venv/bin/python benchmarks/few_labels.py --scene tahoe --seed 42 --lean --no-default --tag _bn \
+        --variants steps300,prebn,steps300+prebn      # fine-tuning variants beside the network
+    .venv/bin/python benchmarks/few_labels.py --targets potsdam_blocks ...      # the issue's targets
+    .venv/bin/python benchmarks/few_labels.py --variant-table tahoe_blocks_bn --methods network,...
 
 One run = one scene × split × seed (chunk the benchmark so that each stays a few minutes). The
 pretrained checkpoint of each scene × seed is cached in benchmarks/out/ (pretraining is
@@ -19,7 +23,9 @@ Methods (all on the same training and test pixels):
 - ``probe_z``: logistic regression on the standardised pretrained z alone (linear probe);
 - ``lda_zK`` / ``logistic_zK``: the spectral path, [bands ‖ K whitened PCs of pretrained z];
   ``forest_z16``: the forest on the same features;
-- ``ens_*``: the network's and a linear model's probabilities averaged.
+- ``ens_*``: the network's and a linear model's probabilities averaged;
+- ``network_<variant>`` / ``ens_lda_<variant>`` (``--variants``): the network fine-tuned another way
+  (see ``variant_overrides``), alone and averaged with the LDA.
 """
 
 import argparse
