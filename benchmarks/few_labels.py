@@ -3,6 +3,10 @@
     .venv/bin/python benchmarks/few_labels.py --scene potsdam --seed 42 [--split blocks]
         [--folds 3] [--ratios 0.05,0.1,0.2] [--pretrain-epochs 25] [--pretrain-samples 8192]
     .venv/bin/python benchmarks/few_labels.py --summary potsdam_blocks tahoe_blocks ...
+    .venv/bin/python benchmarks/few_labels.py --scene tahoe --seed 42 --lean --no-default --tag _bn \
+        --variants steps300,prebn,steps300+prebn      # fine-tuning variants beside the network
+    .venv/bin/python benchmarks/few_labels.py --targets potsdam_blocks ...      # the issue's targets
+    .venv/bin/python benchmarks/few_labels.py --variant-table tahoe_blocks_bn --methods network,...
 
 One run = one scene × split × seed (chunk the benchmark so that each stays a few minutes). The
 pretrained checkpoint of each scene × seed is cached in benchmarks/out/ (pretraining is
@@ -19,7 +23,9 @@ Methods (all on the same training and test pixels):
 - ``probe_z``: logistic regression on the standardised pretrained z alone (linear probe);
 - ``lda_zK`` / ``logistic_zK``: the spectral path, [bands ‖ K whitened PCs of pretrained z];
   ``forest_z16``: the forest on the same features;
-- ``ens_*``: the network's and a linear model's probabilities averaged.
+- ``ens_*``: the network's and a linear model's probabilities averaged;
+- ``network_<variant>`` / ``ens_lda_<variant>`` (``--variants``): the network fine-tuned another way
+  (see ``variant_overrides``), alone and averaged with the LDA.
 """
 
 import argparse
@@ -44,7 +50,7 @@ from multimodal_siamese.core.learn.metrics import accuracy_assessment  # noqa: E
 from multimodal_siamese.core.learn.pretraining import PatchSource, PretrainConfig, pretrain  # noqa: E402
 from multimodal_siamese.core.learn.spectral import (  # noqa: E402
     average_probabilities, fit_spectral_path, pixel_spectra, pretrained_z, spectral_logits)
-from multimodal_siamese.models.network import MultimodalSiamese  # noqa: E402
+from multimodal_siamese.models.network import FusionClassifier, MultimodalSiamese  # noqa: E402
 
 DATA = os.path.join(ROOT, "..", "shared", "data")
 OUT = os.path.join(ROOT, "benchmarks", "out")
@@ -65,6 +71,24 @@ DISPLAY = {"ens_lda": "**ensemble (default)**", "network": "network, pretrained 
            "lda": "shrinkage LDA", "logistic": "logistic regression", "forest": "random forest",
            "ensemble": "ensemble, blend by inner CV (dropped)", "lda_ctx": "LDA + patch mean",
            "lda_z16": "LDA + 16 PCs of z", "ens75_lda": "ensemble, network weight 0.75"}
+VARIANT_WORDS = {"steps": "≥ {} steps", "bnfrozen": "BatchNorm frozen (pretrained statistics)",
+                 "prebn": "BatchNorm re-estimated on the scene, then frozen",
+                 "adabn": "BatchNorm re-estimated on the scene after training",
+                 "balanced": "class-balanced loss", "lr": "lr {}", "random": "random init"}
+
+
+def display(name):
+    """A method's name in the tables; network variants spelt out ('network_steps300+prebn')."""
+    if name in DISPLAY:
+        return DISPLAY[name]
+    for prefix, label in (("network_", "network, "), ("ens_lda_", "ensemble, network ")):
+        if name.startswith(prefix):
+            words = []
+            for token in name[len(prefix):].split("+"):
+                key = next((k for k in VARIANT_WORDS if token.startswith(k)), None)
+                words.append(token if key is None else VARIANT_WORDS[key].format(token[len(key):]))
+            return label + " + ".join(words)
+    return name
 
 
 def load_scene(name):
@@ -93,6 +117,46 @@ def pretrained_checkpoint(name, arrays, valid, seed, epochs, samples_per_epoch, 
     torch.save(cached, path)
     print(f"pretrained {name} seed {seed} in {cached['seconds']:.0f} s, z-std {cached['zstd']:.4f}", flush=True)
     return cached
+
+
+def variant_overrides(variant):
+    """'steps600+bnfrozen+lr3e-4' -> (pretrained?, ClassifierConfig overrides); 'random' = random init."""
+    overrides, pretrained = {}, True
+    for token in variant.split("+"):
+        if token == "random":
+            pretrained = False
+        elif token == "bnfrozen":
+            overrides["freeze_batchnorm"] = True
+        elif token == "prebn":
+            overrides.update(prebn=True, freeze_batchnorm=True)
+        elif token == "adabn":
+            overrides["adabn"] = True
+        elif token == "balanced":
+            overrides["class_balanced"] = True
+        elif token.startswith("steps"):
+            overrides["min_steps"] = int(token[5:])
+        elif token.startswith("lr"):
+            overrides["learning_rate"] = float(token[2:])
+        elif token.startswith("epochs"):
+            overrides["epochs"] = int(token[6:])
+        else:
+            raise ValueError(f"unknown network variant {token!r}")
+    return pretrained, overrides
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model, source, valid, seed, n=4096, batch=512):
+    """AdaBN: BatchNorm running statistics re-estimated on n random valid pixels of the scene."""
+    vr, vc = np.nonzero(valid)
+    pick = np.random.default_rng(seed).choice(len(vr), min(n, len(vr)), replace=False)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    for i in range(0, len(pick), batch):
+        model(source.batch(vr[pick[i:i + batch]], vc[pick[i:i + batch]], "cpu"))
+    model.eval()
 
 
 def score(codes, classes, y_true, logits_or_pred):
@@ -185,12 +249,24 @@ def run(args):
                     [bands[idx], (z[idx] - path16["z_mean"]) @ path16["z_projection"].T], 1)
                 timed("forest_z16", lambda: RandomForestClassifier(300, n_jobs=2, random_state=args.seed + f)
                       .fit(feats(train), y[train]).predict(feats(test)))
-            def fit_network(init=ckpt, **overrides):
+            def fit_network(init=ckpt, adabn=False, prebn=False, **overrides):
                 config = ClassifierConfig(**dict(dict(patch_size=patch, epochs=args.epochs, seed=args.seed + f,
                                                       classifier="network"), **overrides))
-                result = train_classifier(source, rows[train], cols[train], y[train], n_classes, config,
-                                          None if init is None else init["state_dict"],
-                                          None if init is None else init["architecture"])
+                load = FusionClassifier.load_pretrained
+                if prebn:  # the pretrained BatchNorm statistics re-estimated for the fused input, then frozen
+                    def load_and_recalibrate(model, state):
+                        loaded = load(model, state)
+                        recalibrate_batchnorm(model, source, valid, args.seed + f)
+                        return loaded
+                    FusionClassifier.load_pretrained = load_and_recalibrate
+                try:
+                    result = train_classifier(source, rows[train], cols[train], y[train], n_classes, config,
+                                              None if init is None else init["state_dict"],
+                                              None if init is None else init["architecture"])
+                finally:
+                    FusionClassifier.load_pretrained = load
+                if adabn:
+                    recalibrate_batchnorm(result.model, source, valid, args.seed + f)
                 _, p = predict_samples(result.model, source, rows[test], cols[test])
                 return np.log(np.clip(p, 1e-12, 1))
 
@@ -210,6 +286,9 @@ def run(args):
                     logits[f"ens{int(100 * w)}_{lin}"] = average_probabilities(
                         [logits["network"], logits[lin]], [w, 1 - w])
                     seconds[f"ens{int(100 * w)}_{lin}"] = seconds["network"] + seconds[lin]
+            for variant in args.variants:  # network variants, e.g. 'steps600+bnfrozen' (see variant_overrides)
+                init, overrides = variant_overrides(variant)
+                timed(f"network_{variant}", lambda: fit_network(ckpt if init else None, **overrides))
             if args.ablations:
                 timed("network_balanced", lambda: fit_network(class_balanced=True))
                 timed("network_bnfrozen", lambda: fit_network(freeze_batchnorm=True))
@@ -234,6 +313,9 @@ def run(args):
                     continue
                 logits[f"ens_{lin}"] = average_probabilities([logits["network"], logits[lin]])
                 seconds[f"ens_{lin}"] = seconds["network"] + seconds[lin]
+            for variant in args.variants:  # each network variant's ensemble with the LDA
+                logits[f"ens_lda_{variant}"] = average_probabilities([logits[f"network_{variant}"], logits["lda"]])
+                seconds[f"ens_lda_{variant}"] = seconds[f"network_{variant}"] + seconds["lda"]
             for name, value in logits.items():
                 oa, miou, aa = score(codes, samples.classes, y[test], np.asarray(value))
                 records.append([args.scene, args.split, args.seed, f + 1, ratio, name, len(train), len(test),
@@ -241,8 +323,8 @@ def run(args):
             best = max(r[8] for r in records if r[5] in CLASSICS)
             shown = {r[5]: r[8] for r in records}
             print(f"fold {f + 1} ratio {ratio:g} ({len(train)} train, {len(test)} test): best classic "
-                  f"{100 * best:.1f}  network {100 * shown['network']:.1f}  lda_z16 {100 * shown.get('lda_z16', 0):.1f}"
-                  f"  ens_lda_z16 {100 * shown.get('ens_lda_z16', 0):.1f}", flush=True)
+                  f"{100 * best:.1f}  " + "  ".join(f"{m} {100 * v:.1f}" for m, v in shown.items()
+                                                    if m.startswith(("network", "ens_lda", "ensemble"))), flush=True)
             with open(out_path, "a", newline="") as fh:
                 csv.writer(fh).writerows(records)
             # test logits of every method, to try other combinations without training again
@@ -257,7 +339,9 @@ def summary(tags, methods=None):
     lines = []
     for tag in tags:
         runs = {}  # (seed, fold, ratio) -> {method: (OA, mIoU)}
-        for path in sorted(glob.glob(os.path.join(OUT, f"few_labels_{tag}_s*.csv"))):
+        paths = [p for part in tag.split("+")  # 'a+b': the runs of both CSV sets, merged per run
+                 for p in sorted(glob.glob(os.path.join(OUT, f"few_labels_{part}_s[0-9]*.csv")))]
+        for path in paths:
             with open(path, newline="") as fh:
                 for r in csv.DictReader(fh):
                     key = (int(r["seed"]), int(r["fold"]), float(r["ratio"]))
@@ -270,27 +354,88 @@ def summary(tags, methods=None):
         shown = [m for m in (methods or present) if m in present]
         lines += [f"### {tag}: {len(seeds)} seeds ({', '.join(map(str, seeds))}) × {len(folds)} folds", "",
                   "Mean OA / mean mIoU over the fold × seed runs (%); the OA std over those runs; the per-seed "
-                  "mean OAs; the share of runs at most 2 OA points below the cell's best classic (the classic "
+                  "mean OAs; the worst run's OA; the share of runs at most 2 OA points below the cell's best classic (the classic "
                   "method with the best mean OA in that cell), and below the run's best classic (the best of "
                   "the three in each run: stricter).", "",
-                  "| ratio | method | OA / mIoU | OA std | per-seed OA | ≥ cell's best classic − 2 | ≥ run's best classic − 2 |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+                  "| ratio | method | OA / mIoU | OA std | per-seed OA | worst OA | ≥ cell's best classic − 2 | ≥ run's best classic − 2 |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for ratio in sorted({k[2] for k in runs}):
             keys = [k for k in sorted(runs) if k[2] == ratio]
             cell_best = max(CLASSICS, key=lambda m: np.mean([runs[k][m][0] for k in keys]))
             run_best = {k: max(runs[k][m][0] for m in CLASSICS) for k in keys}
-            lines.append(f"| {100 * ratio:g} % | *best classic: {DISPLAY.get(cell_best, cell_best)}* | | | | | |")
+            lines.append(f"| {100 * ratio:g} % | *best classic: {display(cell_best)}* | | | | | | |")
             for name in shown:
                 values = {k: runs[k][name] for k in keys if name in runs[k]}
+                if not values:  # e.g. a variant the lean runs of this ratio skipped
+                    continue
                 oa = np.array([values[k][0] for k in values])
                 iou = np.array([values[k][1] for k in values])
                 per_seed = ", ".join(f"{100 * np.mean([values[k][0] for k in values if k[0] == s]):.1f}"
                                      for s in seeds if any(k[0] == s for k in values))
                 cell = np.mean([values[k][0] >= runs[k][cell_best][0] - 0.02 for k in values])
                 run = np.mean([values[k][0] >= run_best[k] - 0.02 for k in values])
-                lines.append(f"| {100 * ratio:g} % | {DISPLAY.get(name, name)} | {100 * oa.mean():.1f} / {100 * iou.mean():.1f} | "
-                             f"{100 * oa.std():.1f} | {per_seed} | {100 * cell:.0f} % | {100 * run:.0f} % |")
+                lines.append(f"| {100 * ratio:g} % | {display(name)} | {100 * oa.mean():.1f} / {100 * iou.mean():.1f} | "
+                             f"{100 * oa.std():.1f} | {per_seed} | {100 * oa.min():.1f} | {100 * cell:.0f} % | {100 * run:.0f} % |")
         lines.append("")
+    return "\n".join(lines)
+
+
+def targets(tags, default="ens_lda"):
+    """The issue's targets per CSV set and ratio: the default's mean OA / mIoU against the best classic's
+    (best mean of the three), runs within 2 OA points of the run's best classic, pretrained ≥ random."""
+    lines = ["| scene, split (seeds) | ratio | runs | default OA / mIoU | best classic OA / mIoU | "
+             "default − best classic, OA / mIoU | runs ≥ run's best classic − 2 | worst run: default vs best classic | "
+             "network − random init (mean) |", "| --- |" + " --- |" * 8]
+    for tag in tags:
+        runs = {}
+        for path in sorted(glob.glob(os.path.join(OUT, f"few_labels_{tag}_s[0-9]*.csv"))):
+            with open(path, newline="") as fh:
+                for r in csv.DictReader(fh):
+                    runs.setdefault(float(r["ratio"]), {}).setdefault((int(r["seed"]), int(r["fold"])), {})[
+                        r["method"]] = (100 * float(r["OA"]), 100 * float(r["mIoU"]))
+        seeds = sorted({k[0] for v in runs.values() for k in v})
+        for ratio in sorted(runs):
+            cell = runs[ratio]
+            mean = lambda m, i: np.mean([v[m][i] for v in cell.values()])  # noqa: E731
+            best = max(CLASSICS, key=lambda m: mean(m, 0))
+            run_best = {k: max(v[m][0] for m in CLASSICS) for k, v in cell.items()}
+            within = sum(v[default][0] >= run_best[k] - 2 for k, v in cell.items())
+            worst = min(cell, key=lambda k: cell[k][default][0] - run_best[k])
+            gap = (f"{np.mean([v['network'][0] - v['network_random'][0] for v in cell.values()]):+.1f}"
+                   if all("network_random" in v for v in cell.values()) else "")
+            lines.append(f"| {tag} ({', '.join(map(str, seeds))}) | {100 * ratio:g} % | {len(cell)} | "
+                         f"{mean(default, 0):.1f} / {mean(default, 1):.1f} | {mean(best, 0):.1f} / {mean(best, 1):.1f} "
+                         f"({display(best)}) | {mean(default, 0) - mean(best, 0):+.1f} / {mean(default, 1) - mean(best, 1):+.1f} | "
+                         f"{within} of {len(cell)} | {cell[worst][default][0]:.1f} vs {run_best[worst]:.1f} "
+                         f"(seed {worst[0]}, fold {worst[1]}) | {gap} |")
+    return "\n".join(lines)
+
+
+def variant_table(tags, methods):
+    """One Markdown table: a row per method, a column per '<tag> ratio' cell, 'mean OA (worst run)'."""
+    cells = []  # (label, {(seed, fold): {method: OA}})
+    for tag in tags:
+        runs = {}
+        for part in tag.split("+"):
+            for path in sorted(glob.glob(os.path.join(OUT, f"few_labels_{part}_s[0-9]*.csv"))):
+                with open(path, newline="") as fh:
+                    for r in csv.DictReader(fh):
+                        runs.setdefault(float(r["ratio"]), {}).setdefault(
+                            (int(r["seed"]), int(r["fold"])), {})[r["method"]] = float(r["OA"])
+        for ratio in sorted(runs):
+            seeds = sorted({k[0] for k in runs[ratio]})
+            cells.append((f"{tag.split('_')[0].capitalize()} {100 * ratio:g} % ({len(runs[ratio])} runs, seeds "
+                          f"{', '.join(map(str, seeds))})", runs[ratio]))
+    lines = ["| method | " + " | ".join(label for label, _ in cells) + " |",
+             "| --- |" + " --- |" * len(cells)]
+    for name in methods:
+        values = []
+        for _, runs in cells:
+            oa = [100 * v[name] for v in runs.values() if name in v]
+            complete = len(oa) == len(runs)
+            values.append(f"{np.mean(oa):.1f} ({min(oa):.1f})" + ("" if complete else f" [{len(oa)} runs]")
+                          if oa else "")
+        lines.append(f"| {display(name)} | " + " | ".join(values) + " |")
     return "\n".join(lines)
 
 
@@ -313,11 +458,25 @@ def main():
                              "network ensemble, LDA on the 16-channel pretrained projections")
     parser.add_argument("--lean", action="store_true",
                         help="skip the z-component, calibrated and forest-on-z variants (faster)")
+    parser.add_argument("--variants", default="",
+                        help="network variants, comma-separated, tokens joined by '+': stepsN (at least N "
+                             "optimiser steps), bnfrozen, balanced, lrX, epochsN, random (e.g. steps600+bnfrozen)")
     parser.add_argument("--no-default", action="store_true", help="skip the product's default classifier")
     parser.add_argument("--tag", default="", help="suffix of the CSV name, e.g. _ablations")
-    parser.add_argument("--summary", nargs="*", help="'<scene>_<split>' tags to summarise instead of running")
+    parser.add_argument("--summary", nargs="*",
+                        help="'<scene>_<split>[_tag]' CSV sets to summarise instead of running; "
+                             "'a+b' merges two sets run on the same pixels (e.g. different variants)")
+    parser.add_argument("--targets", nargs="*", help="CSV sets for the table of the issue's targets")
+    parser.add_argument("--variant-table", nargs="*",
+                        help="CSV sets ('a+b' merged) for one table of --methods: mean OA (worst run) per ratio")
     parser.add_argument("--methods", default=None, help="methods shown in the summary (comma-separated)")
     args = parser.parse_args()
+    if args.targets is not None:
+        print(targets(args.targets))
+        return
+    if args.variant_table is not None:
+        print(variant_table(args.variant_table, args.methods.split(",")))
+        return
     if args.summary is not None:
         cpu = subprocess.run("lscpu | grep 'Model name'", shell=True, capture_output=True, text=True).stdout
         print(f"Machine: {platform.node()}, {cpu.split(':')[-1].strip()}, {os.cpu_count()} cores, "
@@ -325,6 +484,7 @@ def main():
         print(summary(args.summary, args.methods.split(",") if args.methods else None))
         return
     args.ratios = [float(r) for r in args.ratios.split(",")]
+    args.variants = [v for v in args.variants.split(",") if v]
     args.components = [] if args.lean else [int(k) for k in args.components.split(",") if k]
     run(args)
 
