@@ -93,14 +93,13 @@ class DependencyInstaller:
         return dependencies.install_plan(dependencies.find_python() or "python3", missing, target=folder)
 
     def offer(self, missing: list):
-        """One line (it must fit a 1280-px window beside the side panels): what is missing, the
-        download size and build; the pip commands and the folder are behind "Details"."""
+        """One line (it must fit a 1280-px window beside the side panels on QGIS 3.22 to 3.44,
+        whose fonts differ): what is missing and the download size; the build (CPU or CUDA), the
+        pip commands and the folder are behind "Details"."""
         plan = self.plan(missing)
         bar = self.iface.messageBar()
-        names = readable_names(missing)
-        build = {"cpu": " (CPU build)", "cuda": " (CUDA build)"}.get(plan["build"], "")
         item = bar.createMessage(
-            TITLE, f"needs {names}: {dependencies.format_size(plan['download_mb'])} download{build}.")
+            TITLE, f"needs {readable_names(missing)}: {dependencies.format_size(plan['download_mb'])} download.")
         button = QPushButton("Install dependencies", item)
         button.setObjectName("mmsiam_install_dependencies")
         button.clicked.connect(lambda _checked=False: self.install(missing))

@@ -34,6 +34,7 @@ def test_missing_dependency_offer_fits_one_line_of_a_1280_px_window(tmp_path):
     # QGIS's own Python alone (no venv): Debian's QGIS Python has neither torch nor scikit-learn.
     seen = run_desktop(tmp_path, SCRIPT, [], MMSIAM_DESKTOP_CHECK="offer")
     assert seen["offer"], "no missing-dependency offer in the message bar"
+    print(seen)  # text_needs_px / text_has_px: the margin left on this QGIS's fonts
     assert seen["window_width"] == 1280 and seen["lines"] == 1, seen
     assert re.search(r"\d+ [MG]B download", seen["offer"]), seen["offer"]
     assert seen["buttons"] == ["Details", "Install dependencies"]
