@@ -63,7 +63,7 @@ class MapFromLabelsAlgorithm(LabelledAlgorithm):
             "numbers.\n"
             "Pretrained model: a model from an earlier run or from 'Pretrain', to skip pretraining.\n"
             "Train ratio: share of each class's labels used to train; the rest measures the accuracy.\n"
-            "Validation labels: separate labels for the accuracy report instead.\n"
+            "Validation labels: separate labels for the report's accuracy figures instead.\n"
             "Pretraining epochs, Classifier epochs: how long each stage learns; fewer is faster, "
             "more is usually more accurate.\n"
             "Land-cover map: a GeoTIFF of class codes with the class names and colours. Confidence: "
@@ -93,7 +93,7 @@ class MapFromLabelsAlgorithm(LabelledAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(
             OUTPUT_CONFIDENCE, "Confidence", optional=True, createByDefault=False))
         self.addParameter(QgsProcessingParameterFileDestination(
-            OUTPUT_REPORT, "Accuracy report", fileFilter="HTML files (*.html)", optional=True))
+            OUTPUT_REPORT, "Training report", fileFilter="HTML files (*.html)", optional=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             OUTPUT_PRETRAINED, "Pretrained model", fileFilter="Model files (*.pt)", optional=True))
         self.addParameter(QgsProcessingParameterFileDestination(

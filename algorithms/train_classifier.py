@@ -61,15 +61,16 @@ class TrainClassifierAlgorithm(LabelledAlgorithm):
             "Train ratio: share of each class's labels used to train; the rest measures the "
             "accuracy (1 trains on all and gives no accuracy). Labels close together make this "
             "measure optimistic.\n"
-            "Validation labels: separate labels for the accuracy report, ideally in other places; "
+            "Validation labels: separate labels for the report's accuracy figures, ideally in other places; "
             "then all the labels above train.\n"
             "Epochs: passes over the labels (60). Learning rate: 0 chooses it automatically. Batch "
             "size: labels per step. Patch size: the window around each pixel, when training "
             "without a pretrained model (which brings its own).\n"
             f"{TRAINING_MEMORY_HELP}\n"
             "Classifier model: the file for 'Classify land cover' (also its default in this QGIS "
-            "session). Accuracy report: overall accuracy, kappa, per-class accuracy and the "
-            "confusion matrix (HTML, with the same numbers as JSON beside it).\n\n"
+            "session). Training report: the training curve and, on the labels held out for validation, "
+            "overall accuracy, kappa, per-class accuracy and the confusion matrix (HTML, with the "
+            "same numbers as JSON beside it).\n\n"
             "Method: the rasters' features are summed and passed through the pretrained encoder and "
             "one linear layer, fine-tuned on the labels (R. Liu et al., Contrastive Learning for "
             "Urban Land Cover Classification With Multimodal Siamese Network, IEEE GRSL 2024).")
@@ -98,7 +99,7 @@ class TrainClassifierAlgorithm(LabelledAlgorithm):
         self.addParameter(QgsProcessingParameterFileDestination(
             OUTPUT_MODEL, "Classifier model", fileFilter="Model files (*.pt)"))
         self.addParameter(QgsProcessingParameterFileDestination(
-            OUTPUT_REPORT, "Accuracy report", fileFilter="HTML files (*.html)", optional=True))
+            OUTPUT_REPORT, "Training report", fileFilter="HTML files (*.html)", optional=True))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
         self.raise_layer_error()

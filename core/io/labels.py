@@ -18,8 +18,8 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 from rasterio import features as rio_features
 
-from ..output.colors import class_colors
 from ..errors import InputError
+from ..output.colors import class_colors
 from .raster import Grid, apply_affine
 
 ogr.UseExceptions()

@@ -8,16 +8,16 @@ import time
 import numpy as np
 
 from ...models.checkpoint import CheckpointError, load_checkpoint
-from ..output.atomic import check_output_folder
 from ..errors import InputError
-from ..learn.finetune import ClassifierConfig, config_to_dict, predict_samples, stratified_split, train_classifier
 from ..io.inputs import GridOptions, PreparedInputs, prepare, prepare_like
 from ..io.labels import ClassInfo, LabelFeatures, rasterize_labels, require_plausible_classes
+from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, label_inputs
+from ..learn.finetune import ClassifierConfig, config_to_dict, predict_samples, stratified_split, train_classifier
 from ..learn.metrics import accuracy_assessment
+from ..learn.spectral import spectral_description
+from ..output.atomic import check_output_folder
 from ..progress import Progress
 from .run_record import save_run
-from ..learn.spectral import spectral_description
-from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, label_inputs
 
 
 def load_pretrained(path: str) -> dict:

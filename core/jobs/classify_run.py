@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from ...models.checkpoint import CheckpointError, load_checkpoint
 from ...models.network import classifier_from_architecture
-from ..output.atomic import check_output_folder
-from .classifier_run import classes_from_metadata
 from ..errors import InputError
 from ..io.gdal_memory import cache_mb_for, limited_block_cache
 from ..io.inputs import GridOptions, prepare_like
 from ..learn.predict import classify_raster
 from ..learn.pretraining import resolve_device
+from ..output.atomic import check_output_folder
+from .classifier_run import classes_from_metadata
 
 
 def load_classifier(path: str):

@@ -30,12 +30,12 @@ import torch.nn.functional as F
 
 from ...models.checkpoint import CheckpointError, load_checkpoint
 from ...models.network import FusionClassifier, MultimodalSiamese
-from ..output.atomic import atomic_output, check_output_folder
-from ..learn.embedding import PCA_DOMAIN, Embedder, encode_float32, fit_pca
 from ..errors import InputError
 from ..io.inputs import GridOptions, prepare_like
+from ..learn.embedding import PCA_DOMAIN, Embedder, encode_float32, fit_pca
 from ..learn.predict import DEFAULT_MEMORY_MB, dense_blocks, model_block_size, raster_profile
 from ..learn.pretraining import resolve_device
+from ..output.atomic import atomic_output, check_output_folder
 from ..progress import Progress
 from ..runtime.version import library_versions
 

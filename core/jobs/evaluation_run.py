@@ -7,16 +7,16 @@ import os
 import time
 from dataclasses import replace
 
-from ..output.atomic import atomic_output, check_output_folder
-from .classifier_run import load_pretrained, prepare_for_training
 from ..errors import InputError
-from ..learn.evaluation import EvaluationConfig, csv_rows, evaluate, modality_subsets, subset_state, summarise
-from ..io.labels import LabelFeatures, rasterize_labels, require_plausible_classes
-from ..learn.pretraining import PretrainConfig, pretrain
-from ..progress import Progress
 from ..io.inputs import GridOptions
+from ..io.labels import LabelFeatures, rasterize_labels, require_plausible_classes
+from ..learn.evaluation import EvaluationConfig, csv_rows, evaluate, modality_subsets, subset_state, summarise
+from ..learn.pretraining import PretrainConfig, pretrain
+from ..output.atomic import atomic_output, check_output_folder
 from ..output.report import HtmlReport, gain_plot_png, run_section, samples_section, write_json
+from ..progress import Progress
 from ..runtime.version import library_versions
+from .classifier_run import load_pretrained, prepare_for_training
 
 METHOD_NAMES = {"random": "network, random init", "pretrained": "network, pretrained (eq. 3)",
                 "ensemble": "ensemble (default classifier)", "linear_probe": "linear probe of pretrained z",

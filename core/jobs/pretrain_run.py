@@ -7,12 +7,12 @@ import time
 
 import numpy as np
 
-from ..output.atomic import check_output_folder
 from ..io.inputs import GridOptions, PreparedInputs, prepare
-from ..learn.pretraining import PretrainConfig, config_to_dict, pretrain
-from ..progress import Progress
-from ..output.report import HtmlReport, line_plot_png, run_section
 from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, TilePool, fits_in_memory
+from ..learn.pretraining import PretrainConfig, config_to_dict, pretrain
+from ..output.atomic import check_output_folder
+from ..output.report import HtmlReport, line_plot_png, run_section
+from ..progress import Progress
 from .run_record import save_run
 
 

@@ -28,19 +28,19 @@ import torch
 from osgeo import ogr, osr
 from scipy.spatial import cKDTree
 
-from ..output.atomic import atomic_output, check_output_folder
-from .classifier_run import classes_from_metadata
-from .classify_run import load_classifier
-from ..learn.embedding import Embedder
 from ..errors import InputError
-from ..learn.finetune import predict_samples
 from ..io.inputs import GridOptions, prepare_like
 from ..io.labels import LabelFeatures, polygon_mask, rasterize_labels
-from ..learn.predict import DEFAULT_MEMORY_MB, class_probabilities, dense_blocks, model_block_size
-from ..learn.pretraining import resolve_device
-from ..progress import Progress
 from ..io.raster import apply_affine
 from ..io.scene import PatchBank
+from ..learn.embedding import Embedder
+from ..learn.finetune import predict_samples
+from ..learn.predict import DEFAULT_MEMORY_MB, class_probabilities, dense_blocks, model_block_size
+from ..learn.pretraining import resolve_device
+from ..output.atomic import atomic_output, check_output_folder
+from ..progress import Progress
+from .classifier_run import classes_from_metadata
+from .classify_run import load_classifier
 
 STRATEGIES = ("uncertainty_diversity", "uncertainty", "random")
 MEASURES = ("margin", "entropy")

@@ -25,12 +25,12 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedKFold
 
 from ..errors import InputError
-from .finetune import ClassifierConfig, predict_samples, train_classifier
-from .spectral import add_spectral_path, fit_spectral_path, pretrained_siamese, pretrained_z, spectral_logits
 from ..io.labels import LabelSamples
+from ..progress import Progress
+from .finetune import ClassifierConfig, predict_samples, train_classifier
 from .metrics import accuracy_assessment
 from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
-from ..progress import Progress
+from .spectral import add_spectral_path, fit_spectral_path, pretrained_siamese, pretrained_z, spectral_logits
 
 METHODS = ("random", "pretrained", "ensemble", "linear_probe", "random_forest", "lda", "logistic")
 CLASSIC_METHODS = ("random_forest", "lda", "logistic")

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from ...models.augment import random_dihedral
 from ...models.network import FusionClassifier
 from ..errors import InputError
-from .pretraining import DEFAULT_PATCH_SIZE, check_training_settings, patch_source, resolve_device
 from ..progress import EtaClock, Progress
+from .pretraining import DEFAULT_PATCH_SIZE, check_training_settings, patch_source, resolve_device
 from .spectral import add_spectral_path, spectral_description
 
 # Defaults from our own evaluation (benchmarks/results/finetune_potsdam.md): with AdamW the

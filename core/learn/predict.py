@@ -16,11 +16,11 @@ import rasterio
 import torch
 
 from ...models.network import FusionClassifier
-from ..output.atomic import atomic_output
 from ..io.inputs import PreparedInputs
 from ..io.patches import Block, iter_blocks, pad_reflect
-from ..progress import EtaClock, Progress
+from ..output.atomic import atomic_output
 from ..output.styles import confidence_qml, paletted_qml, style_path
+from ..progress import EtaClock, Progress
 
 DEFAULT_MEMORY_MB = 1024
 

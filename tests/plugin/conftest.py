@@ -29,6 +29,19 @@ def provider(plugin):
 
 
 @pytest.fixture(scope="session")
+def tahoe(data_dir):
+    """The real Lake Tahoe data: aerial image, LiDAR surface, training points and polygons.
+
+    ``rasters``: the two raster parameters alone (the algorithms' MULTISPECTRAL and SAR slots);
+    ``LABELS``: the points (class field SPECIES)."""
+    d = os.path.join(data_dir, "tahoe")
+    rasters = {"MULTISPECTRAL": os.path.join(d, "tahoe_highrez.tif"),
+               "SAR": os.path.join(d, "tahoe_lidar_highesthit.tif")}
+    return dict(rasters, rasters=rasters, LABELS=os.path.join(d, "tahoe_training_points.gpkg"),
+                polygons=os.path.join(d, "tahoe_training_polygons.gpkg"))
+
+
+@pytest.fixture(scope="session")
 def qgis_process():
     """Runs scripts/qgis_process as a real subprocess (see run_qgis_process)."""
     return run_qgis_process

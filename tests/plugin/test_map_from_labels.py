@@ -14,19 +14,6 @@ TINY = {"PRETRAIN_EPOCHS": 1, "PRETRAIN_SAMPLES_PER_EPOCH": 256, "EPOCHS": 3, "P
 CLASSES = ["Non-vegetation", "Shrub", "Tree"]
 
 
-@pytest.fixture(scope="module")
-def tahoe(data_dir):
-    d = os.path.join(data_dir, "tahoe")
-    return {"MULTISPECTRAL": os.path.join(d, "tahoe_highrez.tif"),
-            "SAR": os.path.join(d, "tahoe_lidar_highesthit.tif"),
-            "LABELS": os.path.join(d, "tahoe_training_points.gpkg"),
-            "polygons": os.path.join(d, "tahoe_training_polygons.gpkg")}
-
-
-def rasters(tahoe):
-    return {k: tahoe[k] for k in ("MULTISPECTRAL", "SAR")}
-
-
 class Recorder(QgsProcessingFeedback):
     def __init__(self):
         super().__init__()
@@ -49,7 +36,7 @@ def test_map_from_labels_in_one_run_detects_the_class_field(plugin, tahoe, tmp_p
            "OUTPUT_REPORT": str(tmp_path / "accuracy.html"),
            "OUTPUT_PRETRAINED": str(tmp_path / "pretrained.pt"), "OUTPUT_MODEL": str(tmp_path / "classifier.pt")}
     # No CLASS_FIELD: SPECIES is detected (the first field, fid, would make 30 classes).
-    results = processing.run("mmsiam:mapfromlabels", dict(rasters(tahoe), LABELS=tahoe["LABELS"], **TINY, **out),
+    results = processing.run("mmsiam:mapfromlabels", dict(tahoe["rasters"], LABELS=tahoe["LABELS"], **TINY, **out),
                              feedback=feedback)
     assert {k: results[k] for k in out} == out
     with rasterio.open(out["OUTPUT"]) as raster:
@@ -77,17 +64,17 @@ def test_reusing_a_pretrained_model_skips_pretraining_and_classify_defaults_to_t
     import processing
 
     first = processing.run("mmsiam:mapfromlabels", dict(
-        rasters(tahoe), LABELS=tahoe["LABELS"], CLASS_FIELD="SPECIES", **TINY,
+        tahoe["rasters"], LABELS=tahoe["LABELS"], CLASS_FIELD="SPECIES", **TINY,
         OUTPUT=str(tmp_path / "a.tif"), OUTPUT_PRETRAINED=str(tmp_path / "pre.pt"),
         OUTPUT_MODEL=str(tmp_path / "a.pt")))
     feedback = Recorder()
     second = processing.run("mmsiam:mapfromlabels", dict(
-        rasters(tahoe), LABELS=tahoe["LABELS"], PRETRAINED=first["OUTPUT_PRETRAINED"], **TINY,
+        tahoe["rasters"], LABELS=tahoe["LABELS"], PRETRAINED=first["OUTPUT_PRETRAINED"], **TINY,
         OUTPUT=str(tmp_path / "b.tif"), OUTPUT_MODEL=str(tmp_path / "b.pt")), feedback=feedback)
     assert "OUTPUT_PRETRAINED" not in second
     assert any("reusing the pretrained model" in line for line in feedback.lines)
     # classify without MODEL: the model mapfromlabels trained last.
-    result = processing.run("mmsiam:classify", dict(rasters(tahoe), OUTPUT=str(tmp_path / "c.tif")))
+    result = processing.run("mmsiam:classify", dict(tahoe["rasters"], OUTPUT=str(tmp_path / "c.tif")))
     with rasterio.open(result["OUTPUT"]) as c, rasterio.open(second["OUTPUT"]) as b:
         assert np.array_equal(c.read(1), b.read(1))
 
@@ -95,7 +82,7 @@ def test_reusing_a_pretrained_model_skips_pretraining_and_classify_defaults_to_t
 def test_map_from_labels_through_qgis_process(tahoe, tmp_path, qgis_process):
     out = tmp_path / "map.tif"
     code, payload, text = qgis_process("mmsiam:mapfromlabels", dict(
-        rasters(tahoe), LABELS=tahoe["LABELS"], **TINY, OUTPUT=out, OUTPUT_MODEL=tmp_path / "m.pt"))
+        tahoe["rasters"], LABELS=tahoe["LABELS"], **TINY, OUTPUT=out, OUTPUT_MODEL=tmp_path / "m.pt"))
     assert code == 0, text
     assert payload["results"]["OUTPUT"] == str(out)
     assert "'SPECIES'" in text and "Stage 3 of 3" in text
@@ -109,7 +96,7 @@ def test_an_identifier_as_class_field_is_refused(plugin, tahoe, tmp_path):
 
     with pytest.raises(QgsProcessingException, match=r"is CLASS_FIELD right\?"):
         processing.run("mmsiam:trainclassifier", dict(
-            rasters(tahoe), LABELS=tahoe["LABELS"], CLASS_FIELD="fid", EPOCHS=1,
+            tahoe["rasters"], LABELS=tahoe["LABELS"], CLASS_FIELD="fid", EPOCHS=1,
             OUTPUT_MODEL=str(tmp_path / "never.pt")))
     assert not (tmp_path / "never.pt").exists()
 
@@ -179,7 +166,7 @@ def test_cancel_in_the_classifier_stage_leaves_no_map_and_no_classifier(plugin, 
 
     with pytest.raises(QgsProcessingException, match="Cancelled"):
         processing.run("mmsiam:mapfromlabels", dict(
-            rasters(tahoe), LABELS=tahoe["LABELS"], **TINY, OUTPUT=str(tmp_path / "map.tif"),
+            tahoe["rasters"], LABELS=tahoe["LABELS"], **TINY, OUTPUT=str(tmp_path / "map.tif"),
             OUTPUT_PRETRAINED=str(tmp_path / "pre.pt"), OUTPUT_MODEL=str(tmp_path / "m.pt")),
             feedback=CancelInStageTwo())
     assert sorted(os.listdir(tmp_path)) == ["pre.pt"]  # stage 1 finished whole; nothing else

@@ -30,27 +30,14 @@ class Log(QgsProcessingFeedback):
 
 
 @pytest.fixture(scope="module")
-def tahoe(data_dir):
-    d = os.path.join(data_dir, "tahoe")
-    return {"MULTISPECTRAL": os.path.join(d, "tahoe_highrez.tif"),
-            "SAR": os.path.join(d, "tahoe_lidar_highesthit.tif"),
-            "points": os.path.join(d, "tahoe_training_points.gpkg"),
-            "polygons": os.path.join(d, "tahoe_training_polygons.gpkg")}
-
-
-def rasters(paths):
-    return {k: paths[k] for k in ("MULTISPECTRAL", "SAR")}
-
-
-@pytest.fixture(scope="module")
 def models(plugin, tahoe, tmp_path_factory):
     import processing
 
     out = tmp_path_factory.mktemp("tahoe_models")
     classifier, pretrained = str(out / "classifier.pt"), str(out / "pretrained.pt")
-    processing.run("mmsiam:trainclassifier", dict(rasters(tahoe), LABELS=tahoe["points"], CLASS_FIELD="SPECIES",
+    processing.run("mmsiam:trainclassifier", dict(tahoe["rasters"], LABELS=tahoe["LABELS"], CLASS_FIELD="SPECIES",
                                                   EPOCHS=3, SEED=1, OUTPUT_MODEL=classifier))
-    processing.run("mmsiam:pretrain", dict(rasters(tahoe), EPOCHS=1, SAMPLES_PER_EPOCH=256, BATCH_SIZE=64,
+    processing.run("mmsiam:pretrain", dict(tahoe["rasters"], EPOCHS=1, SAMPLES_PER_EPOCH=256, BATCH_SIZE=64,
                                            SEED=1, OUTPUT_MODEL=pretrained))
     return {"classifier": classifier, "pretrained": pretrained}
 
@@ -70,7 +57,7 @@ def test_suggest_via_processing_run_then_label_and_retrain(plugin, tahoe, models
     import processing
 
     output = str(tmp_path / "sites.gpkg")
-    parameters = dict(rasters(tahoe), MODEL=models["classifier"], LABELS=tahoe["points"],
+    parameters = dict(tahoe["rasters"], MODEL=models["classifier"], LABELS=tahoe["LABELS"],
                       CLASS_FIELD="SPECIES", COUNT=12, MASK=tahoe["polygons"], SEED=3, OUTPUT=output)
     log = Log()
     result = processing.run("mmsiam:suggestsites", parameters, feedback=log)
@@ -87,7 +74,7 @@ def test_suggest_via_processing_run_then_label_and_retrain(plugin, tahoe, models
     # MIN_DISTANCE 0 = twice the model's patch size (5): at least 10 px apart, and from the labels.
     d = np.hypot(rows[:, None] - rows[None], cols[:, None] - cols[None]) + 1e9 * np.eye(12)
     assert d.min() >= 10
-    dataset = ogr.Open(tahoe["points"])
+    dataset = ogr.Open(tahoe["LABELS"])
     labels = [apply_affine(~transform, f.GetGeometryRef().GetX(), f.GetGeometryRef().GetY()) for f in dataset.GetLayer(0)]
     del dataset
     for col, row in labels:
@@ -121,7 +108,7 @@ def test_suggest_via_processing_run_then_label_and_retrain(plugin, tahoe, models
     del layer, dataset
     retrained = str(tmp_path / "retrained.pt")
     log = Log()
-    processing.run("mmsiam:trainclassifier", dict(rasters(tahoe), LABELS=output, CLASS_FIELD="class_id",
+    processing.run("mmsiam:trainclassifier", dict(tahoe["rasters"], LABELS=output, CLASS_FIELD="class_id",
                                                   EPOCHS=1, OUTPUT_MODEL=retrained), feedback=log)
     assert os.path.exists(retrained)
     assert any("6 features have an empty class" in line for line in log.lines), log.lines
@@ -130,7 +117,7 @@ def test_suggest_via_processing_run_then_label_and_retrain(plugin, tahoe, models
 def test_suggest_and_embed_via_qgis_process(tahoe, models, tmp_path, qgis_process):
     sites = str(tmp_path / "random.gpkg")
     code, payload, text = qgis_process("mmsiam:suggestsites", dict(
-        rasters(tahoe), MODEL=models["classifier"], COUNT=7, STRATEGY="random", MIN_DISTANCE=20,
+        tahoe["rasters"], MODEL=models["classifier"], COUNT=7, STRATEGY="random", MIN_DISTANCE=20,
         SEED=2, OUTPUT=sites))
     assert code == 0, text
     assert len(read_sites(sites)[0]) == 7
@@ -138,7 +125,7 @@ def test_suggest_and_embed_via_qgis_process(tahoe, models, tmp_path, qgis_proces
 
     output, report = str(tmp_path / "embedding.tif"), str(tmp_path / "embedding.html")
     code, payload, text = qgis_process("mmsiam:embed", dict(
-        rasters(tahoe), MODEL=models["pretrained"], COMPONENTS=4, OUTPUT=output, OUTPUT_REPORT=report))
+        tahoe["rasters"], MODEL=models["pretrained"], COMPONENTS=4, OUTPUT=output, OUTPUT_REPORT=report))
     assert code == 0, text
     assert payload["results"]["OUTPUT"] == output
     with rasterio.open(output) as src, rasterio.open(tahoe["MULTISPECTRAL"]) as ref:
@@ -172,7 +159,7 @@ def test_bad_inputs_get_one_sentence_and_no_output(plugin, tahoe, models, tmp_pa
     import processing
 
     sites = str(tmp_path / "sites.gpkg")
-    base = dict(rasters(tahoe), MODEL=models["classifier"], OUTPUT=sites)
+    base = dict(tahoe["rasters"], MODEL=models["classifier"], OUTPUT=sites)
     algorithm, expected = "mmsiam:suggestsites", ""
     if case == "model_does_not_fit":  # the one-band LiDAR in the three-band slot
         base.update(MULTISPECTRAL=tahoe["SAR"])

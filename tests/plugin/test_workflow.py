@@ -167,15 +167,13 @@ def test_pretrain_train_classify_via_qgis_process(potsdam, pretrained_potsdam, t
     assert assessment["overall_accuracy"] == pytest.approx(accuracy_score(truth, predicted), abs=1e-9)
 
 
-def test_text_class_field_tahoe_points_random_init(plugin, data_dir, tmp_path):
+def test_text_class_field_tahoe_points_random_init(plugin, tahoe, tmp_path):
     import processing
 
-    d = os.path.join(data_dir, "tahoe")
-    inputs = {"MULTISPECTRAL": os.path.join(d, "tahoe_highrez.tif"),
-              "SAR": os.path.join(d, "tahoe_lidar_highesthit.tif")}
+    inputs = tahoe["rasters"]
     classifier = str(tmp_path / "tahoe.pt")
     processing.run("mmsiam:trainclassifier", dict(
-        inputs, LABELS=os.path.join(d, "tahoe_training_points.gpkg"), CLASS_FIELD="SPECIES",
+        inputs, LABELS=tahoe["LABELS"], CLASS_FIELD="SPECIES",
         EPOCHS=2, TRAIN_RATIO=0.7, CLASSIFIER="network", OUTPUT_MODEL=classifier,
         OUTPUT_REPORT=str(tmp_path / "r.html")))
     meta = torch.load(classifier, weights_only=True)["metadata"]
