@@ -1,0 +1,62 @@
+"""Where the demo's pretraining spends its time, QGIS-free (the core job mmsiam:pretrain runs),
+under cProfile; plus torch's build/threads and a plain conv2d timing, to compare releases
+(docs/compatibility.md, "pretraining is slower on trixie/sid").
+
+    .venv/bin/python benchmarks/profile_pretrain.py [EPOCHS]     (default 2; the demo's data)
+"""
+
+import cProfile
+import os
+import platform
+import pstats
+import sys
+import tempfile
+import time
+
+import plugin_path  # noqa: F401 (makes the repository importable as multimodal_siamese)
+import numpy as np
+import torch
+
+from multimodal_siamese.core.io.inputs import GridOptions
+from multimodal_siamese.core.io.raster import ModalityInput
+from multimodal_siamese.core.jobs.pretrain_run import pretrain_job
+from multimodal_siamese.core.learn.pretraining import PretrainConfig
+from multimodal_siamese.core.progress import Progress
+
+DATA = os.path.join(plugin_path.ROOT, "data", "stars", "tif")
+
+
+def conv_timing(repeats=20) -> float:
+    """Seconds per forward+backward of one 3×3 conv on a 512×64×8×8 batch (float32)."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+    x = torch.randn(512, 64, 8, 8)
+    conv(x).sum().backward()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        conv(x).sum().backward()
+    return (time.perf_counter() - start) / repeats
+
+
+def main(epochs: int):
+    print(f"Python {platform.python_version()}, NumPy {np.__version__}, torch {torch.__version__}, "
+          f"threads {torch.get_num_threads()}/{torch.get_num_interop_threads()}, "
+          f"mkldnn {torch.backends.mkldnn.is_available()}")
+    print(torch.__config__.parallel_info())
+    print(f"conv 3x3 64ch 512x8x8 fwd+bwd: {conv_timing() * 1000:.1f} ms")
+    modalities = [ModalityInput("MULTISPECTRAL", os.path.join(DATA, "L7_ETMs.tif")),
+                  ModalityInput("SAR", os.path.join(DATA, "olinda_dem_utm25s.tif"))]
+    config = PretrainConfig(epochs=epochs, samples_per_epoch=6144, seed=42)
+    with tempfile.TemporaryDirectory() as out:
+        profile = cProfile.Profile()
+        start = time.perf_counter()
+        profile.enable()
+        pretrain_job(modalities, GridOptions(), config, os.path.join(out, "pre.pt"), None, Progress())
+        profile.disable()
+        print(f"pretraining, {epochs} epochs: {time.perf_counter() - start:.1f} s")
+    stats = pstats.Stats(profile, stream=sys.stdout).strip_dirs()
+    stats.sort_stats("tottime").print_stats(18)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
