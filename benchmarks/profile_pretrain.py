@@ -2,7 +2,10 @@
 under cProfile; plus torch's build/threads and a plain conv2d timing, to compare releases
 (docs/compatibility.md, "pretraining is slower on trixie/sid").
 
-    .venv/bin/python benchmarks/profile_pretrain.py [EPOCHS]     (default 2; the demo's data)
+    .venv/bin/python benchmarks/profile_pretrain.py [EPOCHS] [--qgis]   (default 2; the demo's data)
+
+--qgis: start a QgsApplication in the process first, as qgis_process does (the libraries QGIS
+loads come with it); the OpenMP/BLAS libraries mapped in the process are listed.
 """
 
 import cProfile
@@ -38,11 +41,23 @@ def conv_timing(repeats=20) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def main(epochs: int):
+def threading_libraries() -> list:
+    with open("/proc/self/maps", encoding="utf-8") as maps:
+        paths = {line.split()[-1] for line in maps if "/" in line}
+    return sorted(p for p in paths if any(k in os.path.basename(p) for k in ("omp", "mkl", "tbb", "blas")))
+
+
+def main(epochs: int, with_qgis: bool):
+    if with_qgis:
+        from qgis.core import QgsApplication
+
+        app = QgsApplication([], False)
+        app.initQgis()
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}/{torch.get_num_interop_threads()}, "
           f"mkldnn {torch.backends.mkldnn.is_available()}")
     print(torch.__config__.parallel_info())
+    print("threading libraries:", *threading_libraries(), sep="\n  ")
     print(f"conv 3x3 64ch 512x8x8 fwd+bwd: {conv_timing() * 1000:.1f} ms")
     modalities = [ModalityInput("MULTISPECTRAL", os.path.join(DATA, "L7_ETMs.tif")),
                   ModalityInput("SAR", os.path.join(DATA, "olinda_dem_utm25s.tif"))]
@@ -59,4 +74,5 @@ def main(epochs: int):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
+    numbers = [a for a in sys.argv[1:] if a.isdigit()]
+    main(int(numbers[0]) if numbers else 2, "--qgis" in sys.argv[1:])

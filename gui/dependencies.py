@@ -10,7 +10,7 @@ import html
 from qgis.core import Qgis, QgsApplication, QgsTask
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import Qt, pyqtSignal
-from qgis.PyQt.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton
+from qgis.PyQt.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QSizePolicy
 
 from ..core.runtime import dependencies
 
@@ -108,6 +108,8 @@ class DependencyInstaller:
         details.clicked.connect(lambda _checked=False: self.show_details(missing))
         item.layout().addWidget(button)
         item.layout().addWidget(details)
+        # The whole width of the bar for the one line (the item's own size hint is narrower).
+        item.setSizePolicy(QSizePolicy.Policy.Expanding, item.sizePolicy().verticalPolicy())
         self.offer_item = item
         bar.pushWidget(item, Qgis.MessageLevel.Warning)
 
