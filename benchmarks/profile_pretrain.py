@@ -51,6 +51,7 @@ def main(epochs: int, with_qgis: bool):
     if with_qgis:
         from qgis.core import QgsApplication
 
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # as qgis_process
         app = QgsApplication([], False)
         app.initQgis()
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, torch {torch.__version__}, "

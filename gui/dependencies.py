@@ -10,7 +10,7 @@ import html
 from qgis.core import Qgis, QgsApplication, QgsTask
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import Qt, pyqtSignal
-from qgis.PyQt.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QSizePolicy
+from qgis.PyQt.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton
 
 from ..core.runtime import dependencies
 
@@ -100,7 +100,8 @@ class DependencyInstaller:
         bar = self.iface.messageBar()
         item = bar.createMessage(
             TITLE, f"needs {readable_names(missing)}: {dependencies.format_size(plan['download_mb'])} download.")
-        button = QPushButton("Install dependencies", item)
+        # A short label: QGIS 3.40/3.44 give the item about 650 px of a 1280-px window.
+        button = QPushButton("Install", item)
         button.setObjectName("mmsiam_install_dependencies")
         button.clicked.connect(lambda _checked=False: self.install(missing))
         details = QPushButton("Details", item)
@@ -108,8 +109,6 @@ class DependencyInstaller:
         details.clicked.connect(lambda _checked=False: self.show_details(missing))
         item.layout().addWidget(button)
         item.layout().addWidget(details)
-        # The whole width of the bar for the one line (the item's own size hint is narrower).
-        item.setSizePolicy(QSizePolicy.Policy.Expanding, item.sizePolicy().verticalPolicy())
         self.offer_item = item
         bar.pushWidget(item, Qgis.MessageLevel.Warning)
 
@@ -121,7 +120,7 @@ class DependencyInstaller:
             f"<p>The plugin's algorithms need the Python packages <b>{html.escape(', '.join(missing))}</b>, "
             "which are not installed in the Python that QGIS uses. QGIS itself and the rest of the "
             "plugin work without them.</p>"
-            f"<p><b>Install dependencies</b> installs {html.escape(plan['description'])}: a download of "
+            f"<p><b>Install</b> installs {html.escape(plan['description'])}: a download of "
             f"about {dependencies.format_size(plan['download_mb'])}. PyTorch's CPU build is enough "
             "for this plugin; the CUDA build (about 3 GB, with NVIDIA's libraries) is chosen only "
             "where an NVIDIA GPU is present.</p>"
