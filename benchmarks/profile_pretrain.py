@@ -4,8 +4,9 @@ under cProfile; plus torch's build/threads and a plain conv2d timing, to compare
 
     .venv/bin/python benchmarks/profile_pretrain.py [EPOCHS] [--qgis]   (default 2; the demo's data)
 
---qgis: start a QgsApplication in the process first, as qgis_process does (the libraries QGIS
-loads come with it); the OpenMP/BLAS libraries mapped in the process are listed.
+--qgis: start a QgsApplication in the process first and import torch after it, as in
+qgis_process (the libraries QGIS loads come first); the OpenMP/BLAS libraries mapped in the
+process are listed.
 """
 
 import cProfile
@@ -17,14 +18,22 @@ import tempfile
 import time
 
 import plugin_path  # noqa: F401 (makes the repository importable as multimodal_siamese)
-import numpy as np
-import torch
 
-from multimodal_siamese.core.io.inputs import GridOptions
-from multimodal_siamese.core.io.raster import ModalityInput
-from multimodal_siamese.core.jobs.pretrain_run import pretrain_job
-from multimodal_siamese.core.learn.pretraining import PretrainConfig
-from multimodal_siamese.core.progress import Progress
+if "--qgis" in sys.argv[1:]:  # QGIS's libraries first, torch after them, as in qgis_process
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from qgis.core import QgsApplication
+
+    APP = QgsApplication([], False)
+    APP.initQgis()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from multimodal_siamese.core.io.inputs import GridOptions  # noqa: E402
+from multimodal_siamese.core.io.raster import ModalityInput  # noqa: E402
+from multimodal_siamese.core.jobs.pretrain_run import pretrain_job  # noqa: E402
+from multimodal_siamese.core.learn.pretraining import PretrainConfig  # noqa: E402
+from multimodal_siamese.core.progress import Progress  # noqa: E402
 
 DATA = os.path.join(plugin_path.ROOT, "data", "stars", "tif")
 
@@ -47,13 +56,7 @@ def threading_libraries() -> list:
     return sorted(p for p in paths if any(k in os.path.basename(p) for k in ("omp", "mkl", "tbb", "blas")))
 
 
-def main(epochs: int, with_qgis: bool):
-    if with_qgis:
-        from qgis.core import QgsApplication
-
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # as qgis_process
-        app = QgsApplication([], False)
-        app.initQgis()
+def main(epochs: int):
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}/{torch.get_num_interop_threads()}, "
           f"mkldnn {torch.backends.mkldnn.is_available()}")
@@ -76,4 +79,4 @@ def main(epochs: int, with_qgis: bool):
 
 if __name__ == "__main__":
     numbers = [a for a in sys.argv[1:] if a.isdigit()]
-    main(int(numbers[0]) if numbers else 2, "--qgis" in sys.argv[1:])
+    main(int(numbers[0]) if numbers else 2)
