@@ -93,15 +93,15 @@ class DependencyInstaller:
         return dependencies.install_plan(dependencies.find_python() or "python3", missing, target=folder)
 
     def offer(self, missing: list):
-        """One line (it must fit a 1280-px window beside the side panels): what is missing, the
-        download size and build; the pip commands and the folder are behind "Details"."""
+        """One line (it must fit a 1280-px window beside the side panels on QGIS 3.22 to 3.44,
+        whose fonts differ): what is missing and the download size; the build (CPU or CUDA), the
+        pip commands and the folder are behind "Details"."""
         plan = self.plan(missing)
         bar = self.iface.messageBar()
-        names = readable_names(missing)
-        build = {"cpu": " (CPU build)", "cuda": " (CUDA build)"}.get(plan["build"], "")
         item = bar.createMessage(
-            TITLE, f"needs {names}: {dependencies.format_size(plan['download_mb'])} download{build}.")
-        button = QPushButton("Install dependencies", item)
+            TITLE, f"needs {readable_names(missing)}: {dependencies.format_size(plan['download_mb'])} download.")
+        # A short label: QGIS 3.40/3.44 give the item about 650 px of a 1280-px window.
+        button = QPushButton("Install", item)
         button.setObjectName("mmsiam_install_dependencies")
         button.clicked.connect(lambda _checked=False: self.install(missing))
         details = QPushButton("Details", item)
@@ -120,7 +120,7 @@ class DependencyInstaller:
             f"<p>The plugin's algorithms need the Python packages <b>{html.escape(', '.join(missing))}</b>, "
             "which are not installed in the Python that QGIS uses. QGIS itself and the rest of the "
             "plugin work without them.</p>"
-            f"<p><b>Install dependencies</b> installs {html.escape(plan['description'])}: a download of "
+            f"<p><b>Install</b> installs {html.escape(plan['description'])}: a download of "
             f"about {dependencies.format_size(plan['download_mb'])}. PyTorch's CPU build is enough "
             "for this plugin; the CUDA build (about 3 GB, with NVIDIA's libraries) is chosen only "
             "where an NVIDIA GPU is present.</p>"

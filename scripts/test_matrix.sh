@@ -218,13 +218,18 @@ if [ "${1:-}" = --in-chroot ]; then
 fi
 
 # Debugging a failure: one command in an existing chroot's repository copy, mounts as for the
-# matrix (no set-up, no refresh, no lock: take it yourself), e.g.
+# matrix, in a fresh copy of the committed HEAD (venv and demo data kept; no set-up, no lock: take
+# it yourself), e.g.
 #     scripts/test_matrix.sh --run trixie '.venv/bin/python -m pytest -q tests/core/test_raster.py'
 if [ "${1:-}" = --run ]; then
     [ "$#" = 3 ] && [ -f "$CACHE/$2.debootstrap-ok" ] || { echo "usage: $0 --run DIST COMMAND (an existing chroot)" >&2; exit 2; }
     exec 9>"$CACHE/$2.lock"
     flock -n 9 || { echo "test_matrix: another run is using $CACHE/$2" >&2; exit 1; }
     trap 'unmount_all "$CACHE/$2"' EXIT
+    unmount_all "$CACHE/$2"
+    HEAD_SHA="$(git -C "$ROOT" rev-parse HEAD)"
+    refresh_repository "$2"
+    echo "test_matrix: $2's copy is at ${HEAD_SHA:0:10}" >&2
     mount_chroot "$CACHE/$2"
     set +e
     in_chroot "$CACHE/$2" "$3"

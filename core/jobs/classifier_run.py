@@ -9,6 +9,7 @@ import numpy as np
 
 from ...models.checkpoint import CheckpointError, load_checkpoint
 from ..errors import InputError
+from ..io.gdal_memory import cache_mb_for, limited_block_cache
 from ..io.inputs import GridOptions, PreparedInputs, prepare, prepare_like
 from ..io.labels import ClassInfo, LabelFeatures, rasterize_labels, require_plausible_classes
 from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, label_inputs
@@ -49,12 +50,14 @@ def train_job(modalities: list, options: GridOptions, config: ClassifierConfig, 
     if report_path:
         check_output_folder(report_path, "report")
     pretrained = load_pretrained(pretrained_path) if pretrained_path else None
-    prepared = prepare_for_training(modalities, options, pretrained, config.seed)
-    try:
-        return train_and_save(prepared, labels, config, model_path, report_path, train_ratio, validation,
-                              names, colors, pretrained, pretrained_path, progress, memory_mb)
-    finally:
-        prepared.close()
+    # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/io/gdal_memory.py).
+    with limited_block_cache(cache_mb_for(memory_mb)):
+        prepared = prepare_for_training(modalities, options, pretrained, config.seed)
+        try:
+            return train_and_save(prepared, labels, config, model_path, report_path, train_ratio, validation,
+                                  names, colors, pretrained, pretrained_path, progress, memory_mb)
+        finally:
+            prepared.close()
 
 
 def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: ClassifierConfig,

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from ..io.gdal_memory import cache_mb_for, limited_block_cache
 from ..io.inputs import GridOptions, PreparedInputs, prepare
 from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, TilePool, fits_in_memory
 from ..learn.pretraining import PretrainConfig, config_to_dict, pretrain
@@ -25,11 +26,13 @@ def pretrain_job(modalities: list, options: GridOptions, config: PretrainConfig,
     check_output_folder(model_path, "pretrained model")
     if report_path:
         check_output_folder(report_path, "report")
-    prepared = prepare(modalities, options, config.seed)
-    try:
-        return run_pretraining(prepared, config, model_path, report_path, progress, memory_mb)
-    finally:
-        prepared.close()
+    # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/io/gdal_memory.py).
+    with limited_block_cache(cache_mb_for(memory_mb)):
+        prepared = prepare(modalities, options, config.seed)
+        try:
+            return run_pretraining(prepared, config, model_path, report_path, progress, memory_mb)
+        finally:
+            prepared.close()
 
 
 def run_pretraining(prepared: PreparedInputs, config: PretrainConfig, model_path: str,

@@ -2,12 +2,16 @@
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 
 import pytest
 from qgis.core import QgsApplication
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))  # qgis_desktop, screenshots
+import qgis_desktop  # noqa: E402
 QGIS_PROCESS = os.path.join(REPO_ROOT, "scripts", "qgis_process")
 os.environ.setdefault("QGIS_PROCESS_SCRIPT", QGIS_PROCESS)
 
@@ -39,6 +43,27 @@ def tahoe(data_dir):
                "SAR": os.path.join(d, "tahoe_lidar_highesthit.tif")}
     return dict(rasters, rasters=rasters, LABELS=os.path.join(d, "tahoe_training_points.gpkg"),
                 polygons=os.path.join(d, "tahoe_training_polygons.gpkg"))
+
+
+@pytest.fixture(scope="session")
+def desktop():
+    """Runs a script in the real QGIS desktop under Xvfb (scripts/qgis_desktop.py) and returns what
+    it saw; skips where QGIS's desktop or Xvfb is missing. ``launcher=``: another entry to it (e.g.
+    scripts/screenshots.py's). The test fails with QGIS's output or
+    the Python traceback that stopped it, or with the script's "error" unless ``check=False``."""
+    if not (shutil.which("qgis") and shutil.which("Xvfb")):
+        pytest.skip("QGIS desktop or Xvfb not installed")
+
+    def run(*args, check=True, launcher=qgis_desktop.run_desktop, **kwargs):
+        try:
+            seen = launcher(*args, **kwargs)
+        except qgis_desktop.DesktopError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        if check:
+            assert "error" not in seen, seen["error"]
+        return seen
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -49,10 +49,13 @@ def offer():
         if block.text().strip():  # the item's HTML may hold an empty (style) block
             lines += block.layout().lineCount()
         block = block.next()
+    natural = document.clone()
+    natural.setTextWidth(-1)  # unwrapped: the width the one line needs
     screenshot = os.path.join(OUT, "dependency_offer.png")
     window.grab().save(screenshot)
     return {"offer": browser.toPlainText(), "lines": lines, "window_width": window.width(),
             "bar_width": iface.messageBar().width(), "item_width": item.width(),
+            "text_needs_px": round(natural.idealWidth()), "text_has_px": browser.viewport().width(),
             "buttons": sorted(b.text() for b in item.findChildren(QPushButton) if b.text()),
             "screenshot": screenshot}
 
