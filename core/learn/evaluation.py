@@ -67,22 +67,21 @@ class EvaluationConfig:
             raise InputError("BLOCK_SIZE must be at least 1 pixel.")
 
 
-def parse_ratios(text: str) -> tuple:
+def _parse_list(text: str, name: str, cast, kind: str, example: str) -> tuple:
     try:
-        ratios = tuple(float(part) for part in text.replace(";", ",").split(",") if part.strip())
+        return tuple(cast(part) for part in text.replace(";", ",").split(",") if part.strip())
     except ValueError as exc:
-        raise InputError(f"TRAIN_RATIOS '{text}' is not a comma-separated list of numbers, e.g. "
-                         "0.05,0.1,0.2,0.4,1.0.") from exc
-    return ratios
+        raise InputError(f"{name} '{text}' is not a comma-separated list of {kind}, e.g. {example}.") from exc
+
+
+def parse_ratios(text: str) -> tuple:
+    """'0.05,0.2' → (0.05, 0.2)."""
+    return _parse_list(text, "TRAIN_RATIOS", float, "numbers", "0.05,0.1,0.2,0.4,1.0")
 
 
 def parse_seeds(text: str) -> tuple:
     """'42,43,44' → (42, 43, 44); empty → ()."""
-    try:
-        seeds = tuple(int(part) for part in text.replace(";", ",").split(",") if part.strip())
-    except ValueError as exc:
-        raise InputError(f"SEEDS '{text}' is not a comma-separated list of whole numbers, e.g. "
-                         "42,43,44.") from exc
+    seeds = _parse_list(text, "SEEDS", int, "whole numbers", "42,43,44")
     if len(set(seeds)) != len(seeds):
         raise InputError(f"SEEDS '{text}' repeats a seed; give each seed once.")
     return seeds
