@@ -37,7 +37,7 @@ def test_missing_dependency_offer_fits_one_line_of_a_1280_px_window(desktop, tmp
     print(seen)  # text_needs_px / text_has_px: the margin left on this QGIS's fonts
     assert seen["window_width"] == 1280 and seen["lines"] == 1, seen
     assert re.search(r"\d+ [MG]B download", seen["offer"]), seen["offer"]
-    assert seen["buttons"] == ["Details", "Install"]
+    assert seen["buttons"] == ["Details", "Install dependencies"]
     with open(seen["screenshot"], "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("MMSIAM_UPDATE_SCREENSHOT") == "1":
