@@ -12,7 +12,7 @@ import traceback
 
 from qgis.core import QgsApplication, QgsProject
 from qgis.PyQt.QtCore import QCoreApplication, QTimer
-from qgis.PyQt.QtWidgets import QPushButton, QTextBrowser
+from qgis.PyQt.QtWidgets import QDockWidget, QPushButton, QTextBrowser
 from qgis.utils import iface
 
 OUT = os.environ["MMSIAM_SHOT_OUT"]
@@ -55,6 +55,8 @@ def offer():
     window.grab().save(screenshot)
     return {"offer": browser.toPlainText(), "lines": lines, "window_width": window.width(),
             "bar_width": iface.messageBar().width(), "item_width": item.width(),
+            "canvas_width": iface.mapCanvas().width(),
+            "layers_panel_width": window.findChild(QDockWidget, "Layers").width(),
             "text_needs_px": round(natural.idealWidth()), "text_has_px": browser.viewport().width(),
             "buttons": sorted(b.text() for b in item.findChildren(QPushButton) if b.text()),
             "screenshot": screenshot}
