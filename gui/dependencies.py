@@ -24,10 +24,11 @@ def readable_names(packages: list) -> str:
     return " and ".join(PACKAGE_NAMES.get(dependencies.pip_name(p), p) for p in packages)
 
 
-def fit_one_line(item, most_px: int = 640):
+def fit_one_line(item, most_px: int = 410):
     """Let a message bar item's text take the width its one line needs (at most ``most_px``).
     QGIS 3.40 and 3.44 size the item's text box by its own hint, about 390 px in a 1280-px window
-    however wide the bar is, and the sentence wrapped onto a second line there."""
+    however wide the bar is, and the sentence wrapped onto a second line there. The cap keeps the
+    item's minimum width from squeezing the side panels: the text is what sets it."""
     browser = item.findChild(QTextBrowser)
     if browser is None:
         return
@@ -113,7 +114,7 @@ class DependencyInstaller:
         plan = self.plan(missing)
         bar = self.iface.messageBar()
         item = bar.createMessage(
-            TITLE, f"needs {readable_names(missing)}: {dependencies.format_size(plan['download_mb'])} download.")
+            TITLE, f"needs {readable_names(missing)} ({dependencies.format_size(plan['download_mb'])}).")
         button = QPushButton("Install dependencies", item)
         button.setObjectName("mmsiam_install_dependencies")
         button.clicked.connect(lambda _checked=False: self.install(missing))

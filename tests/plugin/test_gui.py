@@ -122,7 +122,7 @@ def test_missing_dependencies_offer_installs_in_a_background_task(qgis_iface, mi
     plugin = start_plugin(qgis_iface)
     try:
         offer = plugin.installer.offer_item
-        assert offer is not None and "needs PyTorch: " in offer.text()
+        assert offer is not None and "needs PyTorch (" in offer.text()
         assert plugin.installer.offer_item.level() == Qgis.MessageLevel.Warning
         offer.findChild(QPushButton, "mmsiam_install_dependencies").click()
         task = plugin.installer.task
@@ -178,7 +178,7 @@ def test_dependency_offer_fits_one_line_states_the_download_and_has_details(qgis
         text = item.text()
         # No NVIDIA GPU: the CPU build's size is announced (which build: in Details).
         assert "PyTorch and scikit-learn" in text
-        assert re.search(r": \d+ MB download\.$", text), text
+        assert re.search(r" \(\d+ MB\)\.$", text), text
         bar.resize(CANVAS_WIDTH_AT_1280, bar.sizeHint().height())
         bar.show()
         QCoreApplication.processEvents()
