@@ -30,7 +30,10 @@ def train():
         EPOCHS=1, PATCH_SIZE=5, OUTPUT_MODEL=model))
     with open("/proc/self/maps", encoding="utf-8") as maps:
         llvm = sorted({line.split()[-1] for line in maps if "libLLVM" in line})
+    iface.mainWindow().resize(1280, 900)
+    QCoreApplication.processEvents()
     return {"trained": os.path.isfile(model), "triton_in_sys_modules": "triton" in sys.modules,
+            "layers_panel_width": iface.mainWindow().findChild(QDockWidget, "Layers").width(),
             "llvm_loaded_by_the_desktop": llvm}
 
 
@@ -53,13 +56,14 @@ def offer():
     natural.setTextWidth(-1)  # unwrapped: the width the one line needs
     screenshot = os.path.join(OUT, "dependency_offer.png")
     window.grab().save(screenshot)
-    return {"offer": browser.toPlainText(), "lines": lines, "window_width": window.width(),
+    panels = window.findChild(QDockWidget, "Layers")
+    seen = {"offer": browser.toPlainText(), "lines": lines, "window_width": window.width(),
             "bar_width": iface.messageBar().width(), "item_width": item.width(),
-            "canvas_width": iface.mapCanvas().width(),
-            "layers_panel_width": window.findChild(QDockWidget, "Layers").width(),
+            "layers_panel_width": panels.width(),
             "text_needs_px": round(natural.idealWidth()), "text_has_px": browser.viewport().width(),
             "buttons": sorted(b.text() for b in item.findChildren(QPushButton) if b.text()),
             "screenshot": screenshot}
+    return seen
 
 
 def finish():
