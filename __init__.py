@@ -13,7 +13,7 @@ def classFactory(iface):  # noqa: N802 (QGIS API name)
 
     # pip's CUDA torch brings triton, whose import can crash the QGIS desktop: never load it here.
     triton_guard.install()
-    # Packages put there by the plugin's "Install dependencies" button (see core/runtime/dependencies.py).
+    # Packages put there by the offer of missing dependencies (its Install button; see core/runtime/dependencies.py).
     activate_folder(dependencies_folder(QgsApplication.qgisSettingsDirPath()))
 
     from .plugin import MultimodalSiamesePlugin

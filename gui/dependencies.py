@@ -6,12 +6,11 @@ and the ``line`` signal, both delivered to the main thread; ``finished`` runs th
 from __future__ import annotations
 
 import html
-import math
 
 from qgis.core import Qgis, QgsApplication, QgsTask
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import Qt, pyqtSignal
-from qgis.PyQt.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QTextBrowser
+from qgis.PyQt.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton
 
 from ..core.runtime import dependencies
 
@@ -22,20 +21,6 @@ PACKAGE_NAMES = {"torch": "PyTorch", "scikit-learn": "scikit-learn"}
 def readable_names(packages: list) -> str:
     """'PyTorch and scikit-learn' for pinned pip requirements."""
     return " and ".join(PACKAGE_NAMES.get(dependencies.pip_name(p), p) for p in packages)
-
-
-def fit_one_line(item, most_px: int = 410):
-    """Let a message bar item's text take the width its one line needs (at most ``most_px``).
-    QGIS 3.40 and 3.44 size the item's text box by its own hint, about 390 px in a 1280-px window
-    however wide the bar is, and the sentence wrapped onto a second line there. The cap keeps the
-    item's minimum width from squeezing the side panels: the text is what sets it."""
-    browser = item.findChild(QTextBrowser)
-    if browser is None:
-        return
-    document = browser.document().clone()
-    document.setTextWidth(-1)  # unwrapped
-    need = math.ceil(document.idealWidth()) + 2 * browser.frameWidth() + 4
-    browser.setMinimumWidth(min(need, most_px))
 
 
 class InstallDependenciesTask(QgsTask):
@@ -115,7 +100,10 @@ class DependencyInstaller:
         bar = self.iface.messageBar()
         item = bar.createMessage(
             TITLE, f"needs {readable_names(missing)} ({dependencies.format_size(plan['download_mb'])}).")
-        button = QPushButton("Install dependencies", item)
+        # Short texts: QGIS 3.40/3.44 size the item's text box by its own hint, and a longer
+        # sentence or button wrapped the text onto a second line there; forcing the text box
+        # wider instead squeezed the side panels (the Layers panel from 294 to 135 px).
+        button = QPushButton("Install", item)
         button.setObjectName("mmsiam_install_dependencies")
         button.clicked.connect(lambda _checked=False: self.install(missing))
         details = QPushButton("Details", item)
@@ -123,7 +111,6 @@ class DependencyInstaller:
         details.clicked.connect(lambda _checked=False: self.show_details(missing))
         item.layout().addWidget(button)
         item.layout().addWidget(details)
-        fit_one_line(item)
         self.offer_item = item
         bar.pushWidget(item, Qgis.MessageLevel.Warning)
 
@@ -135,7 +122,7 @@ class DependencyInstaller:
             f"<p>The plugin's algorithms need the Python packages <b>{html.escape(', '.join(missing))}</b>, "
             "which are not installed in the Python that QGIS uses. QGIS itself and the rest of the "
             "plugin work without them.</p>"
-            f"<p><b>Install dependencies</b> installs {html.escape(plan['description'])}: a download of "
+            f"<p><b>Install</b> installs {html.escape(plan['description'])}: a download of "
             f"about {dependencies.format_size(plan['download_mb'])}. PyTorch's CPU build is enough "
             "for this plugin; the CUDA build (about 3 GB, with NVIDIA's libraries) is chosen only "
             "where an NVIDIA GPU is present.</p>"

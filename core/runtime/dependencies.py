@@ -163,7 +163,7 @@ def missing_packages_message() -> str:
     return ("This algorithm needs the Python packages " + ", ".join(missing) + ", which are not "
             "installed in the Python that QGIS uses. Install them with:  " + install_command(missing)
             + "  (on Windows, run it in the OSGeo4W Shell), then restart QGIS. In QGIS desktop, "
-            "the plugin's 'Install dependencies' button does this for you.")
+            "the plugin's offer in the message bar (Install) does this for you.")
 
 
 # -- the desktop installer's folder and pip call -------------------------------------------------

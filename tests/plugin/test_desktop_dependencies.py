@@ -39,8 +39,10 @@ def test_missing_dependency_offer_fits_one_line_of_a_1280_px_window(desktop, tmp
     assert seen["window_width"] == 1280 and seen["lines"] == 1, seen
     assert re.search(r"\(\d+ [MG]B\)", seen["offer"]), seen["offer"]
     # The offer must not widen the map area at the side panels' expense.
-    print("Layers panel with the offer:", seen["layers_panel_width"], "px")
-    assert seen["buttons"] == ["Details", "Install dependencies"]
+    # Nor may it widen the map area at the side panels' expense: a fresh profile's Layers panel
+    # is 294 px wide in this window without the offer (3.22 to 3.44; printed by the test above).
+    assert seen["layers_panel_width"] >= 250, seen
+    assert seen["buttons"] == ["Details", "Install"]
     with open(seen["screenshot"], "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("MMSIAM_UPDATE_SCREENSHOT") == "1":
