@@ -29,8 +29,8 @@ def model(tahoe):
 
 def square_mask(grid, row0, col0, size) -> LabelFeatures:
     a = grid.affine
-    x0, y0 = a * (col0, row0)
-    x1, y1 = a * (col0 + size, row0 + size)
+    x0, y0 = raster.apply_affine(a, col0, row0)
+    x1, y1 = raster.apply_affine(a, col0 + size, row0 + size)
     ring = ogr.Geometry(ogr.wkbLinearRing)
     for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)):
         ring.AddPoint_2D(x, y)
