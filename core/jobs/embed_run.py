@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from ...models.checkpoint import CheckpointError, load_checkpoint
 from ...models.network import FusionClassifier, MultimodalSiamese
 from ..errors import InputError
+from ..io.gdal_memory import cache_mb_for, limited_block_cache
 from ..io.inputs import GridOptions, prepare_like
 from ..learn.embedding import PCA_DOMAIN, Embedder, encode_float32, fit_pca
 from ..learn.predict import DEFAULT_MEMORY_MB, dense_blocks, model_block_size, raster_profile
@@ -153,12 +154,14 @@ def embed_with_model(modalities: list, model_path: str, output: str, components:
     device = resolve_device(device)
     model, metadata, kind = load_encoder_model(model_path)
     options = GridOptions.from_dict(metadata["grid"])
-    prepared = prepare_like(modalities, metadata["modalities"], options, f"{kind} model")
-    try:
-        summary = embed_raster(model, kind, prepared, output, components, memory_mb, device, seed,
-                               progress)
-    finally:
-        prepared.close()
+    # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/io/gdal_memory.py).
+    with limited_block_cache(cache_mb_for(memory_mb)):
+        prepared = prepare_like(modalities, metadata["modalities"], options, f"{kind} model")
+        try:
+            summary = embed_raster(model, kind, prepared, output, components, memory_mb, device, seed,
+                                   progress)
+        finally:
+            prepared.close()
     ratios = summary["explained_variance_ratio"]
     progress.info("Explained variance ratio per component: "
                   + ", ".join(f"pc{i + 1} {100 * r:.2f} %" for i, r in enumerate(ratios[:32]))

@@ -29,6 +29,7 @@ from osgeo import ogr, osr
 from scipy.spatial import cKDTree
 
 from ..errors import InputError
+from ..io.gdal_memory import cache_mb_for, limited_block_cache
 from ..io.inputs import GridOptions, prepare_like
 from ..io.labels import LabelFeatures, polygon_mask, rasterize_labels
 from ..io.raster import apply_affine
@@ -311,30 +312,32 @@ def suggest_with_model(modalities: list, model_path: str, output: str, count: in
     if min_distance <= 0:
         min_distance = 2 * patch_size
     options = GridOptions.from_dict(metadata["grid"])
-    prepared = prepare_like(modalities, metadata["modalities"], options, "classifier model")
-    try:
-        grid = prepared.stack.grid
-        valid = prepared.valid_mask()
-        allowed = None
-        if mask is not None:
-            allowed = polygon_mask(mask, grid)
-            if not (allowed & valid).any():
-                raise InputError(f"The MASK layer '{mask.layer_name}' covers no valid pixel of the "
-                                 "rasters' common extent. Check its area and CRS, or leave MASK empty.")
-        labelled = None
-        if labels is not None and any(v is not None for v in labels.values):
-            samples = rasterize_labels(labels, grid, valid)
-            labelled = (samples.rows, samples.cols)
-            progress.info(f"{len(samples.rows)} labelled pixels of '{labels.layer_name}': no site "
-                          f"closer than {min_distance:g} px to them.")
-        progress.info(f"Strategy {strategy}: {count} sites at least {min_distance:g} px apart "
-                      f"(patch size {patch_size}).")
-        sites = suggest_sites(model, prepared, count, strategy, min_distance, labelled, allowed, seed,
-                              memory_mb, device, progress)
-        progress.check()
-        write_sites(output, grid, sites, classes)
-    finally:
-        prepared.close()
+    # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/io/gdal_memory.py).
+    with limited_block_cache(cache_mb_for(memory_mb)):
+        prepared = prepare_like(modalities, metadata["modalities"], options, "classifier model")
+        try:
+            grid = prepared.stack.grid
+            valid = prepared.valid_mask()
+            allowed = None
+            if mask is not None:
+                allowed = polygon_mask(mask, grid)
+                if not (allowed & valid).any():
+                    raise InputError(f"The MASK layer '{mask.layer_name}' covers no valid pixel of the "
+                                     "rasters' common extent. Check its area and CRS, or leave MASK empty.")
+            labelled = None
+            if labels is not None and any(v is not None for v in labels.values):
+                samples = rasterize_labels(labels, grid, valid)
+                labelled = (samples.rows, samples.cols)
+                progress.info(f"{len(samples.rows)} labelled pixels of '{labels.layer_name}': no site "
+                              f"closer than {min_distance:g} px to them.")
+            progress.info(f"Strategy {strategy}: {count} sites at least {min_distance:g} px apart "
+                          f"(patch size {patch_size}).")
+            sites = suggest_sites(model, prepared, count, strategy, min_distance, labelled, allowed, seed,
+                                  memory_mb, device, progress)
+            progress.check()
+            write_sites(output, grid, sites, classes)
+        finally:
+            prepared.close()
     names = [classes[int(k)].name for k in sites["class_index"]]
     progress.info(f"{len(names)} sites written to {output}. Predicted classes at the sites: "
                   + ", ".join(f"{n}: {names.count(n)}" for n in sorted(set(names)))

@@ -9,7 +9,9 @@ from multimodal_siamese.core.io.inputs import GridOptions
 from multimodal_siamese.core.io.labels import read_label_features
 from multimodal_siamese.core.io.raster import ModalityInput
 from multimodal_siamese.core.jobs.classifier_run import train_job
+from multimodal_siamese.core.jobs.embed_run import embed_with_model
 from multimodal_siamese.core.jobs.pretrain_run import pretrain_job
+from multimodal_siamese.core.jobs.suggest_run import suggest_with_model
 from multimodal_siamese.core.learn.finetune import ClassifierConfig
 from multimodal_siamese.core.learn.pretraining import PretrainConfig
 from multimodal_siamese.core.progress import Progress
@@ -60,9 +62,9 @@ class CacheWatch(Progress):
         super().set_percent(percent)
 
 
-def test_pretraining_and_classifier_training_bound_the_cache_like_classify(data_dir, tmp_path):
-    """mmsiam:pretrain and mmsiam:trainclassifier read the scene through GDAL too: while their
-    jobs run the cache is held to the job's share of MEMORY_MB, and given back afterwards."""
+def test_every_job_that_reads_the_scene_bounds_the_cache_like_classify(data_dir, tmp_path):
+    """mmsiam:pretrain, trainclassifier, embed and suggestsites read the scene through GDAL too:
+    while their jobs run the cache is held to the job's share of MEMORY_MB, and given back after."""
     d = os.path.join(data_dir, "tahoe")
     modalities = [ModalityInput("MULTISPECTRAL", os.path.join(d, "tahoe_highrez.tif")),
                   ModalityInput("SAR", os.path.join(d, "tahoe_lidar_highesthit.tif"))]
@@ -77,6 +79,13 @@ def test_pretraining_and_classifier_training_bound_the_cache_like_classify(data_
         train_job(modalities, GridOptions(), ClassifierConfig(patch_size=5, epochs=1), str(tmp_path / "m.pt"),
                   None, None, training, 300, labels)
         assert gdal.GetCacheMax() == 1024 * MB
+        embedding, suggesting = CacheWatch(), CacheWatch()
+        embed_with_model(modalities, str(tmp_path / "pre.pt"), str(tmp_path / "z.tif"), 2, 300, "cpu", 1,
+                         embedding)
+        assert gdal.GetCacheMax() == 1024 * MB
+        suggest_with_model(modalities, str(tmp_path / "m.pt"), str(tmp_path / "sites.gpkg"), 3, "random",
+                           0, None, None, 1, 300, "cpu", suggesting)
+        assert gdal.GetCacheMax() == 1024 * MB
     finally:
         gdal.SetCacheMax(before)
-    assert pretraining.seen == training.seen == {cache_mb_for(300) * MB}
+    assert pretraining.seen == training.seen == embedding.seen == suggesting.seen == {cache_mb_for(300) * MB}
