@@ -58,6 +58,12 @@ class PreparedInputs:
     def close(self):
         self.stack.close()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 
 def prepare(modalities: list, options: GridOptions, rng_seed: int = 0) -> PreparedInputs:
     """Align the modalities, drop empty bands and compute normalisation statistics."""

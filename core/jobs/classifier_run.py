@@ -52,12 +52,9 @@ def train_job(modalities: list, options: GridOptions, config: ClassifierConfig, 
     pretrained = load_pretrained(pretrained_path) if pretrained_path else None
     # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/io/gdal_memory.py).
     with limited_block_cache(cache_mb_for(memory_mb)):
-        prepared = prepare_for_training(modalities, options, pretrained, config.seed)
-        try:
+        with prepare_for_training(modalities, options, pretrained, config.seed) as prepared:
             return train_and_save(prepared, labels, config, model_path, report_path, train_ratio, validation,
                                   names, colors, pretrained, pretrained_path, progress, memory_mb)
-        finally:
-            prepared.close()
 
 
 def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: ClassifierConfig,

@@ -48,11 +48,8 @@ def classify_with_model(modalities: list, model_path: str, output: str, confiden
     options = GridOptions.from_dict(metadata["grid"])
     # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/io/gdal_memory.py).
     with limited_block_cache(cache_mb_for(memory_mb)):
-        prepared = prepare_like(modalities, metadata["modalities"], options, "classifier model")
-        try:
+        with prepare_like(modalities, metadata["modalities"], options, "classifier model") as prepared:
             summary = classify_raster(model, prepared, classes_from_metadata(metadata), output, confidence,
                                       memory_mb, device, progress)
-        finally:
-            prepared.close()
     progress.info("Pixels per class: " + ", ".join(f"{k}: {v}" for k, v in summary["pixels_per_class"].items()))
     return summary

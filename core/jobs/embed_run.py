@@ -156,12 +156,9 @@ def embed_with_model(modalities: list, model_path: str, output: str, components:
     options = GridOptions.from_dict(metadata["grid"])
     # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/io/gdal_memory.py).
     with limited_block_cache(cache_mb_for(memory_mb)):
-        prepared = prepare_like(modalities, metadata["modalities"], options, f"{kind} model")
-        try:
+        with prepare_like(modalities, metadata["modalities"], options, f"{kind} model") as prepared:
             summary = embed_raster(model, kind, prepared, output, components, memory_mb, device, seed,
                                    progress)
-        finally:
-            prepared.close()
     ratios = summary["explained_variance_ratio"]
     progress.info("Explained variance ratio per component: "
                   + ", ".join(f"pc{i + 1} {100 * r:.2f} %" for i, r in enumerate(ratios[:32]))

@@ -36,13 +36,10 @@ def run_evaluation(modalities: list, options: GridOptions, labels: LabelFeatures
     if report_path:
         check_output_folder(report_path, "evaluation report")
     pretrained = load_pretrained(pretrained_path) if pretrained_path else None
-    prepared = prepare_for_training(modalities, options, pretrained, config.seed)
-    try:
+    with prepare_for_training(modalities, options, pretrained, config.seed) as prepared:
         arrays, valid = prepared.read()
         grid = prepared.stack.grid
         slot_names = [info.slot for info in prepared.stack.infos]
-    finally:
-        prepared.close()
     samples = rasterize_labels(labels, grid, valid, names, colors)
     require_plausible_classes(samples, labels)
     if len(samples.rows) < config.folds * 2:

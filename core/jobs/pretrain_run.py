@@ -27,12 +27,8 @@ def pretrain_job(modalities: list, options: GridOptions, config: PretrainConfig,
     if report_path:
         check_output_folder(report_path, "report")
     # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/io/gdal_memory.py).
-    with limited_block_cache(cache_mb_for(memory_mb)):
-        prepared = prepare(modalities, options, config.seed)
-        try:
-            return run_pretraining(prepared, config, model_path, report_path, progress, memory_mb)
-        finally:
-            prepared.close()
+    with limited_block_cache(cache_mb_for(memory_mb)), prepare(modalities, options, config.seed) as prepared:
+        return run_pretraining(prepared, config, model_path, report_path, progress, memory_mb)
 
 
 def run_pretraining(prepared: PreparedInputs, config: PretrainConfig, model_path: str,

@@ -314,8 +314,7 @@ def suggest_with_model(modalities: list, model_path: str, output: str, count: in
     options = GridOptions.from_dict(metadata["grid"])
     # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/io/gdal_memory.py).
     with limited_block_cache(cache_mb_for(memory_mb)):
-        prepared = prepare_like(modalities, metadata["modalities"], options, "classifier model")
-        try:
+        with prepare_like(modalities, metadata["modalities"], options, "classifier model") as prepared:
             grid = prepared.stack.grid
             valid = prepared.valid_mask()
             allowed = None
@@ -336,8 +335,6 @@ def suggest_with_model(modalities: list, model_path: str, output: str, count: in
                                   memory_mb, device, progress)
             progress.check()
             write_sites(output, grid, sites, classes)
-        finally:
-            prepared.close()
     names = [classes[int(k)].name for k in sites["class_index"]]
     progress.info(f"{len(names)} sites written to {output}. Predicted classes at the sites: "
                   + ", ".join(f"{n}: {names.count(n)}" for n in sorted(set(names)))
