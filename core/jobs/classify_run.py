@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ...models.checkpoint import CheckpointError, load_checkpoint
-from ...models.network import classifier_from_architecture
+from ...models.checkpoint import KINDS, CheckpointError, load_checkpoint
+from ...models.network import MultimodalSiamese, classifier_from_architecture
 from ..errors import InputError
 from ..io.gdal_memory import cache_mb_for, limited_block_cache
 from ..io.inputs import GridOptions, prepare_like
@@ -13,20 +13,28 @@ from ..output.atomic import check_output_folder
 from .classifier_run import classes_from_metadata
 
 
-def load_classifier(path: str):
-    checkpoint = load_checkpoint(path, expected_kind="classifier", needed_by="the classify algorithm")
-    metadata = checkpoint["metadata"]
+def model_from_checkpoint(checkpoint: dict, path: str):
+    """The network of a loaded classifier (any CLASSIFIER choice) or pretraining checkpoint, in
+    eval mode, and its metadata; a file whose weights or description do not match is refused."""
+    metadata, kind = checkpoint["metadata"], checkpoint["kind"]
+    build = classifier_from_architecture if kind == "classifier" else MultimodalSiamese.from_architecture
     try:
-        model = classifier_from_architecture(metadata["architecture"])
+        model = build(metadata["architecture"])
         model.load_state_dict(checkpoint["state_dict"])
-        classes_from_metadata(metadata)
+        if kind == "classifier":
+            classes_from_metadata(metadata)
         GridOptions.from_dict(metadata["grid"])
         [(m["slot"], m["band_count"], m["normalisation"]) for m in metadata["modalities"]]
     except (KeyError, TypeError, ValueError, RuntimeError):
-        raise CheckpointError(f"Model file '{path}' is a damaged classifier checkpoint: its "
-                              "weights do not match its description. Train the classifier again.",
-                              path) from None
+        redo = "classifier" if kind == "classifier" else "pretraining"
+        raise CheckpointError(f"Model file '{path}' is a damaged {KINDS[kind][0]}: its weights do not "
+                              f"match its description. Train the {redo} again.", path) from None
     return model.eval(), metadata
+
+
+def load_classifier(path: str):
+    checkpoint = load_checkpoint(path, expected_kind="classifier", needed_by="the classify algorithm")
+    return model_from_checkpoint(checkpoint, path)
 
 
 def check_classify_outputs(output: str, confidence: str | None):

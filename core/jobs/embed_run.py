@@ -28,8 +28,7 @@ import rasterio
 import torch
 import torch.nn.functional as F
 
-from ...models.checkpoint import CheckpointError, load_checkpoint
-from ...models.network import FusionClassifier, MultimodalSiamese
+from ...models.checkpoint import load_checkpoint
 from ..errors import InputError
 from ..io.gdal_memory import cache_mb_for, limited_block_cache
 from ..io.inputs import GridOptions, prepare_like
@@ -39,6 +38,7 @@ from ..learn.pretraining import resolve_device
 from ..output.atomic import atomic_output, check_output_folder
 from ..progress import Progress
 from ..runtime.version import library_versions
+from .classify_run import model_from_checkpoint
 
 DEFAULT_COMPONENTS = 16
 PCA_SAMPLE = 20_000          # valid pixels the PCA is fitted on
@@ -48,17 +48,8 @@ FIT_SHARE = 35.0             # percent of the progress bar spent on the PCA pass
 def load_encoder_model(path: str):
     """A pretraining or classifier checkpoint → (model in eval mode, metadata, kind)."""
     checkpoint = load_checkpoint(path, needed_by="the embedding")
-    metadata, kind = checkpoint["metadata"], checkpoint["kind"]
-    network = FusionClassifier if kind == "classifier" else MultimodalSiamese
-    try:
-        model = network.from_architecture(metadata["architecture"])
-        model.load_state_dict(checkpoint["state_dict"])
-        GridOptions.from_dict(metadata["grid"])
-        [(m["slot"], m["band_count"], m["normalisation"]) for m in metadata["modalities"]]
-    except (KeyError, TypeError, ValueError, RuntimeError):
-        raise CheckpointError(f"Model file '{path}' is a damaged {kind} checkpoint: its weights do "
-                              "not match its description. Train the model again.", path) from None
-    return model.eval(), metadata, kind
+    model, metadata = model_from_checkpoint(checkpoint, path)
+    return model, metadata, checkpoint["kind"]
 
 
 def _sample_pixels(valid: np.ndarray, count: int, seed: int):

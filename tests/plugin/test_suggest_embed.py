@@ -141,6 +141,22 @@ def test_suggest_and_embed_via_qgis_process(tahoe, models, tmp_path, qgis_proces
     assert "explains" in text  # the log gives the explained variance
 
 
+def test_embed_of_a_classifier_trained_with_the_default_classifier(plugin, tahoe, models, tmp_path):
+    """The default CLASSIFIER (ensemble) adds a spectral path to g's weights: embed must still read
+    the file as a classifier (it refused it as 'damaged'), and z is f's fused input as for any."""
+    import processing
+    import torch
+
+    assert torch.load(models["classifier"], weights_only=True)["metadata"]["architecture"]["classifier"] == "ensemble"
+    output = str(tmp_path / "classifier_embedding.tif")
+    result = processing.run("mmsiam:embed", dict(tahoe["rasters"], MODEL=models["classifier"], COMPONENTS=3,
+                                                 OUTPUT=output))
+    assert result["OUTPUT"] == output
+    with rasterio.open(output) as src:
+        assert src.count == 3 and src.tags()["MODEL_KIND"] == "classifier"
+        assert np.isfinite(src.read(1)).mean() > 0.9
+
+
 def far_polygon(path):
     """A polygon layer in EPSG:4326 far from Lake Tahoe."""
     srs = osr.SpatialReference()
