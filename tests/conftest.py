@@ -6,21 +6,14 @@ import sys
 import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PLUGIN_PARENT = os.path.join(REPO_ROOT, ".build", "plugins")
 DATA_DIR = os.path.normpath(os.path.join(REPO_ROOT, "..", "shared", "data"))
+sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))  # qgis_desktop, screenshots
+from qgis_desktop import link_plugin  # noqa: E402
 
-
-def _link_plugin():
-    # The repository root *is* the plugin folder; QGIS and Python need it named multimodal_siamese.
-    os.makedirs(PLUGIN_PARENT, exist_ok=True)
-    link = os.path.join(PLUGIN_PARENT, "multimodal_siamese")
-    if not os.path.islink(link):
-        os.symlink(os.path.relpath(REPO_ROOT, PLUGIN_PARENT), link)
-    if PLUGIN_PARENT not in sys.path:
-        sys.path.insert(0, PLUGIN_PARENT)
-
-
-_link_plugin()
+# The repository root *is* the plugin folder; QGIS and Python need it named multimodal_siamese.
+PLUGIN_PARENT = link_plugin()
+if PLUGIN_PARENT not in sys.path:
+    sys.path.insert(0, PLUGIN_PARENT)
 
 
 @pytest.fixture(scope="session")

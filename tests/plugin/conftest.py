@@ -4,14 +4,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
+import qgis_desktop  # scripts/qgis_desktop.py, on sys.path from tests/conftest.py
 from qgis.core import QgsApplication
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO_ROOT, "scripts"))  # qgis_desktop, screenshots
-import qgis_desktop  # noqa: E402
 QGIS_PROCESS = os.path.join(REPO_ROOT, "scripts", "qgis_process")
 os.environ.setdefault("QGIS_PROCESS_SCRIPT", QGIS_PROCESS)
 
