@@ -192,7 +192,7 @@ def run(args):
                             for p, x in zip(siamese.projections, source.batch(rows[i:i + 2048], cols[i:i + 2048], "cpu"))], 1)
             for i in range(0, len(rows), 2048)])
     if args.split == "blocks":
-        folds = block_folds(rows, cols, args.folds, args.block_size, patch, arrays[0].shape[1:], args.seed)
+        folds = block_folds(rows, cols, args.folds, args.block_size, patch, arrays[0].shape[1:], args.seed, y)
     else:
         folds = random_folds(y, args.folds, args.seed)
     out_path = os.path.join(OUT, f"few_labels_{args.scene}_{args.split}{args.tag}_s{args.seed}.csv")

@@ -78,7 +78,10 @@ def run_evaluation(modalities: list, options: GridOptions, labels: LabelFeatures
                       learning_rate=config.learning_rate or "automatic", forest_trees=config.forest_trees,
                       modality_subsets=subsets_mode, seeds=list(config.seed_list()),
                       pretrained=pretrained_path or "pretrained inside the evaluation")
-    result = {"parameters": parameters, "summary": summary, "classes": [c.to_dict() for c in samples.classes],
+    untrained = {(r["seed"], r["fold"]): r["untrained_classes"] for r in runs if r.get("untrained_classes")}
+    result = {"parameters": parameters, "summary": summary,
+              "untrained_folds": [{"seed": s, "fold": f, "classes": c} for (s, f), c in sorted(untrained.items())],
+              "classes": [c.to_dict() for c in samples.classes],
               "samples": {"used_per_class": samples.used_per_class(), "dropped": samples.dropped},
               "seconds": time.time() - started, "versions": library_versions()}
     if report_path:
@@ -110,6 +113,15 @@ def write_evaluation_report(path: str, result: dict, samples):
         report.paragraph(f"Spatial blocks of {parameters['block_size']} px; training pixels within "
                          f"PATCH_SIZE//2 = {parameters['patch_size'] // 2} px of a test pixel are dropped, "
                          "so no patch straddles training and test.")
+    lacking = sorted({(run["seed"], run["fold"], name, n) for run in result.get("untrained_folds", [])
+                      for name, n in run["classes"].items()})
+    if lacking:
+        report.warning("Some test folds hold classes that their training part lacks (all of the class's "
+                       "labels lie in that fold's blocks), so every classifier misses those test pixels "
+                       "and the fold tells the methods apart less: "
+                       + "; ".join(f"seed {seed}, fold {fold}: '{name}' ({n} test pixels)"
+                                   for seed, fold, name, n in lacking)
+                       + ". Use a smaller BLOCK_SIZE or fewer FOLDS.")
     report.heading("Table I — accuracy per training ratio")
     report.table(["modalities", "ratio", "method", "OA", "AA", "mIoU", "kappa", "OA per seed"],
                  [[r["modalities"], f"{100 * r['ratio']:g} %", METHOD_NAMES[r["method"]], _pct(r["overall_accuracy"]),

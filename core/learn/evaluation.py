@@ -97,17 +97,44 @@ def random_folds(class_index: np.ndarray, folds: int, seed: int) -> list:
     return list(splitter.split(np.zeros(len(class_index)), class_index))
 
 
+BLOCK_ASSIGNMENT_TRIES = 100
+
+
 def block_folds(rows: np.ndarray, cols: np.ndarray, folds: int, block_size: int, patch_size: int,
-                shape: tuple, seed: int) -> list:
-    """Spatial blocks to folds; training samples within PATCH_SIZE//2 of a test sample dropped."""
+                shape: tuple, seed: int, class_index: np.ndarray | None = None,
+                tries: int = BLOCK_ASSIGNMENT_TRIES) -> list:
+    """Spatial blocks to folds; training samples within PATCH_SIZE//2 of a test sample dropped.
+
+    With ``class_index``, up to ``tries`` seeded random assignments of blocks to folds are drawn
+    and the first is kept in which every fold's training part holds every class of its test part
+    (as the R package blockCV iterates assignments towards balanced folds). A class whose samples
+    all lie in one fold's blocks is otherwise absent from that fold's training, and every
+    classifier, classic or not, misses all its test samples: such a fold compares nothing. When
+    no assignment avoids it, the one with the fewest such test samples is kept
+    (:func:`unlearnable_test_samples` tells which). The first assignment tried is the one drawn
+    without ``class_index``."""
     block_id = (rows // block_size) * (shape[1] // block_size + 1) + cols // block_size
     blocks = np.unique(block_id)
     if len(blocks) < folds:
         raise InputError(f"The labels cover only {len(blocks)} spatial blocks of {block_size} px, fewer "
                          f"than FOLDS ({folds}). Use a smaller BLOCK_SIZE or fewer folds.")
     rng = np.random.default_rng(seed)
-    fold_of_block = dict(zip(rng.permutation(blocks), np.arange(len(blocks)) % folds))
-    fold_of_sample = np.array([fold_of_block[b] for b in block_id])
+    best, best_missing = None, None
+    for _ in range(max(1, tries) if class_index is not None else 1):
+        fold_of_block = dict(zip(rng.permutation(blocks), np.arange(len(blocks)) % folds))
+        fold_of_sample = np.array([fold_of_block[b] for b in block_id])
+        result = _split_blocks(rows, cols, fold_of_sample, folds, patch_size, shape)
+        if class_index is None:
+            return result
+        missing = sum(sum(unlearnable_test_samples(result, class_index)[k].values()) for k in range(folds))
+        if best is None or missing < best_missing:
+            best, best_missing = result, missing
+        if missing == 0:
+            break
+    return best
+
+
+def _split_blocks(rows, cols, fold_of_sample, folds, patch_size, shape) -> list:
     halo = patch_size // 2
     result = []
     for k in range(folds):
@@ -118,6 +145,16 @@ def block_folds(rows: np.ndarray, cols: np.ndarray, folds: int, block_size: int,
         train = np.flatnonzero((fold_of_sample != k) & ~near[rows, cols])
         result.append((train, test))
     return result
+
+
+def unlearnable_test_samples(folds: list, class_index: np.ndarray) -> list:
+    """Per fold, {class index: test samples} of the classes its training part lacks."""
+    out = []
+    for train, test in folds:
+        trained = set(np.unique(class_index[train]).tolist())
+        counts = np.bincount(class_index[test])
+        out.append({int(k): int(counts[k]) for k in np.flatnonzero(counts) if int(k) not in trained})
+    return out
 
 
 def subsample(train: np.ndarray, class_index: np.ndarray, ratio: float, rng) -> np.ndarray:
@@ -161,7 +198,16 @@ def evaluate(arrays: list, samples: LabelSamples, config: EvaluationConfig, moda
         folds = random_folds(y, config.folds, config.seed)
     else:
         folds = block_folds(rows, cols, config.folds, config.block_size, config.patch_size,
-                            arrays[0].shape[1:], config.seed)
+                            arrays[0].shape[1:], config.seed, y)
+    unlearnable = unlearnable_test_samples(folds, y)
+    for f, lacking in enumerate(unlearnable):
+        if lacking:
+            progress.warn(f"Seed {config.seed}, fold {f + 1}: no assignment of the {config.block_size}-px "
+                          "blocks to folds gives this fold's training part "
+                          + ", ".join(f"class '{samples.classes[k].name}' ({n} test pixels)"
+                                      for k, n in lacking.items())
+                          + "; every classifier misses those test pixels. Use a smaller BLOCK_SIZE or "
+                          "fewer FOLDS.")
     codes = np.array([c.code for c in samples.classes])
     runs = []
     total = len(folds) * len(config.train_ratios) * len(subsets)
@@ -182,7 +228,9 @@ def evaluate(arrays: list, samples: LabelSamples, config: EvaluationConfig, moda
                                                      samples.classes)
                     runs.append({"seed": config.seed, "fold": f + 1, "ratio": ratio, "modalities": label,
                                  "method": method, "train_samples": int(len(train)),
-                                 "test_samples": int(len(test)), "assessment": assessment})
+                                 "test_samples": int(len(test)), "assessment": assessment,
+                                 "untrained_classes": {samples.classes[k].name: n
+                                                       for k, n in unlearnable[f].items()}})
                     scores.append(f"{method} {100 * assessment['overall_accuracy']:.1f}")
                 progress.set_percent(100.0 * len(runs) / (total * len(METHODS)))
                 progress.info(f"seed {config.seed}  fold {f + 1}/{len(folds)}  ratio {ratio:g}  {label} "

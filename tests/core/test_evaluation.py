@@ -30,6 +30,41 @@ def test_block_folds_keep_every_training_patch_away_from_test_pixels(patch_size)
     assert (tested == 1).all()  # every sample is tested exactly once
 
 
+def two_block_class(seed_rows=(0, 40), shape=(60, 80)):
+    """Classes 0 and 1 everywhere; class 2 only inside two 10-px blocks (at rows seed_rows, col 0)."""
+    rows, cols, y = grid_samples(shape)
+    y = y % 2
+    for r0 in seed_rows:
+        y[(rows >= r0) & (rows < r0 + 10) & (cols < 10)] = 2
+    return rows, cols, y
+
+
+def test_block_folds_give_every_fold_training_samples_of_its_test_classes():
+    """A class in two blocks: a plain random assignment of blocks to 2 folds often puts both in one
+    fold (that fold then tests a class it never trained on); with the labels, block_folds avoids it."""
+    rows, cols, y = two_block_class()
+    plain_failures = 0
+    for seed in range(12):
+        plain = evaluation.block_folds(rows, cols, 2, 10, 5, (60, 80), seed)
+        plain_failures += any(evaluation.unlearnable_test_samples(plain, y))
+        folds = evaluation.block_folds(rows, cols, 2, 10, 5, (60, 80), seed, y)
+        assert evaluation.unlearnable_test_samples(folds, y) == [{}, {}]
+        tested = np.zeros(rows.size, dtype=int)
+        for train, test in folds:
+            tested[test] += 1
+            assert not set(train) & set(test)
+        assert (tested == 1).all()
+    assert plain_failures  # the test can fail: without the labels some seeds do put both blocks in one fold
+
+
+def test_block_folds_report_a_class_that_no_assignment_can_train():
+    rows, cols, y = two_block_class(seed_rows=(0,))  # one block: its fold never trains on class 2
+    folds = evaluation.block_folds(rows, cols, 3, 10, 5, (60, 80), 7, y)
+    lacking = evaluation.unlearnable_test_samples(folds, y)
+    assert sum(bool(f) for f in lacking) == 1
+    assert list(next(f for f in lacking if f).items()) == [(2, int(np.sum(y == 2)))]
+
+
 def test_random_folds_are_stratified_and_refuse_tiny_classes():
     _, _, y = grid_samples()
     for train, test in evaluation.random_folds(y, 5, seed=0):

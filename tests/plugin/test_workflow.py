@@ -1,5 +1,6 @@
 """The three algorithms end to end, through processing.run and scripts/qgis_process, on real data."""
 
+import json
 import os
 from html import unescape
 
@@ -291,4 +292,7 @@ def test_evaluate_via_qgis_process_on_a_real_subset(potsdam, tmp_path, qgis_proc
     html = open(report, encoding="utf-8").read()
     assert "Table I" in html and "Table II" in html and "data:image/png;base64," in html
     assert "OA per seed" in html and "shrinkage LDA" in html and "ensemble (default classifier)" in html
-    assert os.path.exists(os.path.splitext(report)[0] + ".json")
+    result = json.load(open(os.path.splitext(report)[0] + ".json", encoding="utf-8"))
+    # a fold whose training part lacks one of its test classes is named in the report
+    assert all(n > 0 for fold in result["untrained_folds"] for n in fold["classes"].values())
+    assert bool(result["untrained_folds"]) == ("training part lacks" in html)
