@@ -126,7 +126,7 @@ def block_folds(rows: np.ndarray, cols: np.ndarray, folds: int, block_size: int,
         result = _split_blocks(rows, cols, fold_of_sample, folds, patch_size, shape)
         if class_index is None:
             return result
-        missing = sum(sum(unlearnable_test_samples(result, class_index)[k].values()) for k in range(folds))
+        missing = sum(sum(lacking.values()) for lacking in unlearnable_test_samples(result, class_index))
         if best is None or missing < best_missing:
             best, best_missing = result, missing
         if missing == 0:
@@ -202,11 +202,10 @@ def evaluate(arrays: list, samples: LabelSamples, config: EvaluationConfig, moda
     unlearnable = unlearnable_test_samples(folds, y)
     for f, lacking in enumerate(unlearnable):
         if lacking:
-            progress.warn(f"Seed {config.seed}, fold {f + 1}: no assignment of the {config.block_size}-px "
-                          "blocks to folds gives this fold's training part "
-                          + ", ".join(f"class '{samples.classes[k].name}' ({n} test pixels)"
-                                      for k, n in lacking.items())
-                          + "; every classifier misses those test pixels. Use a smaller BLOCK_SIZE or "
+            progress.warn(f"Seed {config.seed}, fold {f + 1} tests "
+                          + ", ".join(f"class '{samples.classes[k].name}' ({n} pixels)" for k, n in lacking.items())
+                          + f" but trains on none of it: all its labels lie in this fold's {config.block_size}-px "
+                          "blocks, so every classifier misses those test pixels. Use a smaller BLOCK_SIZE or "
                           "fewer FOLDS.")
     codes = np.array([c.code for c in samples.classes])
     runs = []
