@@ -119,7 +119,7 @@ def write_evaluation_report(path: str, result: dict, samples):
         report.warning("Some test folds hold classes that their training part lacks (all of the class's "
                        "labels lie in that fold's blocks), so every classifier misses those test pixels "
                        "and the fold tells the methods apart less: "
-                       + "; ".join(f"seed {seed}, fold {fold}: '{name}' ({n} test pixels)"
+                       + "; ".join(f"seed {seed}, fold {fold}: '{name}' ({n} test pixel{'s' * (n != 1)})"
                                    for seed, fold, name, n in lacking)
                        + ". Use a smaller BLOCK_SIZE or fewer FOLDS.")
     report.heading("Table I — accuracy per training ratio")

@@ -203,7 +203,7 @@ def evaluate(arrays: list, samples: LabelSamples, config: EvaluationConfig, moda
     for f, lacking in enumerate(unlearnable):
         if lacking:
             progress.warn(f"Seed {config.seed}, fold {f + 1} tests "
-                          + ", ".join(f"class '{samples.classes[k].name}' ({n} pixels)" for k, n in lacking.items())
+                          + ", ".join(f"class '{samples.classes[k].name}' ({n} pixel{'s' * (n != 1)})" for k, n in lacking.items())
                           + f" but trains on none of it: all its labels lie in this fold's {config.block_size}-px "
                           "blocks, so every classifier misses those test pixels. Use a smaller BLOCK_SIZE or "
                           "fewer FOLDS.")

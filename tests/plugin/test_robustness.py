@@ -428,3 +428,31 @@ def test_reports_record_version_parameters_libraries_and_run_time(pretrained, cl
     for path in (pretrained["model"], classifier["model"]):
         meta = torch.load(path, weights_only=True)["metadata"]
         assert meta["plugin_version"] == version and meta["seconds"] > 0 and meta["versions"]["torch"]
+
+
+def test_evaluate_names_a_fold_that_tests_a_class_it_cannot_train_on(plugin, para, pretrained, tmp_path):
+    """One 'water' point lies in one spatial block: whichever fold tests it trains on no water.
+    The analyst is told in the log and in the report instead of reading a low score unexplained."""
+    import processing
+
+    class Log(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.warnings = []
+
+        def reportError(self, error, fatalError=False):  # noqa: N802 (QGIS API name)
+            super().reportError(error, fatalError)
+            self.warnings.append(error)
+
+    log = Log()
+    report = str(tmp_path / "evaluation.html")
+    processing.run("mmsiam:evaluate", dict(
+        both(para), LABELS=para["one_water"], CLASS_FIELD="class_id", PRETRAINED=pretrained["model"],
+        SPLIT="blocks", FOLDS=2, BLOCK_SIZE=39, TRAIN_RATIOS="1", EPOCHS=1, SEEDS="5",
+        OUTPUT_TABLE=str(tmp_path / "evaluation.csv"), OUTPUT_REPORT=report), feedback=log)
+    named = [w for w in log.warnings if "trains on none of it" in w]
+    assert len(named) == 1 and "(1 pixel)" in named[0] and "BLOCK_SIZE" in named[0], log.warnings
+    result = json.load(open(os.path.splitext(report)[0] + ".json", encoding="utf-8"))
+    assert [sum(f["classes"].values()) for f in result["untrained_folds"]] == [1]
+    html = open(report, encoding="utf-8").read()
+    assert "training part lacks" in html and "(1 test pixel)" in html
