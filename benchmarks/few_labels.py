@@ -70,11 +70,13 @@ DISPLAY = {"ens_lda": "**ensemble (default)**", "network": "network, pretrained 
            "network_random": "network, random init", "probe_z": "linear probe of z",
            "lda": "shrinkage LDA", "logistic": "logistic regression", "forest": "random forest",
            "ensemble": "ensemble, blend by inner CV (dropped)", "lda_ctx": "LDA + patch mean",
-           "lda_z16": "LDA + 16 PCs of z", "ens75_lda": "ensemble, network weight 0.75"}
+           "lda_z16": "LDA + 16 PCs of z", "ens75_lda": "ensemble, network weight 0.75",
+           "ens25_lda": "ensemble, network weight 0.25"}
 VARIANT_WORDS = {"steps": "≥ {} steps", "bnfrozen": "BatchNorm frozen (pretrained statistics)",
                  "prebn": "BatchNorm re-estimated on the scene, then frozen",
                  "adabn": "BatchNorm re-estimated on the scene after training",
-                 "balanced": "class-balanced loss", "lr": "lr {}", "random": "random init"}
+                 "balanced": "class-balanced loss", "lr": "lr {}", "random": "random init",
+                 "seed": "seed + {}"}
 
 
 def display(name):
@@ -137,6 +139,8 @@ def variant_overrides(variant):
             overrides["min_steps"] = int(token[5:])
         elif token.startswith("lr"):
             overrides["learning_rate"] = float(token[2:])
+        elif token.startswith("seed"):  # another initialisation and batch order: seed + N
+            overrides["seed_offset"] = int(token[4:])
         elif token.startswith("epochs"):
             overrides["epochs"] = int(token[6:])
         else:
@@ -249,8 +253,9 @@ def run(args):
                     [bands[idx], (z[idx] - path16["z_mean"]) @ path16["z_projection"].T], 1)
                 timed("forest_z16", lambda: RandomForestClassifier(300, n_jobs=2, random_state=args.seed + f)
                       .fit(feats(train), y[train]).predict(feats(test)))
-            def fit_network(init=ckpt, adabn=False, prebn=False, **overrides):
-                config = ClassifierConfig(**dict(dict(patch_size=patch, epochs=args.epochs, seed=args.seed + f,
+            def fit_network(init=ckpt, adabn=False, prebn=False, seed_offset=0, **overrides):
+                config = ClassifierConfig(**dict(dict(patch_size=patch, epochs=args.epochs,
+                                                      seed=args.seed + f + seed_offset,
                                                       classifier="network"), **overrides))
                 load = FusionClassifier.load_pretrained
                 if prebn:  # the pretrained BatchNorm statistics re-estimated for the fused input, then frozen
@@ -460,7 +465,8 @@ def main():
                         help="skip the z-component, calibrated and forest-on-z variants (faster)")
     parser.add_argument("--variants", default="",
                         help="network variants, comma-separated, tokens joined by '+': stepsN (at least N "
-                             "optimiser steps), bnfrozen, balanced, lrX, epochsN, random (e.g. steps600+bnfrozen)")
+                             "optimiser steps), bnfrozen, balanced, lrX, epochsN, seedN (seed + N), random "
+                             "(e.g. steps600+bnfrozen)")
     parser.add_argument("--no-default", action="store_true", help="skip the product's default classifier")
     parser.add_argument("--tag", default="", help="suffix of the CSV name, e.g. _ablations")
     parser.add_argument("--summary", nargs="*",

@@ -14,8 +14,10 @@ from ..io.inputs import GridOptions, PreparedInputs, prepare, prepare_like
 from ..io.labels import ClassInfo, LabelFeatures, rasterize_labels, require_plausible_classes
 from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, label_inputs
 from ..learn.finetune import ClassifierConfig, config_to_dict, predict_samples, stratified_split, train_classifier
+from ..learn.classic import CLASSIC_METHODS, CLASSIC_NAMES, classic_predictions
 from ..learn.metrics import accuracy_assessment
-from ..learn.spectral import spectral_description
+from ..learn.pretraining import patch_source
+from ..learn.spectral import pixel_spectra, spectral_description
 from ..output.atomic import check_output_folder
 from ..progress import Progress
 from .run_record import save_run
@@ -110,7 +112,11 @@ def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: Clas
         assessment = accuracy_assessment(codes[val_targets], codes[predicted], classes)
         progress.info(f"Validation on {len(val_rows)} held-out samples: overall accuracy "
                       f"{100 * assessment['overall_accuracy']:.1f} %, kappa {assessment['kappa']:.3f}.")
+        baselines = classic_baselines(arrays, samples.rows[train_idx], samples.cols[train_idx],
+                                      samples.class_index[train_idx], val_rows, val_cols, val_targets,
+                                      classes, config, progress)
     else:
+        baselines = None
         progress.warn("No accuracy is measured: every label trains (TRAIN_RATIO = 1 and no "
                       "VALIDATION layer), so the report has no accuracy figures.")
     metadata = {
@@ -132,10 +138,31 @@ def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: Clas
         "loss_history": [float(v) for v in result.loss_history],
         "train_accuracy_history": [float(v) for v in result.train_accuracy_history],
         "assessment": assessment,
+        "classic_baselines": baselines,
         "device_used": result.device,
     }
     return save_run(model_path, "classifier", result.model, metadata, started, report_path,
                     write_classifier_report, progress)
+
+
+def classic_baselines(source, rows, cols, targets, val_rows, val_cols, val_targets, classes: list,
+                      config: ClassifierConfig, progress: Progress) -> dict:
+    """The classic classifiers (:mod:`..learn.classic`) trained on the same pixels and scored on
+    the same validation pixels: {method: overall accuracy, mean IoU, kappa}."""
+    progress.check()
+    codes = np.array([c.code for c in classes])
+    source = patch_source(source, config.patch_size)  # the arrays themselves when the scene fits memory
+    train_bands = pixel_spectra(source, rows, cols, config.patch_size)
+    val_bands = pixel_spectra(source, val_rows, val_cols, config.patch_size)
+    predictions = classic_predictions(train_bands, targets, val_bands, len(classes), seed=config.seed)
+    baselines = {}
+    for method in CLASSIC_METHODS:
+        a = accuracy_assessment(codes[val_targets], codes[predictions[method]], classes)
+        baselines[method] = {key: a[key] for key in ("overall_accuracy", "mean_iou", "kappa")}
+    progress.info("Classic classifiers on each pixel's own bands, same training and validation "
+                  "pixels: " + ", ".join(f"{CLASSIC_NAMES[m]} {100 * v['overall_accuracy']:.1f} %"
+                                         for m, v in baselines.items()) + ".")
+    return baselines
 
 
 def _require_usable_samples(samples, features: LabelFeatures, prepared: PreparedInputs, what: str):
@@ -194,6 +221,8 @@ def write_classifier_report(path: str, metadata: dict):
                          "patch: with dense labels a random split is optimistic; prefer a separate, "
                          "spatially distinct validation layer.")
         accuracy_section(report, metadata["assessment"])
+        if metadata.get("classic_baselines"):
+            classic_section(report, metadata["assessment"], metadata["classic_baselines"])
     samples_section(report, metadata["samples"]["used_per_class"], metadata["samples"]["dropped"],
                     metadata["samples"]["empty_class_features"])
     report.heading("Training curves")
@@ -203,9 +232,31 @@ def write_classifier_report(path: str, metadata: dict):
     run_section(report, metadata["training"], metadata["seconds"], metadata["versions"])
     report.write(path)
     write_json(os.path.splitext(path)[0] + ".json", {
-        key: metadata[key] for key in ("assessment", "samples", "training", "initialisation",
-                                       "classes", "seconds", "versions", "loss_history")}
+        key: metadata.get(key) for key in ("assessment", "classic_baselines", "samples", "training",
+                                           "initialisation", "classes", "seconds", "versions", "loss_history")}
         | {"classifier": classifier_description(metadata["architecture"], metadata["initialisation"])})
+
+
+def classic_section(report, assessment: dict, baselines: dict):
+    """This classifier beside the classic ones on the same validation pixels, and a plain word
+    when one of them does better."""
+    def pct(value):
+        return "—" if value is None else f"{100 * value:.1f} %"
+
+    report.heading("The same validation pixels, classic classifiers")
+    rows = [["this classifier", pct(assessment["overall_accuracy"]), pct(assessment["mean_iou"])]]
+    rows += [[CLASSIC_NAMES[m], pct(v["overall_accuracy"]), pct(v["mean_iou"])] for m, v in baselines.items()]
+    report.table(["classifier", "OA", "mIoU"], rows, row_header=True)
+    best = max(baselines, key=lambda m: baselines[m]["overall_accuracy"])
+    lead = baselines[best]["overall_accuracy"] - assessment["overall_accuracy"]
+    advice = (" With these labels consider CLASSIFIER=linear (the same shrinkage LDA); one split is a "
+              "noisy measure, mmsiam:evaluate measures over folds and seeds." if best == "lda" and lead >= 0.02
+              else "")
+    report.paragraph(
+        "Each fitted on the same training pixels' own bands (every modality; standardised for the "
+        "linear ones), as QGIS's and EnMAP-Box's pixel classifiers do. "
+        + (f"The {CLASSIC_NAMES[best]} is {100 * lead:.1f} OA points ahead of this classifier here.{advice}"
+           if lead > 0 else "None is ahead of this classifier here."))
 
 
 def classifier_description(architecture: dict, initialisation: str) -> str:

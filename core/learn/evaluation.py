@@ -21,19 +21,18 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import maximum_filter
-from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedKFold
 
 from ..errors import InputError
 from ..io.labels import LabelSamples
 from ..progress import Progress
+from .classic import classic_predictions
 from .finetune import ClassifierConfig, predict_samples, train_classifier
 from .metrics import accuracy_assessment
 from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
 from .spectral import add_spectral_path, fit_spectral_path, pretrained_siamese, pretrained_z, spectral_logits
 
 METHODS = ("random", "pretrained", "ensemble", "linear_probe", "random_forest", "lda", "logistic")
-CLASSIC_METHODS = ("random_forest", "lda", "logistic")
 SPLITS = ("random", "blocks")
 
 
@@ -247,11 +246,8 @@ def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, 
         raise InputError("No pretrained weights for this modality subset.")
     predictions = {}
     bands = np.concatenate([a[:, rows, cols].T for a in arrays], axis=1)  # centre pixels' bands
-    forest = RandomForestClassifier(config.forest_trees, n_jobs=-1, random_state=config.seed + fold)
-    predictions["random_forest"] = forest.fit(bands[train], y[train]).predict(bands[test])
-    for model in ("lda", "logistic"):  # standardised bands, as an EnMAP-Box user would fit them
-        path = fit_spectral_path(bands[train], None, y[train], n_classes, model)
-        predictions[model] = spectral_logits(path, bands[test], None).argmax(1)
+    predictions.update(classic_predictions(bands[train], y[train], bands[test], n_classes,
+                                           config.forest_trees, config.seed + fold))
     classifier_config = ClassifierConfig(patch_size=config.patch_size, epochs=config.epochs,
                                          batch_size=config.batch_size, learning_rate=config.learning_rate,
                                          seed=config.seed + fold, device=config.device, classifier="network")

@@ -456,3 +456,23 @@ def test_evaluate_names_a_fold_that_tests_a_class_it_cannot_train_on(plugin, par
     assert [sum(f["classes"].values()) for f in result["untrained_folds"]] == [1]
     html = open(report, encoding="utf-8").read()
     assert "training part lacks" in html and "(1 test pixel)" in html
+
+
+def test_training_report_scores_the_classic_classifiers_on_the_same_validation_pixels(plugin, para, tmp_path):
+    """The analyst sees, in every training report, what a forest, a shrinkage LDA and a logistic
+    regression score on the same validation pixels. CLASSIFIER=linear is that same LDA, so its
+    accuracy must match the report's LDA row (up to one pixel of float32 rounding)."""
+    import processing
+
+    report = str(tmp_path / "linear.html")
+    processing.run("mmsiam:trainclassifier", dict(
+        both(para), LABELS=para["polygons"], CLASS_FIELD="class_id", CLASSIFIER="linear", TRAIN_RATIO=0.3,
+        **TINY, OUTPUT_MODEL=str(tmp_path / "linear.pt"), OUTPUT_REPORT=report))
+    result = json.load(open(os.path.splitext(report)[0] + ".json", encoding="utf-8"))
+    baselines, n = result["classic_baselines"], result["samples"]["validation"]
+    assert set(baselines) == {"random_forest", "lda", "logistic"} and n > 100
+    assert abs(baselines["lda"]["overall_accuracy"] - result["assessment"]["overall_accuracy"]) <= 1 / n + 1e-9
+    for scores in baselines.values():
+        assert 0.3 < scores["overall_accuracy"] <= 1 and 0 < scores["mean_iou"] <= 1
+    html = open(report, encoding="utf-8").read()
+    assert "The same validation pixels, classic classifiers" in html and "random forest" in html
