@@ -145,12 +145,19 @@ def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: Clas
                     write_classifier_report, progress)
 
 
+CLASSIC_MAX_TRAINING = 20000
+
+
 def classic_baselines(source, rows, cols, targets, val_rows, val_cols, val_targets, classes: list,
                       config: ClassifierConfig, progress: Progress) -> dict:
     """The classic classifiers (:mod:`..learn.classic`) trained on the same pixels and scored on
     the same validation pixels: {method: overall accuracy, mean IoU, kappa}."""
     progress.check()
     codes = np.array([c.code for c in classes])
+    if len(rows) > CLASSIC_MAX_TRAINING:  # a forest on 10⁵ polygon pixels would take minutes
+        pick = np.sort(np.random.default_rng(config.seed).choice(len(rows), CLASSIC_MAX_TRAINING, replace=False))
+        rows, cols, targets = rows[pick], cols[pick], targets[pick]
+        progress.info(f"The classic classifiers train on a random {CLASSIC_MAX_TRAINING:,} of the training pixels.")
     source = patch_source(source, config.patch_size)  # the arrays themselves when the scene fits memory
     train_bands = pixel_spectra(source, rows, cols, config.patch_size)
     val_bands = pixel_spectra(source, val_rows, val_cols, config.patch_size)

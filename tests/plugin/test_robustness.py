@@ -476,3 +476,32 @@ def test_training_report_scores_the_classic_classifiers_on_the_same_validation_p
         assert 0.3 < scores["overall_accuracy"] <= 1 and 0 < scores["mean_iou"] <= 1
     html = open(report, encoding="utf-8").read()
     assert "The same validation pixels, classic classifiers" in html and "random forest" in html
+
+
+def test_classic_classifiers_of_the_report_train_on_a_bounded_sample(plugin, para, tmp_path, monkeypatch):
+    """Polygons can give 10⁵ training pixels: the report's classic classifiers then train on a
+    random subset (bounded time and memory), and the log says so."""
+    import processing
+
+    from multimodal_siamese.core.jobs import classifier_run
+
+    monkeypatch.setattr(classifier_run, "CLASSIC_MAX_TRAINING", 50)
+
+    class Log(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.lines = []
+
+        def pushInfo(self, info):  # noqa: N802 (QGIS API name)
+            super().pushInfo(info)
+            self.lines.append(info)
+
+    log = Log()
+    report = str(tmp_path / "report.html")
+    processing.run("mmsiam:trainclassifier", dict(
+        both(para), LABELS=para["polygons"], CLASS_FIELD="class_id", TRAIN_RATIO=0.3, **TINY,
+        OUTPUT_MODEL=str(tmp_path / "model.pt"), OUTPUT_REPORT=report), feedback=log)
+    assert any("train on a random 50 of the training pixels" in line for line in log.lines), log.lines
+    result = json.load(open(os.path.splitext(report)[0] + ".json", encoding="utf-8"))
+    assert set(result["classic_baselines"]) == {"random_forest", "lda", "logistic"}
+    assert result["samples"]["training"] > 50
