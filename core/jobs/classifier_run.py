@@ -13,8 +13,8 @@ from ..io.gdal_memory import cache_mb_for, limited_block_cache
 from ..io.inputs import GridOptions, PreparedInputs, prepare, prepare_like
 from ..io.labels import ClassInfo, LabelFeatures, rasterize_labels, require_plausible_classes
 from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, label_inputs
-from ..learn.finetune import ClassifierConfig, config_to_dict, predict_samples, stratified_split, train_classifier
 from ..learn.classic import CLASSIC_METHODS, CLASSIC_NAMES, classic_predictions
+from ..learn.finetune import ClassifierConfig, config_to_dict, predict_samples, stratified_split, train_classifier
 from ..learn.metrics import accuracy_assessment
 from ..learn.pretraining import patch_source
 from ..learn.spectral import pixel_spectra, spectral_description
