@@ -8,30 +8,18 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedback, QgsProject
+from qgis.core import QgsApplication, QgsProcessingException, QgsProject
+
+from feedback_log import Log
 
 TINY = {"PRETRAIN_EPOCHS": 1, "PRETRAIN_SAMPLES_PER_EPOCH": 256, "EPOCHS": 3, "PATCH_SIZE": 5}
 CLASSES = ["Non-vegetation", "Shrub", "Tree"]
 
 
-class Recorder(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.percents, self.lines = [], []
-
-    def setProgress(self, value):  # noqa: N802 (QGIS API name)
-        self.percents.append(value)
-        super().setProgress(value)
-
-    def pushInfo(self, text):  # noqa: N802 (QGIS API name)
-        self.lines.append(text)
-        super().pushInfo(text)
-
-
 def test_map_from_labels_in_one_run_detects_the_class_field(plugin, tahoe, tmp_path):
     import processing
 
-    feedback = Recorder()
+    feedback = Log()
     out = {"OUTPUT": str(tmp_path / "map.tif"), "OUTPUT_CONFIDENCE": str(tmp_path / "confidence.tif"),
            "OUTPUT_REPORT": str(tmp_path / "accuracy.html"),
            "OUTPUT_PRETRAINED": str(tmp_path / "pretrained.pt"), "OUTPUT_MODEL": str(tmp_path / "classifier.pt")}
@@ -67,7 +55,7 @@ def test_reusing_a_pretrained_model_skips_pretraining_and_classify_defaults_to_t
         tahoe["rasters"], LABELS=tahoe["LABELS"], CLASS_FIELD="SPECIES", **TINY,
         OUTPUT=str(tmp_path / "a.tif"), OUTPUT_PRETRAINED=str(tmp_path / "pre.pt"),
         OUTPUT_MODEL=str(tmp_path / "a.pt")))
-    feedback = Recorder()
+    feedback = Log()
     second = processing.run("mmsiam:mapfromlabels", dict(
         tahoe["rasters"], LABELS=tahoe["LABELS"], PRETRAINED=first["OUTPUT_PRETRAINED"], **TINY,
         OUTPUT=str(tmp_path / "b.tif"), OUTPUT_MODEL=str(tmp_path / "b.pt")), feedback=feedback)
@@ -158,7 +146,7 @@ def test_run_and_load_results_styles_the_map_and_puts_the_confidence_below_it(pl
 def test_cancel_in_the_classifier_stage_leaves_no_map_and_no_classifier(plugin, tahoe, tmp_path):
     import processing
 
-    class CancelInStageTwo(Recorder):
+    class CancelInStageTwo(Log):
         def pushInfo(self, text):  # noqa: N802 (QGIS API name)
             super().pushInfo(text)
             if text.startswith("Stage 2"):

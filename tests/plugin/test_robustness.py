@@ -13,6 +13,7 @@ import torch
 from osgeo import gdal, ogr
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
+from feedback_log import Log
 from mmsiam_test_data import GAP_BLOCK, HOLE_BLOCK, NODATA, crafted_model_files, punch_gaps
 
 gdal.UseExceptions()
@@ -435,23 +436,14 @@ def test_evaluate_names_a_fold_that_tests_a_class_it_cannot_train_on(plugin, par
     The analyst is told in the log and in the report instead of reading a low score unexplained."""
     import processing
 
-    class Log(QgsProcessingFeedback):
-        def __init__(self):
-            super().__init__()
-            self.warnings = []
-
-        def reportError(self, error, fatalError=False):  # noqa: N802 (QGIS API name)
-            super().reportError(error, fatalError)
-            self.warnings.append(error)
-
     log = Log()
     report = str(tmp_path / "evaluation.html")
     processing.run("mmsiam:evaluate", dict(
         both(para), LABELS=para["one_water"], CLASS_FIELD="class_id", PRETRAINED=pretrained["model"],
         SPLIT="blocks", FOLDS=2, BLOCK_SIZE=39, TRAIN_RATIOS="1", EPOCHS=1, SEEDS="5",
         OUTPUT_TABLE=str(tmp_path / "evaluation.csv"), OUTPUT_REPORT=report), feedback=log)
-    named = [w for w in log.warnings if "trains on none of it" in w]
-    assert len(named) == 1 and "(1 pixel)" in named[0] and "BLOCK_SIZE" in named[0], log.warnings
+    named = [w for w in log.errors if "trains on none of it" in w]
+    assert len(named) == 1 and "(1 pixel)" in named[0] and "BLOCK_SIZE" in named[0], log.errors
     result = json.load(open(os.path.splitext(report)[0] + ".json", encoding="utf-8"))
     assert [sum(f["classes"].values()) for f in result["untrained_folds"]] == [1]
     html = open(report, encoding="utf-8").read()
@@ -486,15 +478,6 @@ def test_classic_classifiers_of_the_report_train_on_a_bounded_sample(plugin, par
     from multimodal_siamese.core.jobs import classifier_run
 
     monkeypatch.setattr(classifier_run, "CLASSIC_MAX_TRAINING", 50)
-
-    class Log(QgsProcessingFeedback):
-        def __init__(self):
-            super().__init__()
-            self.lines = []
-
-        def pushInfo(self, info):  # noqa: N802 (QGIS API name)
-            super().pushInfo(info)
-            self.lines.append(info)
 
     log = Log()
     report = str(tmp_path / "report.html")

@@ -8,25 +8,12 @@ import numpy as np
 import pytest
 import rasterio
 from osgeo import gdal, ogr, osr
-from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsVectorLayer
+from qgis.core import QgsProcessingException, QgsVectorLayer
 
+from feedback_log import Log
 from multimodal_siamese.core.io.raster import apply_affine
 
 gdal.UseExceptions()
-
-
-class Log(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.lines = []
-
-    def pushInfo(self, info):  # noqa: N802 (QGIS API name)
-        super().pushInfo(info)
-        self.lines.append(info)
-
-    def reportError(self, error, fatalError=False):  # noqa: N802 (QGIS API name)
-        super().reportError(error, fatalError)
-        self.lines.append(error)
 
 
 @pytest.fixture(scope="module")
