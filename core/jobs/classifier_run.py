@@ -16,7 +16,6 @@ from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, label_inputs
 from ..learn.classic import CLASSIC_METHODS, CLASSIC_NAMES, classic_predictions
 from ..learn.finetune import ClassifierConfig, config_to_dict, predict_samples, stratified_split, train_classifier
 from ..learn.metrics import accuracy_assessment
-from ..learn.pretraining import patch_source
 from ..learn.spectral import pixel_spectra, spectral_description
 from ..output.atomic import check_output_folder
 from ..progress import Progress
@@ -151,14 +150,14 @@ CLASSIC_MAX_TRAINING = 20000
 def classic_baselines(source, rows, cols, targets, val_rows, val_cols, val_targets, classes: list,
                       config: ClassifierConfig, progress: Progress) -> dict:
     """The classic classifiers (:mod:`..learn.classic`) trained on the same pixels and scored on
-    the same validation pixels: {method: overall accuracy, mean IoU, kappa}."""
+    the same validation pixels: {method: overall accuracy, mean IoU, kappa}. ``source``: what
+    :func:`..io.scene.label_inputs` gave (the arrays, or a bank of the labels' patches)."""
     progress.check()
     codes = np.array([c.code for c in classes])
     if len(rows) > CLASSIC_MAX_TRAINING:  # a forest on 10⁵ polygon pixels would take minutes
         pick = np.sort(np.random.default_rng(config.seed).choice(len(rows), CLASSIC_MAX_TRAINING, replace=False))
         rows, cols, targets = rows[pick], cols[pick], targets[pick]
         progress.info(f"The classic classifiers train on a random {CLASSIC_MAX_TRAINING:,} of the training pixels.")
-    source = patch_source(source, config.patch_size)  # the arrays themselves when the scene fits memory
     train_bands = pixel_spectra(source, rows, cols, config.patch_size)
     val_bands = pixel_spectra(source, val_rows, val_cols, config.patch_size)
     predictions = classic_predictions(train_bands, targets, val_bands, len(classes), seed=config.seed)

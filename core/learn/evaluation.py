@@ -30,7 +30,8 @@ from .classic import classic_predictions
 from .finetune import ClassifierConfig, predict_samples, train_classifier
 from .metrics import accuracy_assessment
 from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
-from .spectral import add_spectral_path, fit_spectral_path, pretrained_siamese, pretrained_z, spectral_logits
+from .spectral import (add_spectral_path, fit_spectral_path, pixel_spectra, pretrained_siamese, pretrained_z,
+                       spectral_logits)
 
 METHODS = ("random", "pretrained", "ensemble", "linear_probe", "random_forest", "lda", "logistic")
 SPLITS = ("random", "blocks")
@@ -118,19 +119,18 @@ def block_folds(rows: np.ndarray, cols: np.ndarray, folds: int, block_size: int,
         raise InputError(f"The labels cover only {len(blocks)} spatial blocks of {block_size} px, fewer "
                          f"than FOLDS ({folds}). Use a smaller BLOCK_SIZE or fewer folds.")
     rng = np.random.default_rng(seed)
-    best, best_missing = None, None
+    best = None  # (test samples of untrained classes, folds)
     for _ in range(max(1, tries) if class_index is not None else 1):
         fold_of_block = dict(zip(rng.permutation(blocks), np.arange(len(blocks)) % folds))
         fold_of_sample = np.array([fold_of_block[b] for b in block_id])
         result = _split_blocks(rows, cols, fold_of_sample, folds, patch_size, shape)
-        if class_index is None:
-            return result
-        missing = sum(sum(lacking.values()) for lacking in unlearnable_test_samples(result, class_index))
-        if best is None or missing < best_missing:
-            best, best_missing = result, missing
+        missing = 0 if class_index is None else sum(
+            sum(lacking.values()) for lacking in unlearnable_test_samples(result, class_index))
+        if best is None or missing < best[0]:
+            best = (missing, result)
         if missing == 0:
             break
-    return best
+    return best[1]
 
 
 def _split_blocks(rows, cols, fold_of_sample, folds, patch_size, shape) -> list:
@@ -245,7 +245,7 @@ def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, 
     if state is None:
         raise InputError("No pretrained weights for this modality subset.")
     predictions = {}
-    bands = np.concatenate([a[:, rows, cols].T for a in arrays], axis=1)  # centre pixels' bands
+    bands = pixel_spectra(arrays, rows, cols, config.patch_size)  # centre pixels' bands
     predictions.update(classic_predictions(bands[train], y[train], bands[test], n_classes,
                                            config.forest_trees, config.seed + fold))
     classifier_config = ClassifierConfig(patch_size=config.patch_size, epochs=config.epochs,

@@ -26,7 +26,14 @@ ABSENT_CLASS_BIAS = -30.0  # a class without training samples is never predicted
 def pixel_spectra(source, rows: np.ndarray, cols: np.ndarray, patch_size: int, context: bool = False,
                   batch_size: int = 2048) -> np.ndarray:
     """The centre pixel's bands of every modality, concatenated: (N, B); with ``context`` also
-    the patch's mean spectrum: (N, 2B) (an exact P×P average, so dense maps stay exact)."""
+    the patch's mean spectrum: (N, 2B) (an exact P×P average, so dense maps stay exact).
+
+    ``source``: a patch source (``.batch``), or, without ``context``, the normalised arrays
+    themselves (list of (bands, H, W)), whose centre bands are read in place: no padded copy."""
+    if not hasattr(source, "batch"):
+        if context:
+            raise ValueError("the patch's mean spectrum needs a patch source, not plain arrays")
+        return np.concatenate([a[:, rows, cols].T for a in source], 1)
     h = patch_size // 2
     out = []
     for start in range(0, len(rows), batch_size):

@@ -84,6 +84,8 @@ def test_ensemble_holds_the_trained_network_and_the_lda_in_one_module(tmp_path):
     predicted, probabilities = finetune.predict_samples(model, arrays, rows, cols)
     assert (predicted == y).mean() > 0.9  # the LDA sees the class band directly
     _, network_p = finetune.predict_samples(network, arrays, rows, cols)
+    # the centre bands read from the arrays in place equal those of the padded patch source
+    assert np.array_equal(spectral.pixel_spectra(arrays, rows, cols, 5), spectral.pixel_spectra(source, rows, cols, 5))
     lda = spectral.fit_spectral_path(spectral.pixel_spectra(source, rows, cols, 5), None, y, 3)
     lda_p = torch.softmax(torch.as_tensor(spectral.spectral_logits(
         lda, spectral.pixel_spectra(source, rows, cols, 5), None)), 1).numpy()
