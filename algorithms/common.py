@@ -54,6 +54,12 @@ RESAMPLING = "RESAMPLING"
 SEED = "SEED"
 DEVICE = "DEVICE"
 MEMORY_MB = "MEMORY_MB"
+NETWORKS = "NETWORKS"
+DEFAULT_NETWORKS = 3  # core.learn.finetune.DEFAULT_NETWORKS (not imported here: it loads torch)
+NETWORKS_HELP = (
+    "Networks: the ensemble averages this many trainings of the network from different seeds "
+    f"({DEFAULT_NETWORKS}); with few labels one training can be off by several points, the average "
+    "much less. Each one adds to training and classification time; 1 is fastest.")
 TRAINING_MEMORY_HELP = (
     "Memory budget: a scene whose bands need more than this is never read whole; pretraining "
     "then draws a pool of random tiles each epoch and the classifier reads only the labels' "
@@ -192,6 +198,11 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
             defaultValue=42, minValue=0))
         self.add_advanced(QgsProcessingParameterEnum(
             DEVICE, "Device", options=DEVICE_CHOICES, defaultValue="auto", usesStaticStrings=True))
+
+    def add_networks(self):
+        self.add_advanced(QgsProcessingParameterNumber(
+            NETWORKS, "Networks in the ensemble (trained from different seeds)", INTEGER,
+            defaultValue=DEFAULT_NETWORKS, minValue=1, maxValue=10))
 
     def add_training_memory(self):
         self.add_advanced(QgsProcessingParameterNumber(

@@ -10,6 +10,8 @@ from qgis.core import (
 
 from .compat import INTEGER
 from .common import (
+    NETWORKS,
+    NETWORKS_HELP,
     FeedbackProgress,
     MmsiamAlgorithm,
     require_dependencies,
@@ -54,6 +56,7 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             "Folds: how many times the labels are split into training and test parts (5).\n"
             "Training ratios: the shares of each training part to train on, comma-separated.\n"
             "Classifier epochs: how long each classifier learns.\n"
+            f"{NETWORKS_HELP}\n"
             "Split: blocks (default) puts whole square blocks of the map into the test part, so that "
             "no training pixel sits next to a test pixel; random splits pixel by pixel, as in the "
             "paper, which flatters every method when labels are dense.\n"
@@ -89,6 +92,7 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             TRAIN_RATIOS, "Training ratios (comma-separated)", defaultValue="0.05,0.1,0.2,0.4,1.0"))
         self.addParameter(QgsProcessingParameterNumber(
             EPOCHS, "Classifier epochs", INTEGER, defaultValue=60, minValue=1))
+        self.add_networks()
         self.addParameter(QgsProcessingParameterEnum(
             SPLIT, "Split", options=["random", "blocks"], defaultValue="blocks", usesStaticStrings=True))
         self.add_advanced(QgsProcessingParameterNumber(
@@ -133,6 +137,7 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
                 split=self.parameterAsEnumString(parameters, SPLIT, context) or "blocks",
                 block_size=self.parameterAsInt(parameters, BLOCK_SIZE, context),
                 epochs=self.parameterAsInt(parameters, EPOCHS, context), seed=seed, device=device,
+                networks=self.parameterAsInt(parameters, NETWORKS, context),
                 seeds=parse_seeds(self.parameterAsString(parameters, SEEDS, context) or ""))
             pretrain_config = PretrainConfig(
                 epochs=self.parameterAsInt(parameters, PRETRAIN_EPOCHS, context),

@@ -13,6 +13,8 @@ from qgis.core import (
 from .compat import INTEGER
 from .common import (
     MEMORY_MB,
+    NETWORKS,
+    NETWORKS_HELP,
     FeedbackProgress,
     LabelledAlgorithm,
     remember_model,
@@ -66,6 +68,7 @@ class MapFromLabelsAlgorithm(LabelledAlgorithm):
             "Validation labels: separate labels for the report's accuracy figures instead.\n"
             "Pretraining epochs, Classifier epochs: how long each stage learns; fewer is faster, "
             "more is usually more accurate.\n"
+            f"{NETWORKS_HELP}\n"
             "Land-cover map: a GeoTIFF of class codes with the class names and colours. Confidence: "
             "the probability of the chosen class (0–1), if you want it.\n\n"
             "Method: a multimodal Siamese network learns features that agree across sensors without "
@@ -84,6 +87,7 @@ class MapFromLabelsAlgorithm(LabelledAlgorithm):
             EPOCHS, "Classifier epochs", INTEGER, defaultValue=60, minValue=1))
         self.add_advanced(QgsProcessingParameterNumber(
             PATCH_SIZE, "Patch size (odd, pixels)", INTEGER, defaultValue=5, minValue=3, maxValue=63))
+        self.add_networks()
         self.add_advanced(QgsProcessingParameterNumber(
             PRETRAIN_SAMPLES_PER_EPOCH, "Pretraining samples per epoch", INTEGER,
             defaultValue=8192, minValue=2))
@@ -128,7 +132,7 @@ class MapFromLabelsAlgorithm(LabelledAlgorithm):
             seed=seed, device=device)
         classifier_config = ClassifierConfig(
             patch_size=patch_size, epochs=self.parameterAsInt(parameters, EPOCHS, context),
-            seed=seed, device=device)
+            networks=self.parameterAsInt(parameters, NETWORKS, context), seed=seed, device=device)
         training = self.training_labels(parameters, context, feedback)
         progress = FeedbackProgress(feedback)
         stages = STAGES_REUSING if reuse else STAGES_WITH_PRETRAINING

@@ -11,6 +11,8 @@ from qgis.core import (
 from .compat import DOUBLE, INTEGER
 from .common import (
     MEMORY_MB,
+    NETWORKS,
+    NETWORKS_HELP,
     TRAINING_MEMORY_HELP,
     FeedbackProgress,
     LabelledAlgorithm,
@@ -57,7 +59,8 @@ class TrainClassifierAlgorithm(LabelledAlgorithm):
             "Pretrained model: recommended when labels are few; empty starts from random weights.\n"
             "Classifier: ensemble (default) averages the network with a linear model on each "
             "pixel's own band values, which is steadier with few labels; network is the paper's "
-            "classifier alone; linear the linear model alone.\n"
+            "classifier alone (one network); linear the linear model alone.\n"
+            f"{NETWORKS_HELP}\n"
             "Train ratio: share of each class's labels used to train; the rest measures the "
             "accuracy (1 trains on all and gives no accuracy). Labels close together make this "
             "measure optimistic.\n"
@@ -85,6 +88,7 @@ class TrainClassifierAlgorithm(LabelledAlgorithm):
         self.addParameter(QgsProcessingParameterEnum(
             CLASSIFIER, "Classifier", options=CLASSIFIER_CHOICES, defaultValue=CLASSIFIER_CHOICES[0],
             usesStaticStrings=True))
+        self.add_networks()
         self.add_advanced(QgsProcessingParameterNumber(
             PATCH_SIZE, "Patch size (odd; from scratch only)", INTEGER,
             defaultValue=5, minValue=3, maxValue=63))
@@ -116,7 +120,7 @@ class TrainClassifierAlgorithm(LabelledAlgorithm):
             epochs=self.parameterAsInt(parameters, EPOCHS, context),
             batch_size=self.parameterAsInt(parameters, BATCH_SIZE, context),
             learning_rate=self.parameterAsDouble(parameters, LEARNING_RATE, context),
-            seed=seed, device=device,
+            seed=seed, device=device, networks=self.parameterAsInt(parameters, NETWORKS, context),
             classifier=self.parameterAsEnumString(parameters, CLASSIFIER, context) or CLASSIFIER_CHOICES[0])
         pretrained_path = self.parameterAsFile(parameters, PRETRAINED, context) or None
         model_path = self.parameterAsFileOutput(parameters, OUTPUT_MODEL, context)

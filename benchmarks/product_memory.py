@@ -8,8 +8,9 @@ cache meets as many distinct blocks as in a real scene), and the same random cla
 (patch 13) as performance.py.
 
     nice -n 10 .venv/bin/python benchmarks/product_memory.py generate 1024 2048 4096   # disk only
-    .venv/bin/python benchmarks/product_memory.py model
-    flock /tmp/mmsiam-cpu.lock .venv/bin/python benchmarks/product_memory.py measure 1024 [--memory-mb 1024]
+    .venv/bin/python benchmarks/product_memory.py model [--networks N]
+    flock /tmp/mmsiam-cpu.lock .venv/bin/python benchmarks/product_memory.py measure 1024 [--memory-mb 1024] \
+        [--model classifier_ensemble3.pt]
     .venv/bin/python benchmarks/product_memory.py report
 
 Scenes, model and measurements go to benchmarks/out/product_memory/ (4096² takes 8 GB of disk).
@@ -50,12 +51,27 @@ def generate(size: int):
         print(path, os.path.getsize(path) // 2**20, "MB")
 
 
-def make_model() -> str:
-    """performance.py's random classifier, saved as mmsiam:trainclassifier would (three slots)."""
+def make_model(networks: int = 0) -> str:
+    """performance.py's random classifier, saved as mmsiam:trainclassifier would (three slots).
+    ``networks`` > 0: the default 'ensemble' instead, that many random networks beside a random
+    spectral path (the file ``classifier_ensemble<N>.pt``)."""
+    import torch
+
     from multimodal_siamese.models.checkpoint import save_checkpoint
+    from multimodal_siamese.models.network import SpectralFusionClassifier
     from performance import BANDS, CLASSES, classifier
 
     model = classifier()
+    name = "classifier.pt"
+    if networks:
+        torch.manual_seed(0)
+        model = SpectralFusionClassifier(**model.architecture(), networks=networks).eval()
+        gen = torch.Generator().manual_seed(1)
+        model.set_spectral_path({"band_mean": torch.zeros(sum(BANDS)), "band_scale": torch.ones(sum(BANDS)),
+                                 "z_mean": torch.zeros(0), "z_projection": torch.zeros(0, 0),
+                                 "weight": torch.randn(len(CLASSES), sum(BANDS), generator=gen) * 1e-3,
+                                 "bias": torch.zeros(len(CLASSES))})
+        name = f"classifier_ensemble{networks}.pt"
     metadata = {
         "architecture": model.architecture(),
         "classes": [c.to_dict() for c in CLASSES],
@@ -64,17 +80,17 @@ def make_model() -> str:
                         "dropped_bands": [], "normalisation": {"center": [1500.0] * b, "scale": [800.0] * b}}
                        for slot, b in zip(SLOTS, BANDS)],
     }
-    path = os.path.join(OUT, "classifier.pt")
+    path = os.path.join(OUT, name)
     os.makedirs(OUT, exist_ok=True)
     save_checkpoint(path, "classifier", model.state_dict(), metadata)
     return path
 
 
-def measure(size: int, memory_mb: int, label: str) -> dict:
+def measure(size: int, memory_mb: int, label: str, model: str = "classifier.pt") -> dict:
     output = os.path.join(OUT, f"map_{size}.tif")
     args = ["/usr/bin/time", "-v", os.path.join(ROOT, "scripts", "qgis_process"), "run", "mmsiam:classify", "--"]
     args += [f"{slot}={path}" for slot, path in zip(SLOTS, scene_paths(size))]
-    args += [f"MODEL={os.path.join(OUT, 'classifier.pt')}", f"OUTPUT={output}", f"MEMORY_MB={memory_mb}"]
+    args += [f"MODEL={os.path.join(OUT, model)}", f"OUTPUT={output}", f"MEMORY_MB={memory_mb}"]
     started = time.perf_counter()
     done = subprocess.run(args, capture_output=True, text=True)
     seconds = time.perf_counter() - started
@@ -82,7 +98,7 @@ def measure(size: int, memory_mb: int, label: str) -> dict:
         sys.exit(done.stdout[-3000:] + done.stderr[-3000:])
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
     block = re.search(r"blocks of up to (\d+)", done.stdout + done.stderr)
-    result = {"label": label, "size": size, "memory_mb": memory_mb, "peak_rss_mb": round(rss_kb / 1024),
+    result = {"label": label, "model": model, "size": size, "memory_mb": memory_mb, "peak_rss_mb": round(rss_kb / 1024),
               "seconds": round(seconds, 1), "block": int(block.group(1)) if block else None,
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "command": " ".join(args[2:]).replace(ROOT + "/", "")}
@@ -93,11 +109,11 @@ def measure(size: int, memory_mb: int, label: str) -> dict:
 
 def report():
     rows = [json.loads(line) for line in open(RESULTS, encoding="utf-8")]
-    print("| code | raster | MEMORY_MB | seconds | block | peak RSS (qgis_process) |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| code | model | raster | MEMORY_MB | seconds | block | peak RSS (qgis_process) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['label']} | {r['size']}² | {r['memory_mb']} | {r['seconds']} | {r['block']} px | "
-              f"{r['peak_rss_mb']} MB |")
+        print(f"| {r['label']} | {r.get('model', 'classifier.pt')} | {r['size']}² | {r['memory_mb']} | "
+              f"{r['seconds']} | {r['block']} px | {r['peak_rss_mb']} MB |")
 
 
 def main():
@@ -106,15 +122,17 @@ def main():
     parser.add_argument("sizes", type=int, nargs="*", default=[])
     parser.add_argument("--memory-mb", type=int, default=1024)
     parser.add_argument("--label", default="this commit", help="what code is measured (for the table)")
+    parser.add_argument("--networks", type=int, default=0, help="model: the ensemble with N networks")
+    parser.add_argument("--model", default="classifier.pt", help="measure: which model file of out/product_memory")
     args = parser.parse_args()
     if args.action == "generate":
         for size in args.sizes:
             generate(size)
     elif args.action == "model":
-        print(make_model())
+        print(make_model(args.networks))
     elif args.action == "measure":
         for size in args.sizes:
-            print(json.dumps(measure(size, args.memory_mb, args.label)))
+            print(json.dumps(measure(size, args.memory_mb, args.label, args.model)))
     else:
         report()
 

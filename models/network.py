@@ -388,6 +388,11 @@ class SpectralFusionClassifier(FusionClassifier):
     ``classifier``: ``'ensemble'`` → ``log(w softmax(g) + (1 - w) softmax(linear))`` with
     ``w = network_weight``; ``'linear'`` → the spectral path alone (g is not run).
 
+    ``networks``: how many fine-tunings of g (from different seeds) the ensemble holds; their
+    softmax probabilities are averaged into ``softmax(g)`` above. The first is this module's own
+    projections, encoder and linear layer (what ``mmsiam:embed`` reads); the others are
+    ``members``, each a whole :class:`FusionClassifier`.
+
     Centre pixel and patch mean are one valid P×P convolution of the inputs; principal
     components and linear model are 1×1 convolutions of maps that are themselves receptive-field
     exact. So the dense forms equal the per-patch one at every pixel, as for
@@ -395,12 +400,12 @@ class SpectralFusionClassifier(FusionClassifier):
     """
 
     _ARCH_KEYS = FusionClassifier._ARCH_KEYS + ("classifier", "band_context", "z_components",
-                                                "network_weight")
+                                                "network_weight", "networks")
     CLASSIFIERS = ("ensemble", "linear")
 
     def __init__(self, band_counts, patch_size, n_classes, proj_channels=16, dim=2048,
                  widths=None, expand_ratio=4, classifier="ensemble", band_context=False,
-                 z_components=0, network_weight=0.5):
+                 z_components=0, network_weight=0.5, networks=1):
         super().__init__(band_counts, patch_size, n_classes, proj_channels, dim, widths,
                          expand_ratio)
         if classifier not in self.CLASSIFIERS:
@@ -409,6 +414,9 @@ class SpectralFusionClassifier(FusionClassifier):
             raise ValueError(f"z_components must be an integer >= 0, got {z_components!r}")
         if not 0 <= float(network_weight) <= 1:
             raise ValueError(f"network_weight must be in [0, 1], got {network_weight!r}")
+        if isinstance(networks, bool) or int(networks) != networks or networks < 1:
+            raise ValueError(f"networks must be an integer >= 1, got {networks!r}")
+        self.members = nn.ModuleList(FusionClassifier(**self.architecture()) for _ in range(int(networks) - 1))
         band_counts, k = self._arch["band_counts"], int(z_components)
         if k:
             self.frozen_projections = nn.ModuleList(ProjectionConv(b, proj_channels) for b in band_counts)
@@ -423,7 +431,7 @@ class SpectralFusionClassifier(FusionClassifier):
         self.register_buffer("z_projection", torch.zeros(k, n_z))
         self.spectral = nn.Linear(n_bands + k, self._arch["n_classes"])
         self._arch.update(classifier=classifier, band_context=bool(band_context), z_components=k,
-                          network_weight=float(network_weight))
+                          network_weight=float(network_weight), networks=int(networks))
 
     def train(self, mode=True):
         """The frozen pretrained copy always uses its BatchNorm running statistics."""
@@ -477,27 +485,35 @@ class SpectralFusionClassifier(FusionClassifier):
                  F.log_softmax(spectral_logits, 1) + math.log(max(1 - w, 1e-12))]
         return torch.logsumexp(torch.stack(parts), 0)
 
-    def _network(self, run):
-        return None if self._arch["classifier"] == "linear" else run()
+    def _network(self, own, member):
+        """Logits of g: ``own()`` for this module's own g, ``member(i, module)`` for each further
+        fine-tuning; with several, the log of their mean softmax probabilities. None for 'linear'."""
+        if self._arch["classifier"] == "linear":
+            return None
+        logits = [own()] + [member(i, m) for i, m in enumerate(self.members)]
+        if len(logits) == 1:
+            return logits[0]
+        return torch.logsumexp(torch.stack([F.log_softmax(l, 1) for l in logits]), 0) - math.log(len(logits))
 
     def forward(self, inputs):
         """Per-patch logits: inputs ``(N, C_k, P, P)`` -> ``(N, n_classes)``."""
         spectral = _flatten_1x1(self.spectral_dense(inputs))
-        return self.combine(self._network(lambda: super(SpectralFusionClassifier, self).forward(inputs)),
-                            spectral)
+        return self.combine(self._network(lambda: super(SpectralFusionClassifier, self).forward(inputs),
+                                          lambda i, m: m(inputs)), spectral)
 
     def forward_dense(self, inputs):
         spectral = self.spectral_dense(inputs)
-        return self.combine(self._network(lambda: super(SpectralFusionClassifier, self).forward_dense(inputs)),
-                            spectral)
+        return self.combine(self._network(lambda: super(SpectralFusionClassifier, self).forward_dense(inputs),
+                                          lambda i, m: m.forward_dense(inputs)), spectral)
 
     @torch.no_grad()
     def folded_head(self):
-        """The network's folded head, and the spectral path folded onto the frozen encoder's
-        last block (per modality) and one P×P convolution of the inputs (centre tap, plus the
-        patch mean spread over every tap): ``(network, (block weights, input kernel, bias))``.
-        In float64, then float32 like :meth:`FusionClassifier.folded_head`."""
-        network = self._network(super().folded_head)
+        """The networks' folded heads (a list, one per fine-tuning), and the spectral path folded
+        onto the frozen encoder's last block (per modality) and one P×P convolution of the inputs
+        (centre tap, plus the patch mean spread over every tap): ``(networks, (block weights,
+        input kernel, bias))``. In float64, then float32 like :meth:`FusionClassifier.folded_head`."""
+        network = None if self._arch["classifier"] == "linear" else (
+            [super().folded_head()] + [member.folded_head() for member in self.members])
         k, n_bands = self._arch["z_components"], self.band_mean.numel()
         p, b = self._arch["patch_size"], sum(self._arch["band_counts"])
         w = self.spectral.weight.double()
@@ -524,6 +540,8 @@ class SpectralFusionClassifier(FusionClassifier):
 
     def inference_copy(self):
         fast = super().inference_copy()
+        for i, member in enumerate(fast.members):
+            fast.members[i] = member.inference_copy()
         if self._arch["z_components"]:
             for k, projection in enumerate(fast.frozen_projections):
                 fast.frozen_projections[k] = _fuse_conv_bn(projection)
@@ -535,11 +553,16 @@ class SpectralFusionClassifier(FusionClassifier):
         if self.training:
             raise RuntimeError("forward_dense_folded needs eval mode (BatchNorm running statistics)")
         network, (block_weights, kernel, bias) = folded if folded is not None else self.folded_head()
-        spectral = F.conv2d(torch.cat(inputs, 1), kernel, bias)
+        if self._arch["band_context"]:
+            spectral = F.conv2d(torch.cat(inputs, 1), kernel, bias)
+        else:  # only the centre tap is non-zero: a 1×1 convolution of the centre pixels (P² times less work)
+            h = self._arch["patch_size"] // 2
+            spectral = F.conv2d(self._centre(inputs), kernel[:, :, h:h + 1, h:h + 1], bias)
         for p, x, w in zip(self.frozen_projections if block_weights else (), inputs, block_weights):
             spectral = spectral + F.conv2d(self.frozen_encoder.blocks(p(x)), w)
-        return self.combine(self._network(lambda: super(SpectralFusionClassifier, self).forward_dense_folded(
-            inputs, network)), spectral)
+        return self.combine(self._network(
+            lambda: super(SpectralFusionClassifier, self).forward_dense_folded(inputs, network[0]),
+            lambda i, m: m.forward_dense_folded(inputs, network[1 + i])), spectral)
 
 
 def classifier_from_architecture(architecture):

@@ -232,6 +232,8 @@ def write_classifier_report(path: str, metadata: dict):
     samples_section(report, metadata["samples"]["used_per_class"], metadata["samples"]["dropped"],
                     metadata["samples"]["empty_class_features"])
     report.heading("Training curves")
+    if metadata["architecture"].get("networks", 1) > 1:
+        report.paragraph(f"Each epoch's mean over the {metadata['architecture']['networks']} networks.")
     report.image_png(line_plot_png({"loss": metadata["loss_history"],
                                     "train accuracy": metadata["train_accuracy_history"]},
                                    "Training", "epoch", "value"), "training curves")
@@ -274,6 +276,10 @@ def classifier_description(architecture: dict, initialisation: str) -> str:
     linear = spectral_description(architecture)
     if kind == "linear":
         return linear
+    networks = architecture.get("networks", 1)
+    if networks > 1:
+        network = (f"{networks} trainings from different seeds of {network} (their probabilities "
+                   "averaged)")
     return f"the mean of the class probabilities of {network} and of {linear}"
 
 

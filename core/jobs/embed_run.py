@@ -3,7 +3,7 @@
 Which z:
 
 * a classifier checkpoint: ``z = f(Σ_k P_k(x_k))``, the early-fusion input of its linear layer
-  (exactly what the classifier sees);
+  (exactly what the classifier sees; of an ensemble of several networks, the first's);
 * a pretraining checkpoint: the mean over modalities of ``z_k = f(P_k(x_k))``. Pretraining pulls
   the z_k of one pixel together, so their mean is the scene's shared description; with one
   modality it is simply that modality's z.

@@ -2,7 +2,8 @@
 
 For every seed × fold × training ratio (× modality subset): the fusion network of eq. (3) from
 random weights and from pretrained weights, the default 'ensemble' classifier (the pretrained
-network averaged with a spectral linear path, :mod:`.spectral`), the linear probe of the
+network and its fine-tunings from further seeds, averaged with a spectral linear path,
+:mod:`.spectral`), the linear probe of the
 pretrained z (logistic regression on it: the usual figure of a self-supervised representation),
 and three classic classifiers on the centre pixel's standardised bands: a random forest (the
 classic QGIS workflow), a shrinkage LDA and a logistic regression (a few clicks in EnMAP-Box).
@@ -17,7 +18,7 @@ classic QGIS workflow), a shrinkage LDA and a logistic regression (a few clicks 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.ndimage import maximum_filter
@@ -27,7 +28,7 @@ from ..errors import InputError
 from ..io.labels import LabelSamples
 from ..progress import Progress
 from .classic import classic_predictions
-from .finetune import ClassifierConfig, predict_samples, train_classifier
+from .finetune import DEFAULT_NETWORKS, ClassifierConfig, predict_samples, train_classifier
 from .metrics import accuracy_assessment
 from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
 from .spectral import (add_spectral_path, fit_spectral_path, pixel_spectra, pretrained_siamese, pretrained_z,
@@ -48,6 +49,7 @@ class EvaluationConfig:
     batch_size: int = 64
     learning_rate: float = 0.0    # 0 = the classifier's automatic rates
     forest_trees: int = 300
+    networks: int = DEFAULT_NETWORKS  # the default classifier's fine-tunings of g
     seed: int = 42
     device: str = "cpu"
     seeds: tuple = ()             # several seeds: the whole protocol once per seed; () = (seed,)
@@ -262,10 +264,15 @@ def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, 
                        for i in (train, test))
     probe = fit_spectral_path(z_train, None, y[train], n_classes, "logistic")
     predictions["linear_probe"] = spectral_logits(probe, z_test, None).argmax(1)
-    # the default classifier, as mmsiam:trainclassifier builds it: the same pretrained network
-    # beside the spectral linear path
+    # the default classifier, as mmsiam:trainclassifier builds it: the same pretrained network and
+    # its fine-tunings from the further seeds, beside the spectral linear path
+    members = []
+    for seed in replace(classifier_config, classifier="ensemble", networks=config.networks).network_seeds()[1:]:
+        progress.check()
+        members.append(train_classifier(source, rows[train], cols[train], y[train], n_classes,
+                                        replace(classifier_config, seed=seed), state, architecture).model.cpu())
     ensemble = add_spectral_path(result.model.cpu(), source, rows[train], cols[train], y[train], "ensemble",
-                                 state, architecture)
+                                 state, architecture, members=members)
     predictions["ensemble"], _ = predict_samples(ensemble, source, rows[test], cols[test])
     return predictions
 

@@ -33,6 +33,14 @@ SCRATCH_LEARNING_RATE = 5e-4
 CLASSIFIERS = ("network", "ensemble", "linear")
 DEFAULT_CLASSIFIER = "ensemble"
 
+# The 'ensemble' averages the probabilities of this many fine-tunings of g (seeds SEED, SEED + 1000,
+# ...) before the spectral path joins. With few labels one fine-tuning's accuracy swings by several
+# points from seed to seed; three of them averaged had fewer bad runs on every scene of
+# benchmarks/results/few_labels.md ("Three fine-tunings"), for three times the network's share of
+# training and classification time.
+DEFAULT_NETWORKS = 3
+MEMBER_SEED_STEP = 1000
+
 
 @dataclass
 class ClassifierConfig:
@@ -54,6 +62,7 @@ class ClassifierConfig:
     class_balanced: bool = False
     freeze_batchnorm: bool = False
     min_steps: int = 0
+    networks: int = DEFAULT_NETWORKS  # fine-tunings of g in the 'ensemble' (one for 'network')
 
     def validate(self):
         check_training_settings(self.patch_size, self.epochs, self.batch_size)
@@ -63,6 +72,14 @@ class ClassifierConfig:
             raise InputError("The minimum number of optimiser steps (min_steps) must be 0 or greater.")
         if self.classifier not in CLASSIFIERS:
             raise InputError(f"CLASSIFIER must be one of {', '.join(CLASSIFIERS)}.")
+        if isinstance(self.networks, bool) or int(self.networks) != self.networks or self.networks < 1:
+            raise InputError(f"NETWORKS must be a whole number of at least 1, not {self.networks!r}.")
+
+    def network_seeds(self) -> list:
+        """The seed of each fine-tuning of g: none for 'linear', one for 'network', ``networks``
+        for the 'ensemble'."""
+        count = {"linear": 0, "network": 1}.get(self.classifier, int(self.networks))
+        return [self.seed + MEMBER_SEED_STEP * i for i in range(count)]
 
     def effective_epochs(self, n_samples: int) -> int:
         """``epochs``, raised so that training takes at least ``min_steps`` optimiser steps."""
@@ -118,40 +135,92 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
                          "needed. Check that the labels fall on valid pixels of every modality.")
     progress = progress or Progress()
     device = resolve_device(config.device)
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
     arch = dict(architecture or {})
     arch.pop("pred_hidden", None)
     source = patch_source(arrays, config.patch_size)
     arch.update(band_counts=source.band_counts, patch_size=config.patch_size, n_classes=n_classes)
+    lr = config.effective_learning_rate(pretrained_state is not None)
+    n = len(rows)
+    steps_per_epoch = math.ceil(n / min(config.batch_size, n))
+    epochs = config.effective_epochs(n)
+    seeds = config.network_seeds()
+    result = ClassifierResult(model=None, learning_rate=lr, device=device)
+    clock = EtaClock()
+    progress.info(f"Training the fusion classifier on {n} samples, {n_classes} classes, "
+                  f"{'pretrained' if pretrained_state is not None else 'random'} encoder, "
+                  f"learning rate {lr:g}, {epochs} epochs of {steps_per_epoch} steps, device {device}"
+                  + (f"; {len(seeds)} networks from seeds {', '.join(map(str, seeds))}, their "
+                     "probabilities averaged." if len(seeds) > 1 else "."))
+    steps = _StepCounter(progress, clock, steps_per_epoch * epochs * len(seeds))
+    networks, losses, accuracies = [], [], []
+    for i, seed in enumerate(seeds or [config.seed]):  # 'linear' keeps one untrained g (never run)
+        model = _initial_network(arch, pretrained_state, seed).to(device)
+        losses.append([])
+        accuracies.append([])
+        if seeds:
+            _fit_network(model, source, rows, cols, np.asarray(targets), n_classes, config, seed, lr, epochs,
+                         device, steps, f"network {i + 1}/{len(seeds)}  " if len(seeds) > 1 else "",
+                         losses[-1], accuracies[-1])
+        networks.append(model.eval())
+    # the training curves: the mean over the networks of each epoch's loss and accuracy
+    result.loss_history = [float(np.mean(v)) for v in zip(*losses)]
+    result.train_accuracy_history = [float(np.mean(v)) for v in zip(*accuracies)]
+    result.model = networks[0]
+    if config.classifier != "network":
+        progress.check()
+        result.model = add_spectral_path(networks[0].cpu(), source, rows, cols, np.asarray(targets),
+                                         config.classifier, pretrained_state, architecture,
+                                         members=[m.cpu() for m in networks[1:]]).to(device)
+        progress.info(f"Added the spectral path: {spectral_description(result.model.architecture())}, "
+                      + ("used alone." if config.classifier == "linear" else "its class probabilities "
+                         "averaged with the network's" + (f" ({len(networks)} networks' mean)."
+                                                          if len(networks) > 1 else ".")))
+    result.seconds = clock.elapsed()
+    return result
+
+
+def _initial_network(arch: dict, pretrained_state: dict | None, seed: int) -> FusionClassifier:
+    """g before fine-tuning: a random linear layer (from ``seed``) on the pretrained or random f."""
+    torch.manual_seed(seed)
     model = FusionClassifier.from_architecture(arch)
     if pretrained_state is not None:
         try:
             model.load_pretrained(pretrained_state)
         except ValueError as exc:
             raise InputError(f"The pretrained model does not fit these inputs: {exc}.") from exc
-    model.to(device)
-    lr = config.effective_learning_rate(pretrained_state is not None)
+    return model
+
+
+class _StepCounter:
+    """Progress over the optimiser steps of every network trained in one call."""
+
+    def __init__(self, progress: Progress, clock: EtaClock, total: int):
+        self.progress, self.clock, self.total, self.done = progress, clock, max(total, 1), 0
+
+    def step(self):
+        self.done += 1
+        self.progress.set_percent(100.0 * self.done / self.total)
+
+    def eta(self) -> str:
+        return self.clock.eta_text(self.done / self.total)
+
+
+def _fit_network(model, source, rows, cols, targets, n_classes, config, seed, lr, epochs, device,
+                 steps: _StepCounter, label: str, losses: list, accuracies: list):
+    """Fine-tune one g in place with cross-entropy (batch order and augmentation from ``seed``);
+    appends each epoch's loss and training accuracy."""
+    rng = np.random.default_rng(seed)
+    generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config.weight_decay)
     target_tensor = torch.from_numpy(np.asarray(targets, dtype=np.int64))
     class_weight = None
     if config.class_balanced:
-        counts = np.bincount(np.asarray(targets, dtype=np.int64), minlength=n_classes).astype(np.float64)
+        counts = np.bincount(target_tensor.numpy(), minlength=n_classes).astype(np.float64)
         class_weight = torch.tensor(np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 1.0),
                                     dtype=torch.float32, device=device)
     n = len(rows)
     batch = min(config.batch_size, n)
-    steps_per_epoch = math.ceil(n / batch)
-    epochs = config.effective_epochs(n)
-    result = ClassifierResult(model=model, learning_rate=lr, device=device)
-    clock = EtaClock()
-    progress.info(f"Training the fusion classifier on {n} samples, {n_classes} classes, "
-                  f"{'pretrained' if pretrained_state is not None else 'random'} encoder, "
-                  f"learning rate {lr:g}, {epochs} epochs of {steps_per_epoch} steps, device {device}.")
-    done = 0
-    network_epochs = 0 if config.classifier == "linear" else epochs  # 'linear' needs no g
-    for epoch in range(1, network_epochs + 1):
+    for epoch in range(1, epochs + 1):
         model.train()
         if config.freeze_batchnorm:
             for module in model.modules():
@@ -160,7 +229,7 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
         order = rng.permutation(n)
         total_loss, correct, seen = 0.0, 0, 0
         for start in range(0, n, batch):
-            progress.check()
+            steps.progress.check()
             idx = order[start:start + batch]
             if len(idx) < 2:
                 continue
@@ -176,23 +245,11 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
             total_loss += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(idx)
-            done += 1
-            progress.set_percent(100.0 * done / (steps_per_epoch * epochs))
-        result.loss_history.append(total_loss / max(seen, 1))
-        result.train_accuracy_history.append(correct / max(seen, 1))
-        progress.info(f"epoch {epoch}/{epochs}  loss {result.loss_history[-1]:.4f}  "
-                      f"train accuracy {100 * result.train_accuracy_history[-1]:.1f} %  "
-                      f"{clock.eta_text(epoch / epochs)}")
-    model.eval()
-    if config.classifier != "network":
-        progress.check()
-        result.model = add_spectral_path(model.cpu(), source, rows, cols, np.asarray(targets),
-                                         config.classifier, pretrained_state, architecture).to(device)
-        progress.info(f"Added the spectral path: {spectral_description(result.model.architecture())}, "
-                      + ("used alone." if config.classifier == "linear" else "its class probabilities "
-                         "averaged with the network's."))
-    result.seconds = clock.elapsed()
-    return result
+            steps.step()
+        losses.append(total_loss / max(seen, 1))
+        accuracies.append(correct / max(seen, 1))
+        steps.progress.info(f"{label}epoch {epoch}/{epochs}  loss {losses[-1]:.4f}  "
+                            f"train accuracy {100 * accuracies[-1]:.1f} %  {steps.eta()}")
 
 
 @torch.inference_mode()

@@ -7,6 +7,7 @@ import torch
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
 
+from multimodal_siamese.core.errors import InputError
 from multimodal_siamese.core.learn import finetune, spectral
 from multimodal_siamese.core.learn.pretraining import PatchSource
 from multimodal_siamese.models.network import SpectralFusionClassifier
@@ -69,8 +70,9 @@ def grid_scene(seed=0):
 def test_ensemble_holds_the_trained_network_and_the_lda_in_one_module(tmp_path):
     arrays, rows, cols, y = grid_scene()
     source = PatchSource(arrays, 5)
-    network = finetune.train_classifier(source, rows, cols, y, 3,
-                                        finetune.ClassifierConfig(epochs=1, classifier="network")).model
+    # the default ensemble: three trainings of g, from seeds 42, 1042 and 2042
+    networks = [finetune.train_classifier(source, rows, cols, y, 3, finetune.ClassifierConfig(
+        epochs=1, classifier="network", seed=seed)).model for seed in (42, 1042, 2042)]
     result = finetune.train_classifier(source, rows, cols, y, 3,
                                        finetune.ClassifierConfig(epochs=1, classifier="ensemble"))
     model = result.model
@@ -78,12 +80,16 @@ def test_ensemble_holds_the_trained_network_and_the_lda_in_one_module(tmp_path):
     arch = model.architecture()
     assert arch["classifier"] == "ensemble" and arch["network_weight"] == 0.5
     assert arch["z_components"] == 0 and arch["band_context"] is False
-    # the same seed trains the same network: the ensemble's g is that network, weight for weight
-    for key, value in network.state_dict().items():
-        assert torch.equal(model.state_dict()[key], value)
+    assert arch["networks"] == finetune.DEFAULT_NETWORKS == 3 and len(model.members) == 2
+    # the same seed trains the same network: the ensemble's g and its members are those networks,
+    # weight for weight
+    for own, network in zip([model] + list(model.members), networks):
+        for key, value in network.state_dict().items():
+            assert torch.equal(own.state_dict()[key], value)
+    assert not torch.equal(networks[0].linear.weight, networks[1].linear.weight)
     predicted, probabilities = finetune.predict_samples(model, arrays, rows, cols)
     assert (predicted == y).mean() > 0.9  # the LDA sees the class band directly
-    _, network_p = finetune.predict_samples(network, arrays, rows, cols)
+    network_p = np.mean([finetune.predict_samples(n, arrays, rows, cols)[1] for n in networks], 0)
     # the centre bands read from the arrays in place equal those of the padded patch source
     assert np.array_equal(spectral.pixel_spectra(arrays, rows, cols, 5), spectral.pixel_spectra(source, rows, cols, 5))
     lda = spectral.fit_spectral_path(spectral.pixel_spectra(source, rows, cols, 5), None, y, 3)
@@ -100,6 +106,30 @@ def test_ensemble_holds_the_trained_network_and_the_lda_in_one_module(tmp_path):
     rebuilt = classifier_from_architecture(loaded["metadata"]["architecture"])
     rebuilt.load_state_dict(loaded["state_dict"])
     assert np.array_equal(finetune.predict_samples(rebuilt, arrays, rows, cols)[0], predicted)
+
+
+def test_one_network_ensemble_is_the_network_beside_the_lda():
+    arrays, rows, cols, y = grid_scene()
+    network = finetune.train_classifier(arrays, rows, cols, y, 3, finetune.ClassifierConfig(
+        epochs=1, classifier="network")).model
+    model = finetune.train_classifier(arrays, rows, cols, y, 3, finetune.ClassifierConfig(
+        epochs=1, classifier="ensemble", networks=1)).model
+    assert model.architecture()["networks"] == 1 and len(model.members) == 0
+    assert not any(key.startswith("members.") for key in model.state_dict())
+    lda = spectral.fit_spectral_path(spectral.pixel_spectra(arrays, rows, cols, 5), None, y, 3)
+    lda_p = torch.softmax(torch.as_tensor(spectral.spectral_logits(
+        lda, spectral.pixel_spectra(arrays, rows, cols, 5), None)), 1).numpy()
+    expected = (finetune.predict_samples(network, arrays, rows, cols)[1] + lda_p) / 2
+    assert np.abs(finetune.predict_samples(model, arrays, rows, cols)[1] - expected).max() < 1e-4
+
+
+def test_networks_must_be_a_whole_number_of_at_least_one():
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InputError, match="NETWORKS"):
+            finetune.ClassifierConfig(networks=bad).validate()
+    assert finetune.ClassifierConfig(classifier="network", networks=5).network_seeds() == [42]
+    assert finetune.ClassifierConfig(classifier="linear").network_seeds() == []
+    assert finetune.ClassifierConfig(seed=7).network_seeds() == [7, 1007, 2007]
 
 
 def test_linear_trains_no_network():

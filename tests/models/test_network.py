@@ -43,10 +43,12 @@ def test_fusion_classifier_per_patch_equals_dense(patch_size):
     assert (per_patch - dense_flat).abs().max().item() <= 1e-5
 
 
-def random_spectral_classifier(band_counts, patch_size, n_classes, classifier, k, gen, dim=64, context=True):
+def random_spectral_classifier(band_counts, patch_size, n_classes, classifier, k, gen, dim=64, context=True,
+                               networks=1):
     """A SpectralFusionClassifier with random weights, BN statistics and spectral path."""
     model = SpectralFusionClassifier(band_counts, patch_size, n_classes, dim=dim, classifier=classifier,
-                                     band_context=context, z_components=k, network_weight=0.4)
+                                     band_context=context, z_components=k, network_weight=0.4,
+                                     networks=networks)
     siamese = MultimodalSiamese(band_counts, patch_size, dim=dim)
     _randomise_bn(model, gen)
     _randomise_bn(siamese, gen)
@@ -60,15 +62,19 @@ def random_spectral_classifier(band_counts, patch_size, n_classes, classifier, k
     return model.eval()
 
 
-@pytest.mark.parametrize("patch_size,classifier,k,context", [
-    (3, "ensemble", 4, False), (5, "ensemble", 6, True), (5, "linear", 6, False), (5, "ensemble", 0, True),
-    (5, "linear", 0, True), (9, "linear", 3, True)])
-def test_spectral_classifier_per_patch_equals_dense_and_folded(patch_size, classifier, k, context):
+@pytest.mark.parametrize("patch_size,classifier,k,context,networks", [
+    (3, "ensemble", 4, False, 1), (5, "ensemble", 6, True, 1), (5, "linear", 6, False, 1),
+    (5, "ensemble", 0, True, 1), (5, "linear", 0, True, 1), (9, "linear", 3, True, 1),
+    (5, "ensemble", 0, False, 3), (7, "ensemble", 4, True, 2)])
+def test_spectral_classifier_per_patch_equals_dense_and_folded(patch_size, classifier, k, context, networks):
     """The spectral path (centre bands ‖ patch mean ‖ PCs of frozen z → linear) and its ensemble
-    with g are receptive-field exact: per-patch == dense == folded == fused inference copy."""
+    with one or several g are receptive-field exact: per-patch == dense == folded == fused
+    inference copy."""
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(2)
-    model = random_spectral_classifier([4, 7], patch_size, 5, classifier, k, gen, context=context)
+    model = random_spectral_classifier([4, 7], patch_size, 5, classifier, k, gen, context=context,
+                                       networks=networks)
+    assert len(model.members) == networks - 1
     xs = [torch.randn(1, 4, 29, 31, generator=gen), torch.randn(1, 7, 29, 31, generator=gen)]
     with torch.no_grad():
         dense = model.forward_dense(xs)
@@ -81,12 +87,15 @@ def test_spectral_classifier_per_patch_equals_dense_and_folded(patch_size, class
     assert (per_patch - dense_flat).abs().max().item() <= 1e-5
     assert (folded - dense).abs().max().item() <= 1e-4
     assert (fast - dense).abs().max().item() <= 1e-4
-    # the ensemble really mixes both paths: probabilities are the weighted mean
+    # the ensemble really mixes both paths: probabilities are the weighted mean, the network's
+    # the mean over its trainings
     with torch.no_grad():
-        network = FusionClassifier.forward(model, [_patches(x, patch_size) for x in xs])
-        spectral = model.spectral_dense([_patches(x, patch_size) for x in xs]).flatten(1)
+        patches = [_patches(x, patch_size) for x in xs]
+        network = torch.stack([FusionClassifier.forward(model, patches).softmax(1)]
+                              + [member(patches).softmax(1) for member in model.members]).mean(0)
+        spectral = model.spectral_dense(patches).flatten(1)
     expected = spectral.softmax(1) if classifier == "linear" else \
-        0.4 * network.softmax(1) + 0.6 * spectral.softmax(1)
+        0.4 * network + 0.6 * spectral.softmax(1)
     assert (per_patch.softmax(1) - expected).abs().max().item() <= 1e-5
 
 
@@ -102,6 +111,20 @@ def test_spectral_classifier_architecture_round_trip_and_old_files():
     # an architecture without 'classifier' (every file written before) is eq. (3)'s g
     old = FusionClassifier([3, 2], 5, 4, dim=64).architecture()
     assert type(classifier_from_architecture(old)) is FusionClassifier
+    # an ensemble written before 'networks' existed holds one network, and loads as one
+    one = model.architecture()
+    del one["networks"]
+    legacy = classifier_from_architecture(one)
+    assert legacy.architecture()["networks"] == 1 and len(legacy.members) == 0
+    legacy.load_state_dict(model.state_dict())
+    # several networks travel in the same weights-only state dict
+    three = random_spectral_classifier([3, 2], 5, 4, "ensemble", 0, gen, networks=3)
+    again = classifier_from_architecture(three.architecture())
+    again.load_state_dict(three.state_dict())
+    with torch.no_grad():
+        assert torch.equal(again.eval()(x), three(x))
+    with pytest.raises(ValueError, match="networks"):
+        SpectralFusionClassifier([3, 2], 5, 4, dim=64, networks=0)
     # the frozen pretrained copy keeps its BatchNorm statistics in training mode
     rebuilt.train()
     assert not rebuilt.frozen_encoder.training and rebuilt.encoder.training

@@ -488,3 +488,37 @@ def test_classic_classifiers_of_the_report_train_on_a_bounded_sample(plugin, par
     result = json.load(open(os.path.splitext(report)[0] + ".json", encoding="utf-8"))
     assert set(result["classic_baselines"]) == {"random_forest", "lda", "logistic"}
     assert result["samples"]["training"] > 50
+
+
+def test_networks_sets_how_many_trainings_the_ensemble_averages(plugin, para, pretrained, tmp_path):
+    """NETWORKS=2: two trainings of the network (seeds SEED and SEED + 1000) in one model file; the
+    log, the report and the model say so, and classify runs all of them. NETWORKS=1 is one
+    network, the first of those two, weight for weight."""
+    import processing
+
+    def train(name, networks, log=None):
+        report = str(tmp_path / f"{name}.html")
+        processing.run("mmsiam:trainclassifier", dict(
+            both(para), LABELS=para["points"], CLASS_FIELD="class_id", PRETRAINED=pretrained["model"],
+            **dict(TINY, EPOCHS=2), NETWORKS=networks, OUTPUT_MODEL=str(tmp_path / f"{name}.pt"),
+            OUTPUT_REPORT=report), feedback=log)
+        return torch.load(str(tmp_path / f"{name}.pt"), weights_only=True), report
+
+    log = Log()
+    two, report = train("two", 2, log)
+    one, _ = train("one", 1)
+    assert two["metadata"]["architecture"]["networks"] == 2 and one["metadata"]["architecture"]["networks"] == 1
+    assert any("2 networks from seeds 1, 1001" in line for line in log.lines), log.lines
+    assert sum("network 2/2  epoch" in line for line in log.lines) == 2
+    members = {k for k in two["state_dict"] if k.startswith("members.")}
+    assert members and not any(k.startswith("members.") for k in one["state_dict"])
+    for key, value in one["state_dict"].items():
+        assert torch.equal(two["state_dict"][key], value), key
+    assert not torch.equal(two["state_dict"]["linear.weight"], two["state_dict"]["members.0.linear.weight"])
+    html = open(report, encoding="utf-8").read()
+    assert "2 trainings from different seeds" in html and "mean over the 2 networks" in html
+    result = processing.run("mmsiam:classify", dict(both(para), MODEL=str(tmp_path / "two.pt"), DEVICE="cpu",
+                                                     OUTPUT=str(tmp_path / "two.tif")))
+    with rasterio.open(result["OUTPUT"]) as out:
+        codes = np.unique(out.read(1))
+    assert len(codes) >= 2

@@ -126,6 +126,9 @@ def test_pretrain_train_classify_via_qgis_process(potsdam, pretrained_potsdam, t
     # the default classifier: the network averaged with a shrinkage LDA on the centre bands
     assert meta["training"]["classifier"] == meta["architecture"]["classifier"] == "ensemble"
     assert meta["architecture"]["network_weight"] == 0.5 and meta["architecture"]["z_components"] == 0
+    # ... of three trainings of the network (seeds 2, 1002, 2002), all in the one model file: the
+    # map below is the dense form of all three, checked against the report at the validation points
+    assert meta["architecture"]["networks"] == meta["training"]["networks"] == 3
     assert "Classifier 'ensemble'" in unescape(open(report, encoding="utf-8").read())
 
     output, confidence = str(tmp_path / "landcover.tif"), str(tmp_path / "confidence.tif")
