@@ -76,6 +76,7 @@ def run_evaluation(modalities: list, options: GridOptions, labels: LabelFeatures
                       block_size=config.block_size if config.split == "blocks" else None,
                       patch_size=config.patch_size, epochs=config.epochs, batch_size=config.batch_size,
                       learning_rate=config.learning_rate or "automatic", forest_trees=config.forest_trees,
+                      networks=config.networks,
                       modality_subsets=subsets_mode, seeds=list(config.seed_list()),
                       pretrained=pretrained_path or "pretrained inside the evaluation")
     untrained = {(r["seed"], r["fold"]): r["untrained_classes"] for r in runs if r.get("untrained_classes")}
@@ -104,7 +105,9 @@ def write_evaluation_report(path: str, result: dict, samples):
                      f"({', '.join(map(str, seeds))}): each seed draws its own folds, pretraining and "
                      "network initialisation. Mean ± std over all fold × seed runs, in %; 'OA per seed' "
                      "is each seed's mean over folds. The classic classifiers (random forest, shrinkage "
-                     "LDA, logistic regression) see the centre pixel's bands of every modality.")
+                     "LDA, logistic regression) see the centre pixel's bands of every modality. The "
+                     f"default classifier averages {parameters.get('networks', 1)} training(s) of the "
+                     "pretrained network (the first is the 'pretrained' row) with the shrinkage LDA.")
     if parameters["split"] == "random":
         report.warning("Random split: neighbouring labelled pixels share most of a patch, so test pixels "
                        "leak into training patches and the figures are optimistic. Run again with "

@@ -2,8 +2,9 @@
 """Builds pretrain_classify.model3 (mmsiam:pretrain → mmsiam:trainclassifier → mmsiam:classify)
 with QgsProcessingModelAlgorithm, so the model is reproducible rather than hand-edited XML.
 
-Run from the repository root:  QT_QPA_PLATFORM=offscreen .venv/bin/python resources/models/make_pretrain_classify_model.py
-(an optional argument writes elsewhere, e.g. to compare with the committed file)
+Run from the repository root:  QT_HASH_SEED=0 QT_QPA_PLATFORM=offscreen .venv/bin/python resources/models/make_pretrain_classify_model.py
+(an optional argument writes elsewhere, e.g. to compare with the committed file; QT_HASH_SEED=0
+keeps Qt's XML attribute order stable, so a diff shows only what changed)
 """
 
 import os

@@ -440,14 +440,16 @@ def test_evaluate_names_a_fold_that_tests_a_class_it_cannot_train_on(plugin, par
     report = str(tmp_path / "evaluation.html")
     processing.run("mmsiam:evaluate", dict(
         both(para), LABELS=para["one_water"], CLASS_FIELD="class_id", PRETRAINED=pretrained["model"],
-        SPLIT="blocks", FOLDS=2, BLOCK_SIZE=39, TRAIN_RATIOS="1", EPOCHS=1, SEEDS="5",
+        SPLIT="blocks", FOLDS=2, BLOCK_SIZE=39, TRAIN_RATIOS="1", EPOCHS=1, SEEDS="5", NETWORKS=2,
         OUTPUT_TABLE=str(tmp_path / "evaluation.csv"), OUTPUT_REPORT=report), feedback=log)
     named = [w for w in log.errors if "trains on none of it" in w]
     assert len(named) == 1 and "(1 pixel)" in named[0] and "BLOCK_SIZE" in named[0], log.errors
     result = json.load(open(os.path.splitext(report)[0] + ".json", encoding="utf-8"))
     assert [sum(f["classes"].values()) for f in result["untrained_folds"]] == [1]
+    assert result["parameters"]["networks"] == 2  # the default classifier's trainings of the network
     html = open(report, encoding="utf-8").read()
     assert "training part lacks" in html and "(1 test pixel)" in html
+    assert "averages 2 training(s) of the pretrained network" in html
 
 
 def test_training_report_scores_the_classic_classifiers_on_the_same_validation_pixels(plugin, para, tmp_path):
