@@ -67,6 +67,8 @@ class EvaluationConfig:
                              "0.05,0.1,0.2,0.4,1.0.")
         if self.block_size < 1:
             raise InputError("BLOCK_SIZE must be at least 1 pixel.")
+        if self.networks < 1:
+            raise InputError("NETWORKS must be at least 1.")
 
 
 def _parse_list(text: str, name: str, cast, kind: str, example: str) -> tuple:

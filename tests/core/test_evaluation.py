@@ -94,6 +94,8 @@ def test_ratios_are_parsed_and_checked():
         evaluation.parse_ratios("five percent")
     with pytest.raises(InputError, match="TRAIN_RATIOS"):
         evaluation.EvaluationConfig(train_ratios=(0.0, 1.5)).validate()
+    with pytest.raises(InputError, match="NETWORKS"):
+        evaluation.EvaluationConfig(networks=0).validate()
 
 
 def test_seeds_are_parsed_and_default_to_the_seed():
