@@ -67,9 +67,10 @@ SCENES = {
              "para_sentinel2/training_polygons_sen2.gpkg", "class"),
 }
 CLASSICS = ("forest", "lda", "logistic")
-# names in the summary tables. 'ensemble' is what mmsiam:trainclassifier trains by default (ClassifierConfig's defaults; since
-# the 3-network change: three fine-tunings of g beside the LDA); 'ens_lda' one fine-tuning beside
-# the LDA, the default before it (and named so in CSV sets run with --no-default).
+# names in the summary tables. 'ensemble' is what mmsiam:trainclassifier trains by default
+# (ClassifierConfig's defaults; since the 3-network change: three fine-tunings of g beside the LDA);
+# 'ens_lda' one fine-tuning beside the LDA, the default before it (and named so in CSV sets run
+# with --no-default).
 DISPLAY = {"ensemble": "**ensemble (default: 3 networks + LDA)**", "ens_lda": "ensemble, 1 network + LDA",
            "network": "network, pretrained (eq. 3)",
            "network_random": "network, random init", "probe_z": "linear probe of z",

@@ -28,7 +28,7 @@ from ..errors import InputError
 from ..io.labels import LabelSamples
 from ..progress import Progress
 from .classic import classic_predictions
-from .finetune import DEFAULT_NETWORKS, ClassifierConfig, predict_samples, train_classifier
+from .finetune import DEFAULT_NETWORKS, ClassifierConfig, ensemble_seeds, predict_samples, train_classifier
 from .metrics import accuracy_assessment
 from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
 from .spectral import (add_spectral_path, fit_spectral_path, pixel_spectra, pretrained_siamese, pretrained_z,
@@ -269,7 +269,7 @@ def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, 
     # the default classifier, as mmsiam:trainclassifier builds it: the same pretrained network and
     # its fine-tunings from the further seeds, beside the spectral linear path
     members = []
-    for seed in replace(classifier_config, classifier="ensemble", networks=config.networks).network_seeds()[1:]:
+    for seed in ensemble_seeds(classifier_config.seed, config.networks)[1:]:
         progress.check()
         members.append(train_classifier(source, rows[train], cols[train], y[train], n_classes,
                                         replace(classifier_config, seed=seed), state, architecture).model.cpu())

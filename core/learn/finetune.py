@@ -42,6 +42,11 @@ DEFAULT_NETWORKS = 3
 MEMBER_SEED_STEP = 1000
 
 
+def ensemble_seeds(seed: int, networks: int) -> list:
+    """The seeds of an ensemble's fine-tunings of g: ``seed``, ``seed + 1000``, ..."""
+    return [seed + MEMBER_SEED_STEP * i for i in range(networks)]
+
+
 @dataclass
 class ClassifierConfig:
     patch_size: int = DEFAULT_PATCH_SIZE
@@ -78,8 +83,7 @@ class ClassifierConfig:
     def network_seeds(self) -> list:
         """The seed of each fine-tuning of g: none for 'linear', one for 'network', ``networks``
         for the 'ensemble'."""
-        count = {"linear": 0, "network": 1}.get(self.classifier, int(self.networks))
-        return [self.seed + MEMBER_SEED_STEP * i for i in range(count)]
+        return ensemble_seeds(self.seed, {"linear": 0, "network": 1}.get(self.classifier, int(self.networks)))
 
     def effective_epochs(self, n_samples: int) -> int:
         """``epochs``, raised so that training takes at least ``min_steps`` optimiser steps."""
@@ -155,12 +159,12 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
     networks, losses, accuracies = [], [], []
     for i, seed in enumerate(seeds or [config.seed]):  # 'linear' keeps one untrained g (never run)
         model = _initial_network(arch, pretrained_state, seed).to(device)
-        losses.append([])
-        accuracies.append([])
         if seeds:
-            _fit_network(model, source, rows, cols, np.asarray(targets), n_classes, config, seed, lr, epochs,
-                         device, steps, f"network {i + 1}/{len(seeds)}  " if len(seeds) > 1 else "",
-                         losses[-1], accuracies[-1])
+            history = _fit_network(model, source, rows, cols, np.asarray(targets), n_classes, config, seed, lr,
+                                   epochs, device, steps,
+                                   f"network {i + 1}/{len(seeds)}  " if len(seeds) > 1 else "")
+            losses.append(history[0])
+            accuracies.append(history[1])
         networks.append(model.eval())
     # the training curves: the mean over the networks of each epoch's loss and accuracy
     result.loss_history = [float(np.mean(v)) for v in zip(*losses)]
@@ -206,9 +210,9 @@ class _StepCounter:
 
 
 def _fit_network(model, source, rows, cols, targets, n_classes, config, seed, lr, epochs, device,
-                 steps: _StepCounter, label: str, losses: list, accuracies: list):
-    """Fine-tune one g in place with cross-entropy (batch order and augmentation from ``seed``);
-    appends each epoch's loss and training accuracy."""
+                 steps: _StepCounter, label: str) -> tuple:
+    """Fine-tune one g in place with cross-entropy (batch order and augmentation from ``seed``).
+    Returns (each epoch's loss, each epoch's training accuracy)."""
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config.weight_decay)
@@ -220,6 +224,7 @@ def _fit_network(model, source, rows, cols, targets, n_classes, config, seed, lr
                                     dtype=torch.float32, device=device)
     n = len(rows)
     batch = min(config.batch_size, n)
+    losses, accuracies = [], []
     for epoch in range(1, epochs + 1):
         model.train()
         if config.freeze_batchnorm:
@@ -250,6 +255,7 @@ def _fit_network(model, source, rows, cols, targets, n_classes, config, seed, lr
         accuracies.append(correct / max(seen, 1))
         steps.progress.info(f"{label}epoch {epoch}/{epochs}  loss {losses[-1]:.4f}  "
                             f"train accuracy {100 * accuracies[-1]:.1f} %  {steps.eta()}")
+    return losses, accuracies
 
 
 @torch.inference_mode()
