@@ -465,7 +465,9 @@ class FeedbackProgress(Progress):
 
 def require_dependencies():
     """Before torch is imported: refuse triton (see core/runtime/triton_guard.py), then check that torch
-    and scikit-learn import."""
+    and scikit-learn import. That check is the first import of torch in QGIS, and it imports
+    torch so that torch multiplies with its own BLAS, not the one GDAL brought into the QGIS
+    process (core/runtime/torch_loading.py)."""
     triton_guard.install()
     message = missing_packages_message()
     if message:

@@ -17,6 +17,8 @@ import site
 import subprocess
 import sys
 
+from .torch_loading import import_torch
+
 # Pinned like requirements.txt; the import name differs from the pip name for scikit-learn.
 # scikit-learn 1.6.1 has no wheel for Python 3.14 (Debian sid's QGIS 3.44): there 1.7.2.
 SKLEARN_PIN = "scikit-learn==1.7.2" if sys.version_info >= (3, 14) else "scikit-learn==1.6.1"
@@ -25,7 +27,10 @@ REQUIRED = {"torch": "torch==2.13.0", "sklearn": SKLEARN_PIN}
 
 def _importable(module: str) -> bool:
     try:
-        importlib.import_module(module)
+        if module == "torch":  # the first import of torch in QGIS: with its own BLAS
+            import_torch()
+        else:
+            importlib.import_module(module)
     except (ImportError, OSError):  # OSError: a broken binary install (missing DLL / .so)
         return False
     return True

@@ -75,6 +75,24 @@ def test_pretrain_via_qgis_process_writes_a_safe_checkpoint_and_report(pretraine
     assert html.count("data:image/png;base64,") == 2 and "collapse monitor" in html
 
 
+def test_same_seed_gives_the_same_model_through_qgis_process_and_processing_run(plugin, potsdam,
+                                                                               pretrained_potsdam, tmp_path):
+    """SEED fixes the model whichever way the analyst runs it. qgis_process (and the QGIS desktop)
+    link GDAL, and with it the system's BLAS, into the process's global symbols; torch imported
+    plainly there multiplies its matrices with that BLAS instead of its own (other rounding, and
+    4 to 70 times slower: core/runtime/torch_loading.py). Here, in pytest's PyQGIS, QGIS's
+    libraries are local and torch uses its own."""
+    import processing
+
+    model = str(tmp_path / "in_process.pt")
+    processing.run("mmsiam:pretrain", pretrain_parameters(potsdam, OUTPUT_MODEL=model))
+    ours = torch.load(model, weights_only=True)
+    theirs = torch.load(pretrained_potsdam[0], weights_only=True)
+    assert ours["metadata"]["loss_history"] == theirs["metadata"]["loss_history"]
+    for name, tensor in ours["state_dict"].items():
+        assert torch.equal(tensor, theirs["state_dict"][name]), name
+
+
 def test_pretrain_via_processing_run_and_cancel_leaves_no_file(plugin, potsdam, tmp_path):
     import processing
 
