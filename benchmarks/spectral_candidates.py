@@ -230,6 +230,10 @@ def candidate_table(scenes, names):
     return "\n".join(lines)
 
 
+def log_probabilities(logits):
+    return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+
+
 def combine(tags):
     """The network's saved test logits (few_labels.py) averaged or voted with the candidates."""
     import glob
@@ -269,6 +273,10 @@ def combine(tags):
                 net3 = average_probabilities([net, a["network_seed1000"], a["network_seed2000"]])
                 cands["network, 3 seeds averaged"] = net3
                 cands["ensemble with the 3-seed network"] = average_probabilities([net3, lda])
+                # post-hoc alternatives to the arithmetic mean (the LDA's probabilities are sharp)
+                cands["3-seed ensemble, geometric mean"] = (log_probabilities(net3) + log_probabilities(lda)) / 2
+                cands["3-seed ensemble, LDA at temperature 2"] = average_probabilities([net3, lda / 2])
+                cands["3-seed ensemble, network weight 0.35"] = average_probabilities([net3, lda], [0.35, 0.65])
             codes = np.arange(k)
             classes = [ClassInfo(code=c, value=c, name=str(c), color="#000000") for c in range(k)]
             for name, value in cands.items():

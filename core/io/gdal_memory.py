@@ -43,3 +43,9 @@ def limited_block_cache(cache_mb: float):
         with _lock:
             _active.remove(limit)
             gdal.SetCacheMax(min(min(_active), _saved[0]) if _active else _saved[0])
+
+
+def job_block_cache(memory_mb: float):
+    """The block cache of a job with this MEMORY_MB budget (every mmsiam job reads its rasters
+    inside one): ``limited_block_cache(cache_mb_for(memory_mb))``."""
+    return limited_block_cache(cache_mb_for(memory_mb))

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...models.checkpoint import CheckpointError, load_checkpoint
 from ..errors import InputError
-from ..io.gdal_memory import cache_mb_for, limited_block_cache
+from ..io.gdal_memory import job_block_cache
 from ..io.inputs import GridOptions, PreparedInputs, prepare, prepare_like
 from ..io.labels import ClassInfo, LabelFeatures, rasterize_labels, require_plausible_classes
 from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, label_inputs
@@ -51,8 +51,7 @@ def train_job(modalities: list, options: GridOptions, config: ClassifierConfig, 
     if report_path:
         check_output_folder(report_path, "report")
     pretrained = load_pretrained(pretrained_path) if pretrained_path else None
-    # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/io/gdal_memory.py).
-    with limited_block_cache(cache_mb_for(memory_mb)):
+    with job_block_cache(memory_mb):
         with prepare_for_training(modalities, options, pretrained, config.seed) as prepared:
             return train_and_save(prepared, labels, config, model_path, report_path, train_ratio, validation,
                                   names, colors, pretrained, pretrained_path, progress, memory_mb)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...models.checkpoint import KINDS, CheckpointError, load_checkpoint
 from ...models.network import MultimodalSiamese, classifier_from_architecture
 from ..errors import InputError
-from ..io.gdal_memory import cache_mb_for, limited_block_cache
+from ..io.gdal_memory import job_block_cache
 from ..io.inputs import GridOptions, prepare_like
 from ..learn.predict import classify_raster
 from ..learn.pretraining import resolve_device
@@ -54,8 +54,7 @@ def classify_with_model(modalities: list, model_path: str, output: str, confiden
     device = resolve_device(device)
     model, metadata = load_classifier(model_path)
     options = GridOptions.from_dict(metadata["grid"])
-    # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/io/gdal_memory.py).
-    with limited_block_cache(cache_mb_for(memory_mb)):
+    with job_block_cache(memory_mb):
         with prepare_like(modalities, metadata["modalities"], options, "classifier model") as prepared:
             summary = classify_raster(model, prepared, classes_from_metadata(metadata), output, confidence,
                                       memory_mb, device, progress)

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from ...models.checkpoint import load_checkpoint
 from ..errors import InputError
-from ..io.gdal_memory import cache_mb_for, limited_block_cache
+from ..io.gdal_memory import job_block_cache
 from ..io.inputs import GridOptions, prepare_like
 from ..learn.embedding import PCA_DOMAIN, Embedder, encode_float32, fit_pca
 from ..learn.predict import DEFAULT_MEMORY_MB, dense_blocks, model_block_size, raster_profile
@@ -145,8 +145,7 @@ def embed_with_model(modalities: list, model_path: str, output: str, components:
     device = resolve_device(device)
     model, metadata, kind = load_encoder_model(model_path)
     options = GridOptions.from_dict(metadata["grid"])
-    # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/io/gdal_memory.py).
-    with limited_block_cache(cache_mb_for(memory_mb)):
+    with job_block_cache(memory_mb):
         with prepare_like(modalities, metadata["modalities"], options, f"{kind} model") as prepared:
             summary = embed_raster(model, kind, prepared, output, components, memory_mb, device, seed,
                                    progress)

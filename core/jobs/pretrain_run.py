@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from ..io.gdal_memory import cache_mb_for, limited_block_cache
+from ..io.gdal_memory import job_block_cache
 from ..io.inputs import GridOptions, PreparedInputs, prepare
 from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, TilePool, fits_in_memory
 from ..learn.pretraining import PretrainConfig, config_to_dict, pretrain
@@ -26,8 +26,7 @@ def pretrain_job(modalities: list, options: GridOptions, config: PretrainConfig,
     check_output_folder(model_path, "pretrained model")
     if report_path:
         check_output_folder(report_path, "report")
-    # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/io/gdal_memory.py).
-    with limited_block_cache(cache_mb_for(memory_mb)), prepare(modalities, options, config.seed) as prepared:
+    with job_block_cache(memory_mb), prepare(modalities, options, config.seed) as prepared:
         return run_pretraining(prepared, config, model_path, report_path, progress, memory_mb)
 
 

@@ -29,7 +29,7 @@ from osgeo import ogr, osr
 from scipy.spatial import cKDTree
 
 from ..errors import InputError
-from ..io.gdal_memory import cache_mb_for, limited_block_cache
+from ..io.gdal_memory import job_block_cache
 from ..io.inputs import GridOptions, prepare_like
 from ..io.labels import LabelFeatures, polygon_mask, rasterize_labels
 from ..io.raster import apply_affine
@@ -312,8 +312,7 @@ def suggest_with_model(modalities: list, model_path: str, output: str, count: in
     if min_distance <= 0:
         min_distance = 2 * patch_size
     options = GridOptions.from_dict(metadata["grid"])
-    # GDAL's block cache would otherwise grow to 5 % of RAM with the scene (core/io/gdal_memory.py).
-    with limited_block_cache(cache_mb_for(memory_mb)):
+    with job_block_cache(memory_mb):
         with prepare_like(modalities, metadata["modalities"], options, "classifier model") as prepared:
             grid = prepared.stack.grid
             valid = prepared.valid_mask()
