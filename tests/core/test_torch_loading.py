@@ -11,33 +11,28 @@ import pytest
 
 from multimodal_siamese.core.runtime import torch_loading
 
-REPO_PARENT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                           ".build", "plugins")
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_PARENT = os.path.join(os.path.dirname(TESTS), ".build", "plugins")
 #: Debian's reference BLAS (package libblas3), the libblas.so.3 of Debian 13 without OpenBLAS.
 REFERENCE_BLAS = "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3"
 
 PRODUCTS = """
 import ctypes, os, sys
+from blas_probe import product_digest
 if {blas!r}:
     ctypes.CDLL({blas!r}, mode=os.RTLD_NOW | ctypes.RTLD_GLOBAL)  # as GDAL's link does in QGIS
 if {plugin}:
     from multimodal_siamese.core.runtime.torch_loading import import_torch
-    torch = import_torch()
+    import_torch()
     assert sys.getdlopenflags() == os.RTLD_NOW  # Python's default, restored
 else:
     import torch
-torch.manual_seed(0)
-generator = torch.Generator().manual_seed(0)
-layer = torch.nn.Linear(700, 200)
-x = torch.randn(300, 700, generator=generator, requires_grad=True)
-layer(x).square().sum().backward()
-print(repr((torch.randn(300, 700, generator=generator) @ torch.randn(700, 200, generator=generator)).sum().item()),
-      repr(x.grad.double().sum().item()))
+print(product_digest())
 """
 
 
 def products(blas="", plugin=False):
-    env = dict(os.environ, PYTHONPATH=REPO_PARENT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_PARENT, TESTS]))
     done = subprocess.run([sys.executable, "-c", PRODUCTS.format(blas=blas, plugin=plugin)], env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -1,7 +1,7 @@
 """Run inside real QGIS desktop by test_desktop_dependencies.py (`qgis --code THIS`).
 
 MMSIAM_DESKTOP_CHECK=train: train a classifier through processing.run (a stand-in triton is
-importable) and say whether triton was imported. MMSIAM_DESKTOP_CHECK=offer: QGIS runs without
+importable), say whether triton was imported and which BLAS torch multiplies with. MMSIAM_DESKTOP_CHECK=offer: QGIS runs without
 torch; screenshot the window with the plugin's missing-dependency message bar and measure it.
 Writes what it saw as JSON, then quits."""
 
@@ -32,7 +32,10 @@ def train():
         llvm = sorted({line.split()[-1] for line in maps if "libLLVM" in line})
     iface.mainWindow().resize(1280, 900)
     QCoreApplication.processEvents()
+    from blas_probe import product_digest  # tests/, on PYTHONPATH
+
     return {"trained": os.path.isfile(model), "triton_in_sys_modules": "triton" in sys.modules,
+            "product_digest": product_digest(),
             "layers_panel_width": iface.mainWindow().findChild(QDockWidget, "Layers").width(),
             "llvm_loaded_by_the_desktop": llvm}
 

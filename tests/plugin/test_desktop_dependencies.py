@@ -3,7 +3,8 @@
 - pip's CUDA torch brings triton; importing triton can crash the QGIS desktop (signal 11: its
   bundled LLVM binds to the LLVM that Mesa's OpenGL drivers already loaded). A real training in
   the desktop, with a stand-in triton first on the path, must never import it
-  (core/runtime/triton_guard.py).
+  (core/runtime/triton_guard.py). Its torch multiplies with its own BLAS, not the system's that the
+  desktop links (core/runtime/torch_loading.py).
 - Without torch, the missing-dependency message bar fits one line of a 1280-px window
   (screenshot: dependency_offer.png in the test's folder; MMSIAM_UPDATE_SCREENSHOT=1 copies it to
   docs/)."""
@@ -13,17 +14,22 @@ import re
 import shutil
 import sysconfig
 
+from blas_probe import product_digest
 from qgis_desktop import REPO_ROOT
 from triton_probe import make_triton_stub
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "desktop_dependencies_script.py")
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_training_in_the_desktop_never_imports_triton(desktop, data_dir, tmp_path):
+def test_training_in_the_desktop_never_imports_triton_and_uses_torchs_own_blas(desktop, data_dir, tmp_path):
     stub, log = make_triton_stub(tmp_path / "stub")
-    seen = desktop(tmp_path, SCRIPT, [stub, sysconfig.get_paths()["purelib"]], MMSIAM_DESKTOP_CHECK="train",
-                       MMSIAM_SHOT_DATA=os.path.join(data_dir, "tahoe"))
+    seen = desktop(tmp_path, SCRIPT, [stub, sysconfig.get_paths()["purelib"], TESTS], MMSIAM_DESKTOP_CHECK="train",
+                   MMSIAM_SHOT_DATA=os.path.join(data_dir, "tahoe"))
     assert seen["trained"]
+    # The desktop links GDAL and the system's BLAS globally; torch, imported by the plugin, still
+    # multiplies like torch in this process (core/runtime/torch_loading.py).
+    assert seen["product_digest"] == product_digest()
     imported = open(log, encoding="utf-8").read() if os.path.exists(log) else ""
     assert imported == "", "triton was imported in the QGIS desktop from:\n" + imported
     assert not seen["triton_in_sys_modules"]
