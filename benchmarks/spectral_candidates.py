@@ -234,6 +234,23 @@ def log_probabilities(logits):
     return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
 
 
+_scenes, _folds = {}, {}
+
+
+def training_log_priors(scene, seed, fold, ratio, n_folds=3):
+    """log of the class frequencies (+1) of few_labels.py's training pixels of that run."""
+    if scene not in _scenes:
+        _scenes[scene] = load_scene(scene)
+    arrays, _, samples = _scenes[scene]
+    y = samples.class_index
+    if (scene, seed) not in _folds:
+        _folds[scene, seed] = block_folds(samples.rows, samples.cols, n_folds, 39, 5, arrays[0].shape[1:], seed, y)
+    train_all, _ = _folds[scene, seed][fold - 1]
+    train = subsample(train_all, y, ratio, np.random.default_rng(seed + fold - 1))
+    counts = np.bincount(y[train], minlength=len(samples.classes)) + 1.0
+    return np.log(counts / counts.sum())
+
+
 def combine(tags):
     """The network's saved test logits (few_labels.py) averaged or voted with the candidates."""
     import glob
@@ -277,6 +294,10 @@ def combine(tags):
                 cands["3-seed ensemble, geometric mean"] = (log_probabilities(net3) + log_probabilities(lda)) / 2
                 cands["3-seed ensemble, LDA at temperature 2"] = average_probabilities([net3, lda / 2])
                 cands["3-seed ensemble, network weight 0.35"] = average_probabilities([net3, lda], [0.35, 0.65])
+                # logit adjustment (half the training priors divided out): of the networks, or of all
+                prior = training_log_priors(scene, int(seed), int(fold), float(ratio))
+                cands["3-seed ensemble, networks' priors halved out"] = average_probabilities([net3 - prior / 2, lda])
+                cands["3-seed ensemble, priors halved out"] = average_probabilities([net3, lda]) - prior / 2
             codes = np.arange(k)
             classes = [ClassInfo(code=c, value=c, name=str(c), color="#000000") for c in range(k)]
             for name, value in cands.items():
