@@ -20,14 +20,22 @@ BLAS loaded globally first, the layer above takes 0.035 s again and its products
 bit, those of a process without it. ``RTLD_DEEPBIND`` is glibc's; elsewhere (macOS, Windows,
 musl) torch is imported as usual, and there the QGIS libraries do not export a BLAS in this way.
 
-Only the first import counts: where torch is already loaded (a QGIS Python console import, another
-plugin), :func:`import_torch` returns it as it is.
+It is done only where it is needed: where a BLAS is already among the process's global symbols
+(as in ``qgis`` and ``qgis_process``); a plain Python keeps the plain import. Only the first import
+counts: where torch is already loaded (a QGIS Python console import, another plugin),
+:func:`import_torch` returns it as it is. ``MMSIAM_TORCH_DEEPBIND=0`` in the environment turns it
+off, should a library of some system ever not work with it (none seen: Debian 12, 13 and unstable,
+torch's CPU and CUDA builds, the latter without a GPU).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
+
+#: The BLAS entry points torch calls (the Fortran and the C interface).
+BLAS_SYMBOLS = ("sgemm_", "cblas_sgemm")
 
 
 def deepbind_flag() -> int:
@@ -37,6 +45,15 @@ def deepbind_flag() -> int:
     return getattr(os, "RTLD_DEEPBIND", 0)
 
 
+def global_blas_loaded() -> bool:
+    """A BLAS is already among the process's global symbols (where torch's calls would bind)."""
+    try:
+        process = ctypes.CDLL(None)
+    except OSError:
+        return False
+    return any(hasattr(process, name) for name in BLAS_SYMBOLS)
+
+
 def import_torch():
     """Import torch (once per process) so that it uses its own BLAS; returns the module.
 
@@ -44,7 +61,7 @@ def import_torch():
     if "torch" in sys.modules:
         return sys.modules["torch"]
     deepbind = deepbind_flag()
-    if not deepbind:
+    if not deepbind or os.environ.get("MMSIAM_TORCH_DEEPBIND") == "0" or not global_blas_loaded():
         import torch
 
         return torch

@@ -31,8 +31,8 @@ print(product_digest())
 """
 
 
-def products(blas="", plugin=False):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_PARENT, TESTS]))
+def products(blas="", plugin=False, **environment):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_PARENT, TESTS]), **environment)
     done = subprocess.run([sys.executable, "-c", PRODUCTS.format(blas=blas, plugin=plugin)], env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -54,6 +54,12 @@ def test_torch_keeps_its_own_blas_when_the_process_already_has_another():
     own = products()
     assert products(blas) != own, "the setup should reproduce the problem: torch on the system BLAS"
     assert products(blas, plugin=True) == own
+    # the administrator's way out, should RTLD_DEEPBIND ever not suit a system: the plain import
+    assert products(blas, plugin=True, MMSIAM_TORCH_DEEPBIND="0") == products(blas)
+
+
+def test_a_plain_python_holds_no_global_blas_and_imports_torch_plainly():
+    assert not torch_loading.global_blas_loaded()  # numpy and torch keep theirs local
 
 
 def test_a_torch_already_imported_is_returned_as_it_is(monkeypatch):
