@@ -49,7 +49,7 @@ def global_blas_loaded() -> bool:
     """A BLAS is already among the process's global symbols (where torch's calls would bind)."""
     try:
         process = ctypes.CDLL(None)
-    except OSError:
+    except (OSError, TypeError):  # TypeError: Windows has no handle of the process's own symbols
         return False
     return any(hasattr(process, name) for name in BLAS_SYMBOLS)
 
