@@ -171,6 +171,12 @@ def recalibrate_batchnorm(model, source, valid, seed, n=4096, batch=512):
     model.eval()
 
 
+def training_part(train_all, y, ratio, seed, fold_index):
+    """A run's training pixels: a stratified ``ratio`` of the fold's training part, drawn from
+    ``seed + fold_index`` (0-based), so every benchmark compared with these runs has the same pixels."""
+    return subsample(train_all, y, ratio, np.random.default_rng(seed + fold_index))
+
+
 def score(codes, classes, y_true, logits_or_pred):
     predicted = logits_or_pred if logits_or_pred.ndim == 1 else logits_or_pred.argmax(1)
     a = accuracy_assessment(codes[y_true], codes[predicted], classes)
@@ -221,7 +227,7 @@ def run(args):
             if (f + 1, ratio) in done:
                 continue
             records = []
-            train = subsample(train_all, y, ratio, np.random.default_rng(args.seed + f))
+            train = training_part(train_all, y, ratio, args.seed, f)
             logits = {}
             seconds = {}
 

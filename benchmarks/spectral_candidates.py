@@ -20,13 +20,14 @@ them against the LDA of the same runs (results/few_labels.md).
 """
 
 import argparse
+import functools
 import os
 
 import numpy as np
 
-from few_labels import CLASSICS, OUT, load_scene, score
+from few_labels import CLASSICS, OUT, load_scene, score, training_part
 from multimodal_siamese.core.io.labels import ClassInfo
-from multimodal_siamese.core.learn.evaluation import block_folds, subsample
+from multimodal_siamese.core.learn.evaluation import block_folds
 from multimodal_siamese.core.learn.pretraining import PatchSource
 from multimodal_siamese.core.learn.spectral import average_probabilities, fit_linear
 
@@ -121,7 +122,7 @@ def main():
         folds = block_folds(rows, cols, 3, 39, patch, arrays[0].shape[1:], seed, y)
         for f, (train_all, test) in enumerate(folds):
             for ratio in [float(r) for r in args.ratios.split(",")]:
-                train = subsample(train_all, y, ratio, np.random.default_rng(seed + f))
+                train = training_part(train_all, y, ratio, seed, f)
                 lp = {}
                 mean, scale = bands[train].mean(0), bands[train].std(0) + 1e-8
                 std = lambda v: (v - mean) / scale  # noqa: E731
@@ -230,24 +231,23 @@ def candidate_table(scenes, names):
     return "\n".join(lines)
 
 
-def log_probabilities(logits):
-    return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+@functools.lru_cache(maxsize=None)
+def _scene(scene):
+    return load_scene(scene)
 
 
-_scenes, _folds = {}, {}
+@functools.lru_cache(maxsize=None)
+def _scene_folds(scene, seed, n_folds):
+    arrays, _, samples = _scene(scene)
+    return block_folds(samples.rows, samples.cols, n_folds, 39, 5, arrays[0].shape[1:], seed, samples.class_index)
 
 
 def training_log_priors(scene, seed, fold, ratio, n_folds=3):
     """log of the class frequencies (+1) of few_labels.py's training pixels of that run."""
-    if scene not in _scenes:
-        _scenes[scene] = load_scene(scene)
-    arrays, _, samples = _scenes[scene]
+    samples = _scene(scene)[2]
     y = samples.class_index
-    if (scene, seed) not in _folds:
-        _folds[scene, seed] = block_folds(samples.rows, samples.cols, n_folds, 39, 5, arrays[0].shape[1:], seed, y)
-    train_all, _ = _folds[scene, seed][fold - 1]
-    train = subsample(train_all, y, ratio, np.random.default_rng(seed + fold - 1))
-    counts = np.bincount(y[train], minlength=len(samples.classes)) + 1.0
+    train_all, _ = _scene_folds(scene, seed, n_folds)[fold - 1]
+    counts = np.bincount(y[training_part(train_all, y, ratio, seed, fold - 1)], minlength=len(samples.classes)) + 1.0
     return np.log(counts / counts.sum())
 
 
@@ -291,7 +291,7 @@ def combine(tags):
                 cands["network, 3 seeds averaged"] = net3
                 cands["ensemble with the 3-seed network"] = average_probabilities([net3, lda])
                 # post-hoc alternatives to the arithmetic mean (the LDA's probabilities are sharp)
-                cands["3-seed ensemble, geometric mean"] = (log_probabilities(net3) + log_probabilities(lda)) / 2
+                cands["3-seed ensemble, geometric mean"] = (log_softmax(net3) + log_softmax(lda)) / 2
                 cands["3-seed ensemble, LDA at temperature 2"] = average_probabilities([net3, lda / 2])
                 cands["3-seed ensemble, network weight 0.35"] = average_probabilities([net3, lda], [0.35, 0.65])
                 # logit adjustment (half the training priors divided out): of the networks, or of all

@@ -160,11 +160,11 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
     for i, seed in enumerate(seeds or [config.seed]):  # 'linear' keeps one untrained g (never run)
         model = _initial_network(arch, pretrained_state, seed).to(device)
         if seeds:
-            history = _fit_network(model, source, rows, cols, np.asarray(targets), n_classes, config, seed, lr,
-                                   epochs, device, steps,
-                                   f"network {i + 1}/{len(seeds)}  " if len(seeds) > 1 else "")
-            losses.append(history[0])
-            accuracies.append(history[1])
+            loss, accuracy = _fit_network(model, source, rows, cols, np.asarray(targets), n_classes, config, seed,
+                                          lr, epochs, device, steps,
+                                          f"network {i + 1}/{len(seeds)}  " if len(seeds) > 1 else "")
+            losses.append(loss)
+            accuracies.append(accuracy)
         networks.append(model.eval())
     # the training curves: the mean over the networks of each epoch's loss and accuracy
     result.loss_history = [float(np.mean(v)) for v in zip(*losses)]

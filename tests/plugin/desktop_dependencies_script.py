@@ -1,8 +1,9 @@
 """Run inside real QGIS desktop by test_desktop_dependencies.py (`qgis --code THIS`).
 
 MMSIAM_DESKTOP_CHECK=train: train a classifier through processing.run (a stand-in triton is
-importable), say whether triton was imported and which BLAS torch multiplies with. MMSIAM_DESKTOP_CHECK=offer: QGIS runs without
-torch; screenshot the window with the plugin's missing-dependency message bar and measure it.
+importable), say whether triton was imported and which BLAS torch multiplies with.
+MMSIAM_DESKTOP_CHECK=offer: QGIS runs without torch; screenshot the window with the plugin's
+missing-dependency message bar and measure it.
 Writes what it saw as JSON, then quits."""
 
 import json
