@@ -81,7 +81,7 @@ def run_seed(seed: int, epochs: int, rounds: int, per_round: int, min_distance: 
     classes, y = samples.classes, samples.class_index
     codes = np.array([c.code for c in classes])
     patch = meta["patch_size"]
-    train, test = block_folds(samples.rows, samples.cols, 5, 39, patch, valid.shape, seed)[0]
+    train, test = block_folds(samples.rows, samples.cols, 5, 39, patch, valid.shape, seed, y)[0]
     label_map = np.full(valid.shape, -1, np.int64)
     label_map[samples.rows[train], samples.cols[train]] = y[train]   # the analyst's answers
     pool = label_map >= 0

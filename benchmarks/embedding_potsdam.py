@@ -69,7 +69,7 @@ def main():
                     "16 embedding bands alone": emb}
     scores = {(name, ratio): [] for name in feature_sets for ratio in RATIOS}
     for seed in SEEDS:
-        folds = block_folds(samples.rows, samples.cols, 5, 39, meta["patch_size"], valid.shape, seed)
+        folds = block_folds(samples.rows, samples.cols, 5, 39, meta["patch_size"], valid.shape, seed, y)
         for f, (train, test) in enumerate(folds):
             for ratio in RATIOS:
                 picked = subsample(train, y, ratio, np.random.default_rng(seed * 100 + f))
