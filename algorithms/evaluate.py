@@ -44,10 +44,10 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
     def shortHelpString(self):  # noqa: N802 (QGIS API name)
         return (
             "Tells you whether pretraining pays off on your data before you rely on it. Give the "
-            "rasters and your labels. It trains the classifier several times, with and without "
-            "pretraining, next to a random forest on the pixel values (the classic QGIS "
-            "workflow), on growing shares of the labels, and writes a table and a report of the "
-            "accuracies.\n\n"
+            "rasters and your labels. It trains the default classifier and the network alone "
+            "several times, with and without pretraining, next to the classic classifiers on the "
+            "pixel values (a random forest, shrinkage LDA and logistic regression), on growing "
+            "shares of the labels, and writes a table and a report of the accuracies.\n\n"
             "Hyperspectral, Multispectral, SAR raster, Extra modalities: one raster per sensor "
             "(hover a raster box for details).\n"
             "Labels, Class field: your labelled points or polygons, as for training.\n"
@@ -66,7 +66,8 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             "Modality subsets: all rasters together, or every combination of them.\n"
             "Evaluation table: one row per fold, share, subset and method (CSV). Evaluation report: "
             "mean and spread of overall accuracy, kappa and per-class scores, and the gain of "
-            "pretraining (HTML, with a JSON summary beside it).\n\n"
+            "pretraining for the network and for the default classifier, with the runs where it "
+            "did not lose (HTML, with a JSON summary beside it).\n\n"
             "Method: the k-fold protocol of R. Liu et al., Contrastive Learning for Urban Land Cover "
             "Classification With Multimodal Siamese Network, IEEE GRSL 2024 (Table I), with a "
             "spatially blocked split added.")

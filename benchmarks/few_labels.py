@@ -19,7 +19,8 @@ Methods (all on the same training and test pixels):
 - classics on the standardised centre-pixel bands of all modalities: ``forest`` (300 trees),
   ``lda`` (shrinkage LDA), ``logistic`` (C = 0.1);
 - ``network``: the paper's eq. (3) fine-tuned from the pretrained encoder (the old default);
-  ``network_random``: the same from random weights;
+  ``network_random``: the same from random weights; ``ensemble_random`` (``--random-init``): the
+  default with its networks fine-tuned from random weights;
 - ``probe_z``: logistic regression on the standardised pretrained z alone (linear probe);
 - ``lda_zK`` / ``logistic_zK``: the spectral path, [bands ‖ K whitened PCs of pretrained z];
   ``forest_z16``: the forest on the same features;
@@ -73,7 +74,8 @@ CLASSICS = ("forest", "lda", "logistic")
 # with --no-default).
 DISPLAY = {"ensemble": "**ensemble (default: 3 networks + LDA)**", "ens_lda": "ensemble, 1 network + LDA",
            "network": "network, pretrained (eq. 3)",
-           "network_random": "network, random init", "probe_z": "linear probe of z",
+           "network_random": "network, random init", "ensemble_random": "ensemble, random init",
+           "probe_z": "linear probe of z",
            "lda": "shrinkage LDA", "logistic": "logistic regression", "forest": "random forest",
            "lda_ctx": "LDA + patch mean",
            "lda_z16": "LDA + 16 PCs of z", "ens75_lda": "ensemble, network weight 0.75",
@@ -149,6 +151,8 @@ def variant_overrides(variant):
             overrides["seed_offset"] = int(token[4:])
         elif token.startswith("epochs"):
             overrides["epochs"] = int(token[6:])
+        elif token.startswith("lp"):  # linear probe for N epochs, then fine-tune (LP-FT)
+            overrides["probe_epochs"] = int(token[2:])
         elif token.startswith("soup"):  # N fine-tunings (seeds + 0, 1000, ...), their weights averaged
             overrides["soup"] = int(token[4:])
         else:
@@ -301,16 +305,20 @@ def run(args):
                 return np.log(np.clip(p, 1e-12, 1))
 
             timed("network", fit_network)
-            if not args.no_default:  # the product's default classifier, as mmsiam:trainclassifier trains it
-                def fit_default():
-                    config = ClassifierConfig(patch_size=patch, epochs=args.epochs, seed=args.seed + f)
-                    result = train_classifier(source, rows[train], cols[train], y[train], n_classes, config,
-                                              ckpt["state_dict"], ckpt["architecture"])
-                    _, p = predict_samples(result.model, source, rows[test], cols[test])
-                    return np.log(np.clip(p, 1e-12, 1))
+            def fit_default(init=ckpt):  # the product's default classifier, as mmsiam:trainclassifier trains it
+                config = ClassifierConfig(patch_size=patch, epochs=args.epochs, seed=args.seed + f)
+                result = train_classifier(source, rows[train], cols[train], y[train], n_classes, config,
+                                          None if init is None else init["state_dict"],
+                                          None if init is None else init["architecture"])
+                _, p = predict_samples(result.model, source, rows[test], cols[test])
+                return np.log(np.clip(p, 1e-12, 1))
+
+            if not args.no_default:
                 timed("ensemble", fit_default)
             if args.random_init:
                 timed("network_random", lambda: fit_network(None))
+                if not args.no_default:  # the same default with its networks from random weights
+                    timed("ensemble_random", lambda: fit_default(None))
             for w in (0.25, 0.75):  # the network's weight in the ensemble (0.5 above)
                 for lin in [m for m in ("lda", "lda_z8", "lda_z16", "lda_ctx", "lda_cal", "lda_ctx_cal") if m in logits]:
                     logits[f"ens{int(100 * w)}_{lin}"] = average_probabilities(
@@ -415,7 +423,7 @@ def targets(tags, default="ens_lda"):
     (best mean of the three), runs within 2 OA points of the run's best classic, pretrained ≥ random."""
     lines = ["| scene, split (seeds) | ratio | runs | default OA / mIoU | best classic OA / mIoU | "
              "default − best classic, OA / mIoU | runs ≥ run's best classic − 2 | worst run: default vs best classic | "
-             "network − random init (mean) |", "| --- |" + " --- |" * 8]
+             "pretrained − random init, OA (mean; runs ≥) |", "| --- |" + " --- |" * 8]
     for tag in tags:
         runs = {}
         for path in sorted(glob.glob(os.path.join(OUT, f"few_labels_{tag}_s[0-9]*.csv"))):
@@ -431,8 +439,12 @@ def targets(tags, default="ens_lda"):
             run_best = {k: max(v[m][0] for m in CLASSICS) for k, v in cell.items()}
             within = sum(v[default][0] >= run_best[k] - 2 for k, v in cell.items())
             worst = min(cell, key=lambda k: cell[k][default][0] - run_best[k])
-            gap = (f"{np.mean([v['network'][0] - v['network_random'][0] for v in cell.values()]):+.1f}"
-                   if all("network_random" in v for v in cell.values()) else "")
+            gaps = []  # the default and the network alone against their twins fine-tuned from random weights
+            for pre, label in ((default, "default"), ("network", "network")):
+                if all(f"{pre}_random" in v for v in cell.values()):
+                    diffs = [v[pre][0] - v[f"{pre}_random"][0] for v in cell.values()]
+                    gaps.append(f"{label} {np.mean(diffs):+.1f} (≥ in {sum(d >= 0 for d in diffs)} of {len(diffs)})")
+            gap = "; ".join(gaps)
             lines.append(f"| {tag} ({', '.join(map(str, seeds))}) | {100 * ratio:g} % | {len(cell)} | "
                          f"{mean(default, 0):.1f} / {mean(default, 1):.1f} | {mean(best, 0):.1f} / {mean(best, 1):.1f} "
                          f"({display(best)}) | {mean(default, 0) - mean(best, 0):+.1f} / {mean(default, 1) - mean(best, 1):+.1f} | "
@@ -482,7 +494,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--pretrain-epochs", type=int, default=25)
     parser.add_argument("--pretrain-samples", type=int, default=8192)
-    parser.add_argument("--random-init", action="store_true", help="also fine-tune from random weights")
+    parser.add_argument("--random-init", action="store_true", help="also fine-tune the network and the default from random weights")
     parser.add_argument("--ablations", action="store_true",
                         help="also: class-balanced loss, frozen BatchNorm, other learning rates, a 3-seed "
                              "network ensemble, LDA on the 16-channel pretrained projections")
@@ -490,7 +502,8 @@ def main():
                         help="skip the z-component, calibrated and forest-on-z variants (faster)")
     parser.add_argument("--variants", default="",
                         help="network variants, comma-separated, tokens joined by '+': stepsN (at least N "
-                             "optimiser steps), bnfrozen, balanced, lrX, epochsN, seedN (seed + N), random "
+                             "optimiser steps), bnfrozen, balanced, lrX, epochsN, seedN (seed + N), lpN (a "
+                             "linear probe of N epochs first: LP-FT), random "
                              "(e.g. steps600+bnfrozen)")
     parser.add_argument("--no-default", action="store_true", help="skip the product's default classifier")
     parser.add_argument("--tag", default="", help="suffix of the CSV name, e.g. _ablations")

@@ -110,25 +110,32 @@ def line_plot_png(series: dict, title: str = "", xlabel: str = "", ylabel: str =
 
 def gain_plot_png(gains: list, title: str = "") -> bytes:
     """The paper's Fig. 3: mean ± std gain (percentage points) of pretrained over random
-    initialisation in OA and mIoU, per training ratio (one group of bars per modality subset)."""
+    initialisation in OA and mIoU, per training ratio (one bar per modality subset and classifier
+    in each group)."""
     figure = Figure(figsize=(7, 4), dpi=100, layout="constrained")
     axes = figure.subplots(1, 2, sharey=True)
-    subsets = sorted({g["modalities"] for g in gains})
+
+    def series_of(gain):
+        return gain["modalities"], gain["classifier"]
+
+    series = list(dict.fromkeys(series_of(g) for g in gains))
+    several_subsets = len({subset for subset, _ in series}) > 1
     ratios = sorted({g["ratio"] for g in gains})
-    width = 0.8 / max(len(subsets), 1)
+    width = 0.8 / max(len(series), 1)
     for ax, key, label in ((axes[0], "oa_gain", "OA"), (axes[1], "miou_gain", "mIoU")):
-        for s, subset in enumerate(subsets):
-            values = {g["ratio"]: g[key] for g in gains if g["modalities"] == subset}
+        for s, (subset, classifier) in enumerate(series):
+            values = {g["ratio"]: g[key] for g in gains if series_of(g) == (subset, classifier)}
             means = [100 * (values[r]["mean"] or 0) if r in values else np.nan for r in ratios]
             stds = [100 * (values[r]["std"] or 0) if r in values else 0 for r in ratios]
-            ax.bar(np.arange(len(ratios)) + (s - (len(subsets) - 1) / 2) * width, means, width,
-                   yerr=stds, capsize=3, label=_plain_text(subset))
+            name = f"{subset}, {classifier}" if several_subsets else classifier
+            ax.bar(np.arange(len(ratios)) + (s - (len(series) - 1) / 2) * width, means, width,
+                   yerr=stds, capsize=3, label=_plain_text(name))
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_xticks(np.arange(len(ratios)), [f"{100 * r:g} %" for r in ratios])
         ax.set_xlabel("training ratio")
         ax.set_title(f"{label} gain (points)")
         ax.grid(True, axis="y", alpha=0.3)
-    if len(subsets) > 1:
+    if len(series) > 1:
         axes[1].legend(fontsize="small")
     if title:
         figure.suptitle(_plain_text(title))

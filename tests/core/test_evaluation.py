@@ -124,3 +124,25 @@ def test_summary_reports_per_seed_means():
     assert table[0]["overall_accuracy"]["mean"] == pytest.approx(0.6)
     assert [(s["seed"], s["overall_accuracy"]) for s in table[0]["per_seed"]] == [(1, pytest.approx(0.7)),
                                                                                 (2, pytest.approx(0.5))]
+
+
+def test_summary_gives_the_gain_of_pretraining_for_the_network_and_the_default_classifier():
+    from multimodal_siamese.core.io.labels import ClassInfo
+
+    classes = [ClassInfo(1, 1, "a", "#000000"), ClassInfo(2, 2, "b", "#ffffff")]
+
+    def run(method, fold, oa):
+        return {"seed": 1, "fold": fold, "ratio": 0.1, "modalities": "all", "method": method,
+                "assessment": {"overall_accuracy": oa, "average_accuracy": oa, "mean_iou": oa / 2, "kappa": 0.0,
+                               "per_class": [{"iou": oa}, {"iou": oa}]}}
+
+    runs = [run("random", 1, 0.5), run("pretrained", 1, 0.7), run("random", 2, 0.8), run("pretrained", 2, 0.6),
+            run("ensemble_random", 1, 0.9), run("ensemble", 1, 0.9), run("ensemble_random", 2, 0.7),
+            run("ensemble", 2, 0.6)]
+    gains = evaluation.summarise(runs, classes)["gains"]
+    assert [g["classifier"] for g in gains] == ["network", "default classifier"]
+    network, default = gains
+    assert network["oa_gain"]["mean"] == pytest.approx(0.0) and network["oa_gain"]["std"] == pytest.approx(0.2)
+    assert (network["runs_not_worse"], network["runs"]) == (1, 2)
+    assert default["oa_gain"]["mean"] == pytest.approx(-0.05) and default["miou_gain"]["mean"] == pytest.approx(-0.025)
+    assert (default["runs_not_worse"], default["runs"]) == (1, 2)

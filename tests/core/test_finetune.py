@@ -1,5 +1,6 @@
 """Fine-tuning's step budget: with few labels, ``min_steps`` raises the epochs so that training
-takes at least that many optimiser steps (off by default: see why_pretraining.md section 4)."""
+takes at least that many optimiser steps (off by default: see why_pretraining.md section 4); and
+the linear probe before fine-tuning (``probe_epochs``, LP-FT; off by default: few_labels.md)."""
 
 import numpy as np
 import pytest
@@ -30,3 +31,43 @@ def test_training_runs_the_raised_number_of_epochs():
 def test_negative_step_floor_is_refused():
     with pytest.raises(InputError, match="min_steps"):
         finetune.ClassifierConfig(min_steps=-1).validate()
+    with pytest.raises(InputError, match="probe_epochs"):
+        finetune.ClassifierConfig(probe_epochs=-1).validate()
+
+
+def _pixels():
+    rng = np.random.default_rng(0)
+    arrays = [rng.random((3, 20, 20)).astype(np.float32), rng.random((2, 20, 20)).astype(np.float32)]
+    rows, cols = np.array([3, 5, 7, 9, 11, 13, 15, 16]), np.array([4, 6, 8, 10, 12, 14, 15, 3])
+    return arrays, rows, cols, np.array([0, 1] * 4)
+
+
+def test_the_linear_probe_trains_only_the_head_then_everything_is_fine_tuned():
+    import torch
+
+    arrays, rows, cols, y = _pixels()
+    torch.manual_seed(0)
+    arch = dict(band_counts=[3, 2], patch_size=5, n_classes=2)
+    pretrained = finetune.FusionClassifier.from_architecture(arch)
+    state = {k: v.clone() for k, v in pretrained.state_dict().items()}
+    config = finetune.ClassifierConfig(patch_size=5, epochs=2, batch_size=64, classifier="network", probe_epochs=3)
+    result = finetune.train_classifier(arrays, rows, cols, y, 2, config, state, pretrained.architecture())
+    assert len(result.loss_history) == 3 + 2           # the probe's epochs, then the fine-tuning's
+    assert all(p.requires_grad for p in result.model.parameters())
+
+    # the probe alone: g's linear layer moves, the pretrained f and projections do not
+    model = finetune._initial_network(dict(arch, dim=pretrained.architecture()["dim"]), state, 7)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    steps = finetune._StepCounter(finetune.Progress(), finetune.EtaClock(), 10)
+    finetune._fit_network(model, finetune.patch_source(arrays, 5), rows, cols, y, 2, config, 7, 1e-2, 2, "cpu",
+                          steps, "", head_only=True)
+    weights = {k for k, v in model.named_parameters()}
+    moved = {k for k in weights if not torch.equal(model.state_dict()[k], before[k])}
+    assert moved == {"linear.weight", "linear.bias"}
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_without_pretrained_weights_there_is_no_probe():
+    arrays, rows, cols, y = _pixels()
+    config = finetune.ClassifierConfig(patch_size=5, epochs=2, batch_size=64, classifier="network", probe_epochs=3)
+    assert len(finetune.train_classifier(arrays, rows, cols, y, 2, config).loss_history) == 2

@@ -299,7 +299,8 @@ def test_evaluate_via_qgis_process_on_a_real_subset(potsdam, tmp_path, qgis_proc
     assert_modes_follow_umask(table, report, os.path.splitext(report)[0] + ".json")
     with open(table, newline="") as f:
         rows = list(csv.DictReader(f))
-    methods = ("random", "pretrained", "ensemble", "linear_probe", "random_forest", "lda", "logistic")
+    methods = ("random", "pretrained", "ensemble_random", "ensemble", "linear_probe", "random_forest", "lda",
+               "logistic")
     assert len(rows) == 2 * 2 * 2 * len(methods)
     assert {(r["seed"], r["fold"], r["ratio"], r["method"]) for r in rows} == {
         (s, f, r, m) for s in ("3", "4") for f in ("1", "2") for r in ("0.2", "1.0") for m in methods}
@@ -313,6 +314,12 @@ def test_evaluate_via_qgis_process_on_a_real_subset(potsdam, tmp_path, qgis_proc
     html = open(report, encoding="utf-8").read()
     assert "Table I" in html and "Table II" in html and "data:image/png;base64," in html
     assert "OA per seed" in html and "shrinkage LDA" in html and "ensemble (default classifier)" in html
+    assert "ensemble (default classifier), random init" in html
+    # the gain of pretraining, for the network and for the default classifier, per ratio
+    result_gains = json.load(open(os.path.splitext(report)[0] + ".json", encoding="utf-8"))["summary"]["gains"]
+    assert {(g["classifier"], g["ratio"]) for g in result_gains} == {
+        (c, r) for c in ("network", "default classifier") for r in (0.2, 1.0)}
+    assert all(g["runs"] == 4 and 0 <= g["runs_not_worse"] <= 4 for g in result_gains)
     result = json.load(open(os.path.splitext(report)[0] + ".json", encoding="utf-8"))
     # a fold whose training part lacks one of its test classes is named in the report
     assert all(n > 0 for fold in result["untrained_folds"] for n in fold["classes"].values())
