@@ -66,6 +66,10 @@ SCENES = {
               "tahoe/tahoe_training_polygons.gpkg", "Class"),
     "para": ([("MULTISPECTRAL", "para_sentinel2/sen2.tif"), ("SAR", "para_sentinel2/srtm_sen2.tif")],
              "para_sentinel2/training_polygons_sen2.gpkg", "class"),
+    # Tahoe with the LiDAR's height above ground (first return − bare earth, made by canopy_height())
+    # instead of the first return's height above sea level
+    "tahoe_chm": ([("MULTISPECTRAL", "tahoe/tahoe_highrez.tif"), ("SAR", os.path.join(OUT, "tahoe_chm.tif"))],
+                  "tahoe/tahoe_training_polygons.gpkg", "Class"),
 }
 CLASSICS = ("forest", "lda", "logistic")
 # names in the summary tables. 'ensemble' is what mmsiam:trainclassifier trains by default
@@ -101,7 +105,24 @@ def display(name):
     return name
 
 
+def canopy_height(path=os.path.join(OUT, "tahoe_chm.tif")):
+    """Tahoe's first-return surface minus its bare earth (same grid): height above ground, in m."""
+    if os.path.exists(path):
+        return
+    import rasterio
+
+    with rasterio.open(os.path.join(DATA, "tahoe/tahoe_lidar_highesthit.tif")) as first, \
+            rasterio.open(os.path.join(DATA, "tahoe/tahoe_lidar_bareearth.tif")) as ground:
+        profile = first.profile
+        height = first.read(1).astype(np.float32) - ground.read(1).astype(np.float32)
+    os.makedirs(OUT, exist_ok=True)
+    with rasterio.open(path, "w", **profile) as out:
+        out.write(height, 1)
+
+
 def load_scene(name):
+    if name == "tahoe_chm":
+        canopy_height()
     modalities, labels_path, field = SCENES[name]
     prepared = prepare([raster.ModalityInput(slot, os.path.join(DATA, path)) for slot, path in modalities],
                        GridOptions(), 0)
