@@ -75,10 +75,10 @@ MODALITY_HELP = (
     "another spectrometer. Give at least one; use Extra modalities for more than three. The "
     "rasters may differ in bands, data type, CRS, resolution and extent: they are resampled onto "
     "one grid over their common extent. A pixel is used where every raster has data. Give the "
-    "same rasters in the same slots when you pretrain, train and classify. Give LiDAR or a DEM as "
-    "height above ground (surface minus bare earth) rather than elevation above sea level: "
-    "elevation tells where a pixel lies more than what covers it, and a model trained on a few "
-    "labelled areas can learn the place instead of the class.")
+    "same rasters in the same slots when you pretrain, train and classify. Give LiDAR or another "
+    "surface model as height above ground (surface minus bare earth) rather than elevation above "
+    "sea level: on a slope, elevation tells where a pixel lies more than what covers it, and a "
+    "model trained on a few labelled areas can learn the place instead of the class.")
 SLOT_LABELS = {"HYPERSPECTRAL": "Hyperspectral raster", "MULTISPECTRAL": "Multispectral raster",
                "SAR": "SAR raster"}
 CLASS_FIELD_HELP = (
