@@ -142,7 +142,8 @@ def main():
     reports = {}
     for case in CASES:
         done = subprocess.run([sys.executable, __file__, "--child", case, "--arrays", args.arrays,
-                               "--blas", args.blas, "--device", args.device], capture_output=True, text=True, env=environment)
+                               "--blas", args.blas, "--device", args.device],
+                              capture_output=True, text=True, env=environment)
         if done.returncode:
             reports[case] = {"case": case, "failed": done.returncode, "stderr": done.stderr[-3000:]}
         else:

@@ -515,7 +515,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--pretrain-epochs", type=int, default=25)
     parser.add_argument("--pretrain-samples", type=int, default=8192)
-    parser.add_argument("--random-init", action="store_true", help="also fine-tune the network and the default from random weights")
+    parser.add_argument("--random-init", action="store_true",
+                        help="also fine-tune the network and the default from random weights")
     parser.add_argument("--ablations", action="store_true",
                         help="also: class-balanced loss, frozen BatchNorm, other learning rates, a 3-seed "
                              "network ensemble, LDA on the 16-channel pretrained projections")
