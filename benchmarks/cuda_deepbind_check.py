@@ -59,6 +59,12 @@ def digest(tensor):
     return hashlib.sha256(tensor.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
+def weights_digest(model):
+    import torch
+
+    return digest(torch.cat([p.flatten() for p in model.state_dict().values() if p.is_floating_point()]))
+
+
 def child(case, arrays_path, blas, device="cuda"):
     report = {"case": case}
     if case != "plain":
@@ -101,8 +107,7 @@ def child(case, arrays_path, blas, device="cuda"):
     report["pretrain_seconds"] = time.perf_counter() - started
     report["pretrain_device"] = pre.device
     report["pretrain_loss"] = [float(v) for v in pre.loss_history]
-    report["pretrain_digest"] = digest(torch.cat([p.flatten() for p in pre.model.state_dict().values()
-                                                  if p.is_floating_point()]))
+    report["pretrain_digest"] = weights_digest(pre.model)
 
     rows, cols, y = data["rows"], data["cols"], data["class_index"]
     rng = np.random.default_rng(0)
@@ -118,8 +123,7 @@ def child(case, arrays_path, blas, device="cuda"):
     report["classifier_networks"] = 1 + len(getattr(result.model, "members", []))
     predicted, _ = predict_samples(result.model, arrays, rows[test], cols[test], device=device)
     report["classifier_oa_random_split"] = float((predicted == y[test]).mean())
-    report["classifier_digest"] = digest(torch.cat([p.flatten() for p in result.model.state_dict().values()
-                                                    if p.is_floating_point()]))
+    report["classifier_digest"] = weights_digest(result.model)
     report["train_pixels"], report["test_pixels"] = int(len(train)), int(len(test))
     return report
 

@@ -260,11 +260,11 @@ def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, 
     classifier_config = ClassifierConfig(patch_size=config.patch_size, epochs=config.epochs,
                                          batch_size=config.batch_size, learning_rate=config.learning_rate,
                                          seed=config.seed + fold, device=config.device, classifier="network")
+    starts = {"random": (None, None), "pretrained": (state, architecture)}  # (weights, their architecture)
     networks = {}
-    for method, init in (("random", None), ("pretrained", state)):
+    for method, start in starts.items():
         progress.check()
-        result = train_classifier(source, rows[train], cols[train], y[train], n_classes, classifier_config,
-                                  init, architecture if init is not None else None)
+        result = train_classifier(source, rows[train], cols[train], y[train], n_classes, classifier_config, *start)
         predictions[method], _ = predict_samples(result.model, source, rows[test], cols[test], result.device)
         networks[method] = result.model.cpu()
     # linear probe: the usual figure of a self-supervised representation (logistic regression on z)
@@ -276,15 +276,14 @@ def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, 
     # the default classifier, as mmsiam:trainclassifier builds it: the same pretrained network and
     # its fine-tunings from the further seeds, beside the spectral linear path; and its twin with
     # every network trained from random weights (the 'random' network and further seeds)
-    for method, first, init in (("ensemble", "pretrained", state), ("ensemble_random", "random", None)):
+    for method, first in (("ensemble", "pretrained"), ("ensemble_random", "random")):
         members = []
         for seed in ensemble_seeds(classifier_config.seed, config.networks)[1:]:
             progress.check()
             members.append(train_classifier(source, rows[train], cols[train], y[train], n_classes,
-                                            replace(classifier_config, seed=seed), init,
-                                            architecture if init is not None else None).model.cpu())
+                                            replace(classifier_config, seed=seed), *starts[first]).model.cpu())
         ensemble = add_spectral_path(networks[first], source, rows[train], cols[train], y[train], "ensemble",
-                                     init, architecture, members=members)
+                                     *starts[first], members=members)
         predictions[method], _ = predict_samples(ensemble, source, rows[test], cols[test])
     return predictions
 

@@ -6,6 +6,7 @@ through the encoder f (from pretraining or random) and one linear layer; cross-e
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass, field
 
@@ -147,6 +148,7 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
         raise InputError(f"Only {len(rows)} labelled sample can be used for training; at least 2 are "
                          "needed. Check that the labels fall on valid pixels of every modality.")
     progress = progress or Progress()
+    targets = np.asarray(targets)
     device = resolve_device(config.device)
     arch = dict(architecture or {})
     arch.pop("pred_hidden", None)
@@ -173,11 +175,11 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
             label = f"network {i + 1}/{len(seeds)}  " if len(seeds) > 1 else ""
             loss, accuracy = [], []
             if probe:  # LP-FT: g's linear layer alone first, f fixed
-                loss, accuracy = _fit_network(model, source, rows, cols, np.asarray(targets), n_classes, config,
-                                              seed, PROBE_LEARNING_RATE, probe, device, steps,
-                                              label + "linear probe  ", head_only=True)
-            more_loss, more_accuracy = _fit_network(model, source, rows, cols, np.asarray(targets), n_classes,
-                                                    config, seed + probe, lr, epochs, device, steps, label)
+                with _only_the_head_trainable(model):
+                    loss, accuracy = _fit_network(model, source, rows, cols, targets, n_classes, config, seed,
+                                                  PROBE_LEARNING_RATE, probe, device, steps, label + "linear probe  ")
+            more_loss, more_accuracy = _fit_network(model, source, rows, cols, targets, n_classes, config,
+                                                    seed + probe, lr, epochs, device, steps, label)
             loss, accuracy = loss + more_loss, accuracy + more_accuracy
             losses.append(loss)
             accuracies.append(accuracy)
@@ -188,7 +190,7 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
     result.model = networks[0]
     if config.classifier != "network":
         progress.check()
-        result.model = add_spectral_path(networks[0].cpu(), source, rows, cols, np.asarray(targets),
+        result.model = add_spectral_path(networks[0].cpu(), source, rows, cols, targets,
                                          config.classifier, pretrained_state, architecture,
                                          members=[m.cpu() for m in networks[1:]]).to(device)
         progress.info(f"Added the spectral path: {spectral_description(result.model.architecture())}, "
@@ -225,28 +227,27 @@ class _StepCounter:
         return self.clock.eta_text(self.done / self.total)
 
 
-def _fit_network(model, source, rows, cols, targets, n_classes, config, seed, lr, epochs, device,
-                 steps: _StepCounter, label: str, head_only: bool = False) -> tuple:
-    """Fine-tune one g in place with cross-entropy (batch order and augmentation from ``seed``);
-    ``head_only``: its linear layer alone. Returns (each epoch's loss, each epoch's training accuracy)."""
-    rng = np.random.default_rng(seed)
-    generator = torch.Generator().manual_seed(seed)
-    fixed = [p for p in model.parameters() if p.requires_grad] if head_only else []
+@contextlib.contextmanager
+def _only_the_head_trainable(model: FusionClassifier):
+    """While inside: every parameter but g's linear layer fixed (the linear probe of LP-FT)."""
+    fixed = [p for name, p in model.named_parameters() if p.requires_grad and not name.startswith("linear.")]
     for parameter in fixed:
         parameter.requires_grad_(False)
-    for parameter in model.linear.parameters():
-        parameter.requires_grad_(True)
     try:
-        return _fit_epochs(model, source, rows, cols, targets, n_classes, config, rng, generator,
-                           torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
-                                             weight_decay=config.weight_decay), epochs, device, steps, label)
+        yield
     finally:
         for parameter in fixed:
             parameter.requires_grad_(True)
 
 
-def _fit_epochs(model, source, rows, cols, targets, n_classes, config, rng, generator, optimizer, epochs,
-                device, steps: _StepCounter, label: str) -> tuple:
+def _fit_network(model, source, rows, cols, targets, n_classes, config, seed, lr, epochs, device,
+                 steps: _StepCounter, label: str) -> tuple:
+    """Fine-tune g's trainable parameters in place with cross-entropy (batch order and augmentation
+    from ``seed``). Returns (each epoch's loss, each epoch's training accuracy)."""
+    rng = np.random.default_rng(seed)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
+                                  weight_decay=config.weight_decay)
     target_tensor = torch.from_numpy(np.asarray(targets, dtype=np.int64))
     class_weight = None
     if config.class_balanced:

@@ -17,11 +17,15 @@ def test_effective_epochs_reach_the_step_floor_only_for_small_sets():
     assert finetune.ClassifierConfig(epochs=2).effective_epochs(8) == 2  # default: epochs as given
 
 
-def test_training_runs_the_raised_number_of_epochs():
+def _pixels():
     rng = np.random.default_rng(0)
     arrays = [rng.random((3, 20, 20)).astype(np.float32), rng.random((2, 20, 20)).astype(np.float32)]
     rows, cols = np.array([3, 5, 7, 9, 11, 13, 15, 16]), np.array([4, 6, 8, 10, 12, 14, 15, 3])
-    y = np.array([0, 1] * 4)
+    return arrays, rows, cols, np.array([0, 1] * 4)
+
+
+def test_training_runs_the_raised_number_of_epochs():
+    arrays, rows, cols, y = _pixels()
     config = dict(patch_size=5, epochs=2, batch_size=64, classifier="network")
     plain = finetune.train_classifier(arrays, rows, cols, y, 2, finetune.ClassifierConfig(**config))
     floored = finetune.train_classifier(arrays, rows, cols, y, 2, finetune.ClassifierConfig(min_steps=5, **config))
@@ -33,13 +37,6 @@ def test_negative_step_floor_is_refused():
         finetune.ClassifierConfig(min_steps=-1).validate()
     with pytest.raises(InputError, match="probe_epochs"):
         finetune.ClassifierConfig(probe_epochs=-1).validate()
-
-
-def _pixels():
-    rng = np.random.default_rng(0)
-    arrays = [rng.random((3, 20, 20)).astype(np.float32), rng.random((2, 20, 20)).astype(np.float32)]
-    rows, cols = np.array([3, 5, 7, 9, 11, 13, 15, 16]), np.array([4, 6, 8, 10, 12, 14, 15, 3])
-    return arrays, rows, cols, np.array([0, 1] * 4)
 
 
 def test_the_linear_probe_trains_only_the_head_then_everything_is_fine_tuned():
@@ -59,8 +56,9 @@ def test_the_linear_probe_trains_only_the_head_then_everything_is_fine_tuned():
     model = finetune._initial_network(dict(arch, dim=pretrained.architecture()["dim"]), state, 7)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     steps = finetune._StepCounter(finetune.Progress(), finetune.EtaClock(), 10)
-    finetune._fit_network(model, finetune.patch_source(arrays, 5), rows, cols, y, 2, config, 7, 1e-2, 2, "cpu",
-                          steps, "", head_only=True)
+    with finetune._only_the_head_trainable(model):
+        finetune._fit_network(model, finetune.patch_source(arrays, 5), rows, cols, y, 2, config, 7, 1e-2, 2, "cpu",
+                              steps, "")
     weights = {k for k, v in model.named_parameters()}
     moved = {k for k in weights if not torch.equal(model.state_dict()[k], before[k])}
     assert moved == {"linear.weight", "linear.bias"}
