@@ -25,6 +25,7 @@ from qgis.core import (
     QgsFeatureRequest,
     QgsProcessingAlgorithm,
     QgsProcessingException,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterField,
     QgsProcessingParameterMultipleLayers,
@@ -56,10 +57,15 @@ DEVICE = "DEVICE"
 MEMORY_MB = "MEMORY_MB"
 NETWORKS = "NETWORKS"
 DEFAULT_NETWORKS = 3  # core.learn.finetune.DEFAULT_NETWORKS (not imported here: it loads torch)
+TEST_TIME_FLIPS = "TEST_TIME_FLIPS"
 NETWORKS_HELP = (
     "Networks: the ensemble averages this many trainings of the network from different seeds "
     f"({DEFAULT_NETWORKS}); with few labels one training can be off by several points, the average "
-    "much less. Each one adds to training and classification time; 1 is fastest.")
+    "much less. Each one adds to training and classification time; 1 is fastest.\n"
+    "Test-time flips and rotations: each network of the ensemble also looks at every patch "
+    "mirrored and turned by quarter turns, and their 8 answers are averaged (on by default). "
+    "Slightly more accurate and steadier, but the networks' share of classification takes 8 "
+    "times as long; turn it off for large scenes when time matters more.")
 TRAINING_MEMORY_HELP = (
     "Memory budget: a scene whose bands need more than this is never read whole; pretraining "
     "then draws a pool of random tiles each epoch and the classifier reads only the labels' "
@@ -203,9 +209,16 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
             DEVICE, "Device", options=DEVICE_CHOICES, defaultValue="auto", usesStaticStrings=True))
 
     def add_networks(self):
+        """The ensemble's settings (NETWORKS, TEST_TIME_FLIPS), read back by :meth:`ensemble_settings`."""
         self.add_advanced(QgsProcessingParameterNumber(
             NETWORKS, "Networks in the ensemble (trained from different seeds)", INTEGER,
             defaultValue=DEFAULT_NETWORKS, minValue=1, maxValue=10))
+        self.add_advanced(QgsProcessingParameterBoolean(
+            TEST_TIME_FLIPS, "Test-time flips and rotations (8 views of each patch)", defaultValue=True))
+
+    def ensemble_settings(self, parameters, context) -> dict:
+        return {"networks": self.parameterAsInt(parameters, NETWORKS, context),
+                "test_time_flips": self.parameterAsBoolean(parameters, TEST_TIME_FLIPS, context)}
 
     def add_training_memory(self):
         self.add_advanced(QgsProcessingParameterNumber(

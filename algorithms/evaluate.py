@@ -10,7 +10,6 @@ from qgis.core import (
 
 from .compat import INTEGER
 from .common import (
-    NETWORKS,
     NETWORKS_HELP,
     FeedbackProgress,
     MmsiamAlgorithm,
@@ -138,7 +137,7 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
                 split=self.parameterAsEnumString(parameters, SPLIT, context) or "blocks",
                 block_size=self.parameterAsInt(parameters, BLOCK_SIZE, context),
                 epochs=self.parameterAsInt(parameters, EPOCHS, context), seed=seed, device=device,
-                networks=self.parameterAsInt(parameters, NETWORKS, context),
+                **self.ensemble_settings(parameters, context),
                 seeds=parse_seeds(self.parameterAsString(parameters, SEEDS, context) or ""))
             pretrain_config = PretrainConfig(
                 epochs=self.parameterAsInt(parameters, PRETRAIN_EPOCHS, context),

@@ -13,7 +13,6 @@ from qgis.core import (
 from .compat import INTEGER
 from .common import (
     MEMORY_MB,
-    NETWORKS,
     NETWORKS_HELP,
     FeedbackProgress,
     LabelledAlgorithm,
@@ -132,7 +131,7 @@ class MapFromLabelsAlgorithm(LabelledAlgorithm):
             seed=seed, device=device)
         classifier_config = ClassifierConfig(
             patch_size=patch_size, epochs=self.parameterAsInt(parameters, EPOCHS, context),
-            networks=self.parameterAsInt(parameters, NETWORKS, context), seed=seed, device=device)
+            seed=seed, device=device, **self.ensemble_settings(parameters, context))
         training = self.training_labels(parameters, context, feedback)
         progress = FeedbackProgress(feedback)
         stages = STAGES_REUSING if reuse else STAGES_WITH_PRETRAINING

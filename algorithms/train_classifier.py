@@ -11,7 +11,6 @@ from qgis.core import (
 from .compat import DOUBLE, INTEGER
 from .common import (
     MEMORY_MB,
-    NETWORKS,
     NETWORKS_HELP,
     TRAINING_MEMORY_HELP,
     FeedbackProgress,
@@ -120,7 +119,7 @@ class TrainClassifierAlgorithm(LabelledAlgorithm):
             epochs=self.parameterAsInt(parameters, EPOCHS, context),
             batch_size=self.parameterAsInt(parameters, BATCH_SIZE, context),
             learning_rate=self.parameterAsDouble(parameters, LEARNING_RATE, context),
-            seed=seed, device=device, networks=self.parameterAsInt(parameters, NETWORKS, context),
+            seed=seed, device=device, **self.ensemble_settings(parameters, context),
             classifier=self.parameterAsEnumString(parameters, CLASSIFIER, context) or CLASSIFIER_CHOICES[0])
         pretrained_path = self.parameterAsFile(parameters, PRETRAINED, context) or None
         model_path = self.parameterAsFileOutput(parameters, OUTPUT_MODEL, context)

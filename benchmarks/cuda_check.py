@@ -45,14 +45,24 @@ class Printer(Progress):
         print(text, flush=True)
 
 
-def export_labels(path):
-    """Rasterise the Potsdam samples on the aligned grid (needs GDAL's Python bindings)."""
+def potsdam_scene():
+    """Potsdam's normalised VNIR + SWIR arrays, valid mask and labelled pixels rasterised on the
+    aligned grid (needs GDAL's Python bindings)."""
     from multimodal_siamese.core.io.labels import read_label_features, rasterize_labels
 
     prepared = prepare(modalities(POTSDAM), GridOptions())
-    _, valid = prepared.read()
-    samples = rasterize_labels(read_label_features(
-        os.path.join(POTSDAM, "landcover_potsdam_samples.gpkg"), "class_id"), prepared.stack.grid, valid)
+    try:
+        arrays, valid = prepared.read()
+        samples = rasterize_labels(read_label_features(
+            os.path.join(POTSDAM, "landcover_potsdam_samples.gpkg"), "class_id"), prepared.stack.grid, valid)
+    finally:
+        prepared.close()
+    return arrays, valid, samples
+
+
+def export_labels(path):
+    """The Potsdam samples on the aligned grid, for the GPU machine (which has no GDAL)."""
+    _, _, samples = potsdam_scene()
     np.savez(path, rows=samples.rows, cols=samples.cols, class_index=samples.class_index,
              codes=np.array([c.code for c in samples.classes]))
     print(f"{len(samples.rows)} labelled pixels, {len(samples.classes)} classes -> {path}")

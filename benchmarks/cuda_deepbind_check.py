@@ -42,14 +42,9 @@ CASES = ("plain", "deepbind", "global-plain")
 
 def export(path):
     """Potsdam's normalised VNIR + SWIR arrays, valid mask and labelled pixels (needs GDAL)."""
-    from cuda_check import POTSDAM, modalities
-    from multimodal_siamese.core.io.inputs import GridOptions, prepare
-    from multimodal_siamese.core.io.labels import read_label_features, rasterize_labels
+    from cuda_check import potsdam_scene
 
-    prepared = prepare(modalities(POTSDAM), GridOptions())
-    arrays, valid = prepared.read()
-    samples = rasterize_labels(read_label_features(
-        os.path.join(POTSDAM, "landcover_potsdam_samples.gpkg"), "class_id"), prepared.stack.grid, valid)
+    arrays, valid, samples = potsdam_scene()
     np.savez_compressed(path, vnir=arrays[0], swir=arrays[1], valid=valid, rows=samples.rows,
                         cols=samples.cols, class_index=samples.class_index)
     print(f"{[a.shape for a in arrays]}, {len(samples.rows)} labelled pixels -> {path}")

@@ -27,7 +27,9 @@ Methods (all on the same training and test pixels):
 - ``ens_*``: the network's and a linear model's probabilities averaged (``ens_lda``: the default
   with one network);
 - ``ensemble`` (unless ``--no-default``): the product's default classifier, trained as
-  ``mmsiam:trainclassifier`` trains it (three networks and the LDA);
+  ``mmsiam:trainclassifier`` trains it (three networks and the LDA; since the ninth session with
+  test-time flips and rotations); with ``--tta`` also ``ensemble_tta`` / ``ensemble_noflips``,
+  the same networks with and without those flips;
 - ``network_<variant>`` / ``ens_lda_<variant>`` (``--variants``): the network fine-tuned another way
   (see ``variant_overrides``), alone and averaged with the LDA.
 """
@@ -54,7 +56,9 @@ from multimodal_siamese.core.learn.metrics import accuracy_assessment  # noqa: E
 from multimodal_siamese.core.learn.pretraining import PatchSource, PretrainConfig, pretrain  # noqa: E402
 from multimodal_siamese.core.learn.spectral import (  # noqa: E402
     average_probabilities, fit_spectral_path, pixel_spectra, pretrained_z, spectral_logits)
-from multimodal_siamese.models.network import FusionClassifier, MultimodalSiamese  # noqa: E402
+from multimodal_siamese.models.augment import dihedral  # noqa: E402
+from multimodal_siamese.models.network import (  # noqa: E402
+    FusionClassifier, MultimodalSiamese, classifier_from_architecture)
 
 DATA = os.path.join(ROOT, "..", "shared", "data")
 OUT = os.path.join(ROOT, "benchmarks", "out")
@@ -77,6 +81,7 @@ CLASSICS = ("forest", "lda", "logistic")
 # 'ens_lda' one fine-tuning beside the LDA, the default before it (and named so in CSV sets run
 # with --no-default).
 DISPLAY = {"ensemble": "**ensemble (default: 3 networks + LDA)**", "ens_lda": "ensemble, 1 network + LDA",
+           "ensemble_tta": "ensemble, test-time flips", "ensemble_noflips": "ensemble, no test-time flips",
            "network": "network, pretrained (eq. 3)",
            "network_random": "network, random init", "ensemble_random": "ensemble, random init",
            "probe_z": "linear probe of z",
@@ -88,7 +93,8 @@ VARIANT_WORDS = {"steps": "≥ {} steps", "bnfrozen": "BatchNorm frozen (pretrai
                  "prebn": "BatchNorm re-estimated on the scene, then frozen",
                  "adabn": "BatchNorm re-estimated on the scene after training",
                  "balanced": "class-balanced loss", "lr": "lr {}", "random": "random init",
-                 "seed": "seed + {}", "soup": "weights of {} fine-tunings averaged"}
+                 "seed": "seed + {}", "soup": "weights of {} fine-tunings averaged",
+                 "tta": "test-time flips and rotations"}
 
 
 def display(name):
@@ -135,12 +141,30 @@ def load_scene(name):
     return arrays, valid, samples
 
 
-def pretrained_checkpoint(name, arrays, valid, seed, epochs, samples_per_epoch, patch_size):
-    """Pretrained state dict + architecture for scene × seed, computed once and cached."""
-    path = os.path.join(OUT, f"pretrained_{name}_p{patch_size}_{epochs}x{samples_per_epoch}_s{seed}.pt")
+def pretrain_overrides(variant):
+    """'wm+dim512' -> PretrainConfig overrides: wm = within_modality views, projN = N
+    channels per projection P_k, dimN = head width N."""
+    overrides = {}
+    for token in filter(None, variant.split("+")):
+        if token == "wm":
+            overrides["within_modality"] = True
+        elif token.startswith("proj"):
+            overrides["proj_channels"] = int(token[4:])
+        elif token.startswith("dim"):
+            overrides.update(dim=int(token[3:]), pred_hidden=max(int(token[3:]) // 4, 16))
+        else:
+            raise ValueError(f"unknown pretraining variant {token!r}")
+    return overrides
+
+
+def pretrained_checkpoint(name, arrays, valid, seed, epochs, samples_per_epoch, patch_size, variant=""):
+    """Pretrained state dict + architecture for scene × seed (× pretraining variant), computed once and cached."""
+    suffix = f"_{variant}" if variant else ""
+    path = os.path.join(OUT, f"pretrained_{name}_p{patch_size}_{epochs}x{samples_per_epoch}{suffix}_s{seed}.pt")
     if os.path.exists(path):
         return torch.load(path, weights_only=True)
-    config = PretrainConfig(patch_size=patch_size, epochs=epochs, samples_per_epoch=samples_per_epoch, seed=seed)
+    config = PretrainConfig(patch_size=patch_size, epochs=epochs, samples_per_epoch=samples_per_epoch, seed=seed,
+                            **pretrain_overrides(variant))
     started = time.time()
     result = pretrain(arrays, valid, config)
     cached = {"state_dict": result.model.state_dict(), "architecture": result.model.architecture(),
@@ -174,11 +198,25 @@ def variant_overrides(variant):
             overrides["epochs"] = int(token[6:])
         elif token.startswith("lp"):  # linear probe for N epochs, then fine-tune (LP-FT)
             overrides["probe_epochs"] = int(token[2:])
+        elif token == "tta":  # test-time augmentation: probabilities averaged over the 8 flips / rotations
+            overrides["tta"] = True
         elif token.startswith("soup"):  # N fine-tunings (seeds + 0, 1000, ...), their weights averaged
             overrides["soup"] = int(token[4:])
         else:
             raise ValueError(f"unknown network variant {token!r}")
     return pretrained, overrides
+
+
+@torch.no_grad()
+def predict_dihedral(model, source, rows, cols, batch=512):
+    """Test-time augmentation: the mean of the class probabilities over the 8 flips / quarter
+    turns of D4, the same element for every modality of a patch (their centre stays the centre)."""
+    model.eval()
+    out = []
+    for i in range(0, len(rows), batch):
+        inputs = source.batch(rows[i:i + batch], cols[i:i + batch], "cpu")
+        out.append(sum(torch.softmax(model([dihedral(x, t) for x in inputs]), 1) for t in range(8)).numpy() / 8)
+    return np.concatenate(out)
 
 
 @torch.no_grad()
@@ -221,7 +259,7 @@ def run(args):
     codes = np.array([c.code for c in samples.classes])
     patch = args.patch_size
     ckpt = pretrained_checkpoint(args.scene, arrays, valid, args.seed, args.pretrain_epochs,
-                                 args.pretrain_samples, patch)
+                                 args.pretrain_samples, patch, args.pretrain_variant)
     siamese = MultimodalSiamese.from_architecture(ckpt["architecture"])
     siamese.load_state_dict(ckpt["state_dict"])
     source = PatchSource(arrays, patch)
@@ -293,7 +331,7 @@ def run(args):
                 timed("forest_z16", lambda: RandomForestClassifier(300, n_jobs=2, random_state=args.seed + f)
                       .fit(feats(train), y[train]).predict(feats(test)))
             def fit_network(init=ckpt, adabn=False, prebn=False, seed_offset=0, soup=0, model_only=False,
-                            **overrides):
+                            tta=False, **overrides):
                 if soup:  # a uniform "model soup": the members' weights (and BN statistics) averaged
                     models = [fit_network(init, adabn, prebn, seed_offset + 1000 * i, model_only=True, **overrides)
                               for i in range(soup)]
@@ -322,24 +360,35 @@ def run(args):
                     recalibrate_batchnorm(result.model, source, valid, args.seed + f)
                 if model_only:
                     return result.model
+                if tta:
+                    return np.log(np.clip(predict_dihedral(result.model, source, rows[test], cols[test]), 1e-12, 1))
                 _, p = predict_samples(result.model, source, rows[test], cols[test])
                 return np.log(np.clip(p, 1e-12, 1))
 
             timed("network", fit_network)
-            def fit_default(init=ckpt):  # the product's default classifier, as mmsiam:trainclassifier trains it
+            def fit_default(init=ckpt, name="ensemble"):  # the product's default, as mmsiam:trainclassifier trains it
+                t = time.time()
                 config = ClassifierConfig(patch_size=patch, epochs=args.epochs, seed=args.seed + f)
-                result = train_classifier(source, rows[train], cols[train], y[train], n_classes, config,
-                                          None if init is None else init["state_dict"],
-                                          None if init is None else init["architecture"])
-                _, p = predict_samples(result.model, source, rows[test], cols[test])
-                return np.log(np.clip(p, 1e-12, 1))
+                model = train_classifier(source, rows[train], cols[train], y[train], n_classes, config,
+                                         None if init is None else init["state_dict"],
+                                         None if init is None else init["architecture"]).model
+                trained = time.time() - t
+                _, p = predict_samples(model, source, rows[test], cols[test])
+                logits[name], seconds[name] = np.log(np.clip(p, 1e-12, 1)), time.time() - t
+                for flips in (True, False) if args.tta else ():  # the same networks with and without
+                    t = time.time()                             # test-time flips and rotations
+                    twin = classifier_from_architecture(dict(model.architecture(), test_time_flips=flips))
+                    twin.load_state_dict(model.state_dict())
+                    _, p = predict_samples(twin.eval(), source, rows[test], cols[test])
+                    logits[name + ("_tta" if flips else "_noflips")] = np.log(np.clip(p, 1e-12, 1))
+                    seconds[name + ("_tta" if flips else "_noflips")] = trained + time.time() - t
 
             if not args.no_default:
-                timed("ensemble", fit_default)
+                fit_default()
             if args.random_init:
                 timed("network_random", lambda: fit_network(None))
                 if not args.no_default:  # the same default with its networks from random weights
-                    timed("ensemble_random", lambda: fit_default(None))
+                    fit_default(None, "ensemble_random")
             for w in (0.25, 0.75):  # the network's weight in the ensemble (0.5 above)
                 for lin in [m for m in ("lda", "lda_z8", "lda_z16", "lda_ctx", "lda_cal", "lda_ctx_cal") if m in logits]:
                     logits[f"ens{int(100 * w)}_{lin}"] = average_probabilities(
@@ -515,6 +564,10 @@ def main():
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--pretrain-epochs", type=int, default=25)
     parser.add_argument("--pretrain-samples", type=int, default=8192)
+    parser.add_argument("--pretrain-variant", default="",
+                        help="pretraining another way, tokens joined by '+': wm (two augmented views of "
+                             "each modality as well: within_modality), projN (N channels per projection "
+                             "P_k), dimN (head width N); use with --tag")
     parser.add_argument("--random-init", action="store_true",
                         help="also fine-tune the network and the default from random weights")
     parser.add_argument("--ablations", action="store_true",
@@ -528,6 +581,10 @@ def main():
                              "linear probe of N epochs first: LP-FT), random "
                              "(e.g. steps600+bnfrozen)")
     parser.add_argument("--no-default", action="store_true", help="skip the product's default classifier")
+    parser.add_argument("--tta", action="store_true",
+                        help="also score the default's networks with and without test-time flips and "
+                             "rotations (ensemble_tta, ensemble_noflips; 'ensemble' is the product's "
+                             "default of the day: without them in CSV sets made before the ninth session)")
     parser.add_argument("--tag", default="", help="suffix of the CSV name, e.g. _ablations")
     parser.add_argument("--summary", nargs="*",
                         help="'<scene>_<split>[_tag]' CSV sets to summarise instead of running; "

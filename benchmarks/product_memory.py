@@ -8,7 +8,7 @@ cache meets as many distinct blocks as in a real scene), and the same random cla
 (patch 13) as performance.py.
 
     nice -n 10 .venv/bin/python benchmarks/product_memory.py generate 1024 2048 4096   # disk only
-    .venv/bin/python benchmarks/product_memory.py model [--networks N]
+    .venv/bin/python benchmarks/product_memory.py model [--networks N [--flips]]
     flock /tmp/mmsiam-cpu.lock .venv/bin/python benchmarks/product_memory.py measure 1024 [--memory-mb 1024] \
         [--model classifier_ensemble3.pt]
     .venv/bin/python benchmarks/product_memory.py report
@@ -51,10 +51,11 @@ def generate(size: int):
         print(path, os.path.getsize(path) // 2**20, "MB")
 
 
-def make_model(networks: int = 0) -> str:
+def make_model(networks: int = 0, flips: bool = False) -> str:
     """performance.py's random classifier, saved as mmsiam:trainclassifier would (three slots).
     ``networks`` > 0: the default 'ensemble' instead, that many random networks beside a random
-    spectral path (the file ``classifier_ensemble<N>.pt``)."""
+    spectral path (the file ``classifier_ensemble<N>.pt``; ``flips``: with test-time flips and
+    rotations, ``classifier_ensemble<N>_flips.pt``)."""
     import torch
 
     from multimodal_siamese.models.checkpoint import save_checkpoint
@@ -65,13 +66,13 @@ def make_model(networks: int = 0) -> str:
     name = "classifier.pt"
     if networks:
         torch.manual_seed(0)
-        model = SpectralFusionClassifier(**model.architecture(), networks=networks).eval()
+        model = SpectralFusionClassifier(**model.architecture(), networks=networks, test_time_flips=flips).eval()
         gen = torch.Generator().manual_seed(1)
         model.set_spectral_path({"band_mean": torch.zeros(sum(BANDS)), "band_scale": torch.ones(sum(BANDS)),
                                  "z_mean": torch.zeros(0), "z_projection": torch.zeros(0, 0),
                                  "weight": torch.randn(len(CLASSES), sum(BANDS), generator=gen) * 1e-3,
                                  "bias": torch.zeros(len(CLASSES))})
-        name = f"classifier_ensemble{networks}.pt"
+        name = f"classifier_ensemble{networks}{'_flips' if flips else ''}.pt"
     metadata = {
         "architecture": model.architecture(),
         "classes": [c.to_dict() for c in CLASSES],
@@ -123,13 +124,14 @@ def main():
     parser.add_argument("--memory-mb", type=int, default=1024)
     parser.add_argument("--label", default="this commit", help="what code is measured (for the table)")
     parser.add_argument("--networks", type=int, default=0, help="model: the ensemble with N networks")
+    parser.add_argument("--flips", action="store_true", help="model: the ensemble with test-time flips and rotations")
     parser.add_argument("--model", default="classifier.pt", help="measure: which model file of out/product_memory")
     args = parser.parse_args()
     if args.action == "generate":
         for size in args.sizes:
             generate(size)
     elif args.action == "model":
-        print(make_model(args.networks))
+        print(make_model(args.networks, args.flips))
     elif args.action == "measure":
         for size in args.sizes:
             print(json.dumps(measure(size, args.memory_mb, args.label, args.model)))

@@ -9,7 +9,7 @@ patch centre on the centre pixel) plus additive Gaussian noise on every band and
 import torch
 
 
-def _dihedral(x, t):
+def dihedral(x, t):
     """Element ``t`` (0..7) of D4 on the last two axes: ``t % 4`` quarter turns, then a
     horizontal flip when ``t >= 4``."""
     x = torch.rot90(x, t % 4, dims=(-2, -1))
@@ -21,7 +21,7 @@ def _apply_dihedral(x, t):
     for k in range(8):  # vectorised over the batch: one masked assignment per transform
         mask = t == k
         if mask.any():
-            out[mask] = _dihedral(x[mask], k)
+            out[mask] = dihedral(x[mask], k)
     return out
 
 
@@ -29,8 +29,8 @@ def _random_elements(n, generator, device):
     return torch.randint(0, 8, (n,), generator=generator, device=generator.device).to(device)
 
 
-def _undo_dihedral(x, t):
-    """Inverse of :func:`_dihedral`: flip back first, then turn back."""
+def undo_dihedral(x, t):
+    """Inverse of :func:`dihedral`: flip back first, then turn back."""
     if t >= 4:
         x = torch.flip(x, dims=(-1,))
     return torch.rot90(x, -(t % 4), dims=(-2, -1))
@@ -53,7 +53,7 @@ def two_dense_views(crops, generator, noise_std=0.05):
         for k in range(8):
             mask = t == k
             if mask.any():
-                out[mask] = _undo_dihedral(maps[mask], k)
+                out[mask] = undo_dihedral(maps[mask], k)
         return out
 
     return views[0], views[1], align

@@ -34,6 +34,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from .augment import dihedral, undo_dihedral
+
 #: Default output widths of the inverted residual blocks (first ``n`` are used; 160 beyond).
 DEFAULT_WIDTHS = (24, 24, 32, 32, 64, 64, 96, 96, 128, 128)
 _WIDEST = 160
@@ -393,6 +395,11 @@ class SpectralFusionClassifier(FusionClassifier):
     projections, encoder and linear layer (what ``mmsiam:embed`` reads); the others are
     ``members``, each a whole :class:`FusionClassifier`.
 
+    ``test_time_flips``: each network also sees the 8 flips and quarter turns of every patch
+    (their centre stays the centre pixel), and ``softmax(g)`` is the mean over networks × views.
+    The dense forms turn the whole input and turn each output map back, which is the same per
+    pixel. The spectral path reads the centre pixel (and the patch mean), which no view changes.
+
     Centre pixel and patch mean are one valid P×P convolution of the inputs; principal
     components and linear model are 1×1 convolutions of maps that are themselves receptive-field
     exact. So the dense forms equal the per-patch one at every pixel, as for
@@ -400,12 +407,12 @@ class SpectralFusionClassifier(FusionClassifier):
     """
 
     _ARCH_KEYS = FusionClassifier._ARCH_KEYS + ("classifier", "band_context", "z_components",
-                                                "network_weight", "networks")
+                                                "network_weight", "networks", "test_time_flips")
     CLASSIFIERS = ("ensemble", "linear")
 
     def __init__(self, band_counts, patch_size, n_classes, proj_channels=16, dim=2048,
                  widths=None, expand_ratio=4, classifier="ensemble", band_context=False,
-                 z_components=0, network_weight=0.5, networks=1):
+                 z_components=0, network_weight=0.5, networks=1, test_time_flips=False):
         super().__init__(band_counts, patch_size, n_classes, proj_channels, dim, widths,
                          expand_ratio)
         if classifier not in self.CLASSIFIERS:
@@ -431,7 +438,8 @@ class SpectralFusionClassifier(FusionClassifier):
         self.register_buffer("z_projection", torch.zeros(k, n_z))
         self.spectral = nn.Linear(n_bands + k, self._arch["n_classes"])
         self._arch.update(classifier=classifier, band_context=bool(band_context), z_components=k,
-                          network_weight=float(network_weight), networks=int(networks))
+                          network_weight=float(network_weight), networks=int(networks),
+                          test_time_flips=bool(test_time_flips))
 
     def train(self, mode=True):
         """The frozen pretrained copy always uses its BatchNorm running statistics."""
@@ -485,12 +493,17 @@ class SpectralFusionClassifier(FusionClassifier):
                  F.log_softmax(spectral_logits, 1) + math.log(max(1 - w, 1e-12))]
         return torch.logsumexp(torch.stack(parts), 0)
 
-    def _network(self, own, member):
-        """Logits of g: ``own()`` for this module's own g, ``member(i, module)`` for each further
-        fine-tuning; with several, the log of their mean softmax probabilities. None for 'linear'."""
+    def _network(self, inputs, own, member, dense):
+        """Logits of g: ``own(x)`` for this module's own g, ``member(i, module, x)`` for each further
+        fine-tuning; with several networks or views, the log of their mean softmax probabilities.
+        ``dense``: the outputs are maps, turned back after each view. None for 'linear'."""
         if self._arch["classifier"] == "linear":
             return None
-        logits = [own()] + [member(i, m) for i, m in enumerate(self.members)]
+        logits = []
+        for t in range(8) if self._arch["test_time_flips"] else (0,):
+            x = [dihedral(v, t) for v in inputs] if t else inputs
+            views = [own(x)] + [member(i, m, x) for i, m in enumerate(self.members)]
+            logits += [undo_dihedral(v, t) for v in views] if t and dense else views
         if len(logits) == 1:
             return logits[0]
         return torch.logsumexp(torch.stack([F.log_softmax(l, 1) for l in logits]), 0) - math.log(len(logits))
@@ -498,13 +511,13 @@ class SpectralFusionClassifier(FusionClassifier):
     def forward(self, inputs):
         """Per-patch logits: inputs ``(N, C_k, P, P)`` -> ``(N, n_classes)``."""
         spectral = _flatten_1x1(self.spectral_dense(inputs))
-        return self.combine(self._network(lambda: super(SpectralFusionClassifier, self).forward(inputs),
-                                          lambda i, m: m(inputs)), spectral)
+        return self.combine(self._network(inputs, lambda x: super(SpectralFusionClassifier, self).forward(x),
+                                          lambda i, m, x: m(x), dense=False), spectral)
 
     def forward_dense(self, inputs):
         spectral = self.spectral_dense(inputs)
-        return self.combine(self._network(lambda: super(SpectralFusionClassifier, self).forward_dense(inputs),
-                                          lambda i, m: m.forward_dense(inputs)), spectral)
+        return self.combine(self._network(inputs, lambda x: super(SpectralFusionClassifier, self).forward_dense(x),
+                                          lambda i, m, x: m.forward_dense(x), dense=True), spectral)
 
     @torch.no_grad()
     def folded_head(self):
@@ -561,8 +574,8 @@ class SpectralFusionClassifier(FusionClassifier):
         for p, x, w in zip(self.frozen_projections if block_weights else (), inputs, block_weights):
             spectral = spectral + F.conv2d(self.frozen_encoder.blocks(p(x)), w)
         return self.combine(self._network(
-            lambda: super(SpectralFusionClassifier, self).forward_dense_folded(inputs, network[0]),
-            lambda i, m: m.forward_dense_folded(inputs, network[1 + i])), spectral)
+            inputs, lambda x: super(SpectralFusionClassifier, self).forward_dense_folded(x, network[0]),
+            lambda i, m, x: m.forward_dense_folded(x, network[1 + i]), dense=True), spectral)
 
 
 def classifier_from_architecture(architecture):

@@ -279,6 +279,8 @@ def classifier_description(architecture: dict, initialisation: str) -> str:
     if networks > 1:
         network = (f"{networks} trainings from different seeds of {network} (their probabilities "
                    "averaged)")
+    if architecture.get("test_time_flips"):
+        network += ", each over the 8 flips and quarter turns of the patch"
     return f"the mean of the class probabilities of {network} and of {linear}"
 
 

@@ -54,6 +54,12 @@ def classify_with_model(modalities: list, model_path: str, output: str, confiden
     device = resolve_device(device)
     model, metadata = load_classifier(model_path)
     options = GridOptions.from_dict(metadata["grid"])
+    architecture = model.architecture()
+    if architecture.get("test_time_flips"):
+        progress.info(f"The model averages each of its {architecture.get('networks', 1)} network(s) over the 8 "
+                      "flips and quarter turns of every patch (test-time flips): classification takes longer, "
+                      "about 3.5 times for the default three networks. A model trained with TEST_TIME_FLIPS "
+                      "off maps faster.")
     with job_block_cache(memory_mb):
         with prepare_like(modalities, metadata["modalities"], options, "classifier model") as prepared:
             summary = classify_raster(model, prepared, classes_from_metadata(metadata), output, confidence,

@@ -78,7 +78,7 @@ def run_evaluation(modalities: list, options: GridOptions, labels: LabelFeatures
                       block_size=config.block_size if config.split == "blocks" else None,
                       patch_size=config.patch_size, epochs=config.epochs, batch_size=config.batch_size,
                       learning_rate=config.learning_rate or "automatic", forest_trees=config.forest_trees,
-                      networks=config.networks,
+                      networks=config.networks, test_time_flips=config.test_time_flips,
                       modality_subsets=subsets_mode, seeds=list(config.seed_list()),
                       pretrained=pretrained_path or "pretrained inside the evaluation")
     untrained = {(r["seed"], r["fold"]): r["untrained_classes"] for r in runs if r.get("untrained_classes")}
@@ -109,7 +109,9 @@ def write_evaluation_report(path: str, result: dict, samples):
                      "is each seed's mean over folds. The classic classifiers (random forest, shrinkage "
                      "LDA, logistic regression) see the centre pixel's bands of every modality. The "
                      f"default classifier averages {parameters.get('networks', 1)} training(s) of the "
-                     "pretrained network (the first is the 'pretrained' row) with the shrinkage LDA; its "
+                     "pretrained network (the first is the 'pretrained' row)"
+                     + (", each over the 8 flips and quarter turns of its patch," if parameters.get("test_time_flips") else "")
+                     + " with the shrinkage LDA; its "
                      "'random init' row does the same with networks trained from random weights (the "
                      "first is the 'random init' row), so the two rows show what pretraining adds.")
     if parameters["split"] == "random":

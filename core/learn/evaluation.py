@@ -29,7 +29,8 @@ from ..errors import InputError
 from ..io.labels import LabelSamples
 from ..progress import Progress
 from .classic import classic_predictions
-from .finetune import DEFAULT_NETWORKS, ClassifierConfig, ensemble_seeds, predict_samples, train_classifier
+from .finetune import (DEFAULT_NETWORKS, DEFAULT_TEST_TIME_FLIPS, ClassifierConfig, ensemble_seeds,
+                       predict_samples, train_classifier)
 from .metrics import accuracy_assessment
 from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
 from .spectral import (add_spectral_path, fit_spectral_path, pixel_spectra, pretrained_siamese, pretrained_z,
@@ -55,6 +56,7 @@ class EvaluationConfig:
     learning_rate: float = 0.0    # 0 = the classifier's automatic rates
     forest_trees: int = 300
     networks: int = DEFAULT_NETWORKS  # the default classifier's fine-tunings of g
+    test_time_flips: bool = DEFAULT_TEST_TIME_FLIPS  # and its networks' test-time flips and rotations
     seed: int = 42
     device: str = "cpu"
     seeds: tuple = ()             # several seeds: the whole protocol once per seed; () = (seed,)
@@ -283,7 +285,7 @@ def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, 
             members.append(train_classifier(source, rows[train], cols[train], y[train], n_classes,
                                             replace(classifier_config, seed=seed), *starts[first]).model.cpu())
         ensemble = add_spectral_path(networks[first], source, rows[train], cols[train], y[train], "ensemble",
-                                     *starts[first], members=members)
+                                     *starts[first], members=members, test_time_flips=config.test_time_flips)
         predictions[method], _ = predict_samples(ensemble, source, rows[test], cols[test])
     return predictions
 

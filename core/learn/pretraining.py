@@ -44,6 +44,7 @@ class PretrainConfig:
     objective: str = "simsiam"
     dim: int = 2048
     pred_hidden: int = 512
+    proj_channels: int = 16  # the paper's 16 kernels per modality's projection P_k (64: no gain, section 6)
     # Dense training: the network is receptive-field exact, so one pass over a crop gives z for
     # each of its crop_size² pixels at a fraction of the per-patch cost (benchmarks/results/).
     dense: bool = True
@@ -53,6 +54,13 @@ class PretrainConfig:
     # bf16); there it made pretraining about 1.4x faster at the same downstream accuracy
     # (benchmarks/results/performance.md, finetune_potsdam.md).
     precision: str = "auto"
+    # Two augmented views of every modality (D4 + noise, as in the unimodal case), so that eq. (2)
+    # runs over 2n views: the cross-modal pairs of the paper plus each modality against itself.
+    # The cross-modal pairs alone keep what the modalities share and may drop what only one of
+    # them carries (benchmarks/results/why_pretraining.md, section 1). Off: on Potsdam the linear
+    # probe of z gained 0.7-1.5 points but the fine-tuned network none, for twice the time
+    # (why_pretraining.md, section 6).
+    within_modality: bool = False
 
     def validate(self):
         check_training_settings(self.patch_size, self.epochs, self.batch_size)
@@ -202,13 +210,14 @@ def pretrain(arrays: list | None, valid: np.ndarray | None, config: PretrainConf
         n_valid = int(valid.sum())
     band_counts = [a.shape[0] for a in arrays]
     precision = resolve_precision(config.precision, device)
-    model = MultimodalSiamese(band_counts, config.patch_size, dim=config.dim,
-                              pred_hidden=config.pred_hidden).to(device)
+    model = MultimodalSiamese(band_counts, config.patch_size, proj_channels=config.proj_channels,
+                              dim=config.dim, pred_hidden=config.pred_hidden).to(device)
     # Channels-last convolutions are markedly faster for these small crops (about 1.2x on CPU).
     model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
-    unimodal = len(arrays) == 1
+    # "augmented": two augmented views of each modality; "modalities": the modalities as they are
+    views = "augmented" if len(arrays) == 1 or config.within_modality else "modalities"
     per_epoch = min(config.samples_per_epoch, n_valid) if n_valid >= 2 else config.samples_per_epoch
     source, units_per_step, units_per_epoch = _epoch_plan(arrays, valid, config, per_epoch)
     batches_per_epoch = max(1, math.ceil(units_per_epoch / units_per_step))
@@ -233,9 +242,9 @@ def pretrain(arrays: list | None, valid: np.ndarray | None, config: PretrainConf
             r, c = rows[start:start + units_per_step], cols[start:start + units_per_step]
             with autocast(device, precision):
                 if config.dense:
-                    z, p = _dense_forward(model, source, r, c, device, unimodal, augment_generator)
+                    z, p = _dense_forward(model, source, r, c, device, views, augment_generator)
                 else:
-                    z, p = _patch_forward(model, source, r, c, device, unimodal, augment_generator)
+                    z, p = _patch_forward(model, source, r, c, device, views, augment_generator)
             if z is None:
                 continue  # batch norm cannot train on fewer than two samples
             z, p = [zk.float() for zk in z], [pk.float() for pk in p]  # the loss in float32
@@ -276,27 +285,29 @@ def _epoch_plan(arrays, valid, config, per_epoch):
     return source, units_per_step, max(units_per_step, int(round(per_epoch / crop_fraction)))
 
 
-def _patch_forward(model, source, rows, cols, device, unimodal, generator):
+def _patch_forward(model, source, rows, cols, device, views, generator):
     """Straightforward form: one PATCH_SIZE patch per sample."""
     if len(rows) < 2:
         return None, None
     inputs = channels_last(source.batch(rows, cols, device))
-    if unimodal:
-        view_1, view_2 = augment.two_views(inputs[0], generator)
-        return model([view_1, view_2], projection_index=[0, 0])
+    if views == "augmented":  # views of modality k: [k, k] (with one modality, eq. (2)'s two inputs)
+        pairs = [augment.two_views(x, generator) for x in inputs]
+        return model([v for pair in pairs for v in pair],
+                     projection_index=[k for k in range(len(inputs)) for _ in range(2)])
     return model(inputs)
 
 
-def _dense_forward(model, source, rows, cols, device, unimodal, generator):
+def _dense_forward(model, source, rows, cols, device, views, generator):
     """Dense form: z of every valid pixel centre of each crop from one pass per crop."""
     inputs, mask = source.batch(rows, cols, device)
     inputs = channels_last(inputs)
     if int(mask.sum()) < 2:
         return None, None
-    if unimodal:
-        view_1, view_2, align = augment.two_dense_views(inputs[0], generator)
-        maps = model.dense_maps([view_1, view_2], projection_index=[0, 0])
-        maps = [align(m, i) for i, m in enumerate(maps)]
+    if views == "augmented":  # each view's maps turned back onto the crop's own pixel positions
+        maps = []
+        for k, x in enumerate(inputs):
+            view_1, view_2, align = augment.two_dense_views(x, generator)
+            maps += [align(m, i) for i, m in enumerate(model.dense_maps([view_1, view_2], projection_index=[k, k]))]
     else:
         maps = model.dense_maps(inputs)
     return model.predict_positions(maps, mask)

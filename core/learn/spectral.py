@@ -186,12 +186,14 @@ def add_spectral_path(network, source, rows: np.ndarray, cols: np.ndarray, targe
                       classifier: str, pretrained_state: dict | None = None,
                       pretrained_architecture: dict | None = None, model: str = "lda",
                       k: int = DEFAULT_Z_COMPONENTS, context: bool = DEFAULT_CONTEXT,
-                      calibrate: bool = DEFAULT_CALIBRATE, network_weight: float = 0.5, members=()):
+                      calibrate: bool = DEFAULT_CALIBRATE, network_weight: float = 0.5, members=(),
+                      test_time_flips: bool = False):
     """A trained eq. (3) network → :class:`SpectralFusionClassifier` holding it beside a spectral
     path fitted on the same training pixels (``classifier`` 'ensemble' or 'linear'): the centre
     pixel's bands (and with ``context`` the patch's mean spectrum), and ``k`` principal
     components of the *pretrained* z when a pretrained encoder is given. ``members``: further
-    fine-tunings of the same network (other seeds), averaged with it."""
+    fine-tunings of the same network (other seeds), averaged with it; ``test_time_flips``: each
+    network's probabilities averaged over the 8 flips and quarter turns of the patch as well."""
     from ...models.network import SpectralFusionClassifier
 
     arch = network.architecture()
@@ -205,7 +207,8 @@ def add_spectral_path(network, source, rows: np.ndarray, cols: np.ndarray, targe
     path = fit_spectral_path(bands, z, targets, arch["n_classes"], model, k, calibrate)
     combined = SpectralFusionClassifier(**arch, classifier=classifier, band_context=context,
                                         z_components=len(path["z_projection"]),
-                                        network_weight=network_weight, networks=1 + len(members))
+                                        network_weight=network_weight, networks=1 + len(members),
+                                        test_time_flips=test_time_flips and classifier != "linear")
     combined.load_state_dict(network.state_dict(), strict=False)  # g's own weights, all of them
     for own, member in zip(combined.members, members):
         own.load_state_dict(member.state_dict())

@@ -152,3 +152,27 @@ def test_both_training_forms_learn(potsdam_arrays, dense):
     arrays, valid = potsdam_arrays
     result = pretraining.pretrain(arrays, valid, small_config(epochs=3, dense=dense))
     assert result.loss_history[-1] < result.loss_history[0]
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_within_modality_views_add_each_modality_against_itself(potsdam_arrays, monkeypatch, dense):
+    """within_modality: two augmented views of every modality, eq. (2) over the 2n views."""
+    arrays, valid = potsdam_arrays
+    seen = []
+    loss = pretraining.losses.multimodal_siamese_loss
+    monkeypatch.setattr(pretraining.losses, "multimodal_siamese_loss",
+                        lambda p, z: seen.append(len(z)) or loss(p, z))
+    result = pretraining.pretrain(arrays, valid, small_config(epochs=3, dense=dense, within_modality=True))
+    assert set(seen) == {4}  # VNIR twice, SWIR twice
+    assert result.loss_history[-1] < result.loss_history[0] and -2.0 <= min(result.loss_history)
+    assert not result.collapsed
+    seen.clear()
+    plain = pretraining.pretrain(arrays, valid, small_config(epochs=1, dense=dense))
+    assert set(seen) == {2} and plain.loss_history[0] != result.loss_history[0]
+
+
+def test_projection_width_is_a_setting_kept_in_the_architecture(potsdam_arrays):
+    arrays, valid = potsdam_arrays
+    result = pretraining.pretrain(arrays, valid, small_config(epochs=1, proj_channels=8))
+    assert result.model.architecture()["proj_channels"] == 8
+    assert [p[0].out_channels for p in result.model.projections] == [8, 8]

@@ -10,6 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from multimodal_siamese.core.errors import InputError
 from multimodal_siamese.core.learn import finetune, spectral
 from multimodal_siamese.core.learn.pretraining import PatchSource
+from multimodal_siamese.models.augment import dihedral
 from multimodal_siamese.models.network import SpectralFusionClassifier
 
 
@@ -81,6 +82,7 @@ def test_ensemble_holds_the_trained_network_and_the_lda_in_one_module(tmp_path):
     assert arch["classifier"] == "ensemble" and arch["network_weight"] == 0.5
     assert arch["z_components"] == 0 and arch["band_context"] is False
     assert arch["networks"] == finetune.DEFAULT_NETWORKS == 3 and len(model.members) == 2
+    assert arch["test_time_flips"] is finetune.DEFAULT_TEST_TIME_FLIPS is True
     # the same seed trains the same network: the ensemble's g and its members are those networks,
     # weight for weight
     for own, network in zip([model] + list(model.members), networks):
@@ -89,7 +91,11 @@ def test_ensemble_holds_the_trained_network_and_the_lda_in_one_module(tmp_path):
     assert not torch.equal(networks[0].linear.weight, networks[1].linear.weight)
     predicted, probabilities = finetune.predict_samples(model, arrays, rows, cols)
     assert (predicted == y).mean() > 0.9  # the LDA sees the class band directly
-    network_p = np.mean([finetune.predict_samples(n, arrays, rows, cols)[1] for n in networks], 0)
+    # each network over the 8 flips and quarter turns of each patch (test-time flips)
+    patches = source.batch(rows, cols, "cpu")
+    with torch.no_grad():
+        network_p = np.mean([torch.softmax(n.eval()([dihedral(x, t) for x in patches]), 1).numpy()
+                             for n in networks for t in range(8)], 0)
     # the centre bands read from the arrays in place equal those of the padded patch source
     assert np.array_equal(spectral.pixel_spectra(arrays, rows, cols, 5), spectral.pixel_spectra(source, rows, cols, 5))
     lda = spectral.fit_spectral_path(spectral.pixel_spectra(source, rows, cols, 5), None, y, 3)
@@ -113,8 +119,9 @@ def test_one_network_ensemble_is_the_network_beside_the_lda():
     network = finetune.train_classifier(arrays, rows, cols, y, 3, finetune.ClassifierConfig(
         epochs=1, classifier="network")).model
     model = finetune.train_classifier(arrays, rows, cols, y, 3, finetune.ClassifierConfig(
-        epochs=1, classifier="ensemble", networks=1)).model
+        epochs=1, classifier="ensemble", networks=1, test_time_flips=False)).model
     assert model.architecture()["networks"] == 1 and len(model.members) == 0
+    assert model.architecture()["test_time_flips"] is False
     assert not any(key.startswith("members.") for key in model.state_dict())
     lda = spectral.fit_spectral_path(spectral.pixel_spectra(arrays, rows, cols, 5), None, y, 3)
     lda_p = torch.softmax(torch.as_tensor(spectral.spectral_logits(

@@ -44,11 +44,11 @@ def test_fusion_classifier_per_patch_equals_dense(patch_size):
 
 
 def random_spectral_classifier(band_counts, patch_size, n_classes, classifier, k, gen, dim=64, context=True,
-                               networks=1):
+                               networks=1, flips=False):
     """A SpectralFusionClassifier with random weights, BN statistics and spectral path."""
     model = SpectralFusionClassifier(band_counts, patch_size, n_classes, dim=dim, classifier=classifier,
                                      band_context=context, z_components=k, network_weight=0.4,
-                                     networks=networks)
+                                     networks=networks, test_time_flips=flips)
     siamese = MultimodalSiamese(band_counts, patch_size, dim=dim)
     _randomise_bn(model, gen)
     _randomise_bn(siamese, gen)
@@ -62,18 +62,19 @@ def random_spectral_classifier(band_counts, patch_size, n_classes, classifier, k
     return model.eval()
 
 
-@pytest.mark.parametrize("patch_size,classifier,k,context,networks", [
-    (3, "ensemble", 4, False, 1), (5, "ensemble", 6, True, 1), (5, "linear", 6, False, 1),
-    (5, "ensemble", 0, True, 1), (5, "linear", 0, True, 1), (9, "linear", 3, True, 1),
-    (5, "ensemble", 0, False, 3), (7, "ensemble", 4, True, 2)])
-def test_spectral_classifier_per_patch_equals_dense_and_folded(patch_size, classifier, k, context, networks):
+@pytest.mark.parametrize("patch_size,classifier,k,context,networks,flips", [
+    (3, "ensemble", 4, False, 1, False), (5, "ensemble", 6, True, 1, False), (5, "linear", 6, False, 1, False),
+    (5, "ensemble", 0, True, 1, False), (5, "linear", 0, True, 1, False), (9, "linear", 3, True, 1, False),
+    (5, "ensemble", 0, False, 3, False), (7, "ensemble", 4, True, 2, False),
+    (5, "ensemble", 0, False, 3, True), (3, "ensemble", 4, True, 1, True)])
+def test_spectral_classifier_per_patch_equals_dense_and_folded(patch_size, classifier, k, context, networks, flips):
     """The spectral path (centre bands ‖ patch mean ‖ PCs of frozen z → linear) and its ensemble
-    with one or several g are receptive-field exact: per-patch == dense == folded == fused
-    inference copy."""
+    with one or several g, with or without test-time flips, are receptive-field exact: per-patch
+    == dense == folded == fused inference copy (on a block that is not square)."""
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(2)
     model = random_spectral_classifier([4, 7], patch_size, 5, classifier, k, gen, context=context,
-                                       networks=networks)
+                                       networks=networks, flips=flips)
     assert len(model.members) == networks - 1
     xs = [torch.randn(1, 4, 29, 31, generator=gen), torch.randn(1, 7, 29, 31, generator=gen)]
     with torch.no_grad():
@@ -88,11 +89,15 @@ def test_spectral_classifier_per_patch_equals_dense_and_folded(patch_size, class
     assert (folded - dense).abs().max().item() <= 1e-4
     assert (fast - dense).abs().max().item() <= 1e-4
     # the ensemble really mixes both paths: probabilities are the weighted mean, the network's
-    # the mean over its trainings
+    # the mean over its trainings (and over the 8 flips and quarter turns of each patch)
     with torch.no_grad():
         patches = [_patches(x, patch_size) for x in xs]
-        network = torch.stack([FusionClassifier.forward(model, patches).softmax(1)]
-                              + [member(patches).softmax(1) for member in model.members]).mean(0)
+        views = [[torch.rot90(x, t % 4, dims=(-2, -1)).flip(-1) if t >= 4 else torch.rot90(x, t, dims=(-2, -1))
+                  for x in patches] for t in (range(8) if flips else [0])]
+        network = torch.stack([FusionClassifier.forward(model, v).softmax(1) for v in views]
+                              + [member(v).softmax(1) for member in model.members for v in views]).mean(0)
+        if flips:  # a patch and its mirror image are different inputs to g
+            assert not torch.allclose(FusionClassifier.forward(model, views[4]), FusionClassifier.forward(model, views[0]))
         spectral = model.spectral_dense(patches).flatten(1)
     expected = spectral.softmax(1) if classifier == "linear" else \
         0.4 * network + 0.6 * spectral.softmax(1)
@@ -125,6 +130,15 @@ def test_spectral_classifier_architecture_round_trip_and_old_files():
         assert torch.equal(again.eval()(x), three(x))
     with pytest.raises(ValueError, match="networks"):
         SpectralFusionClassifier([3, 2], 5, 4, dim=64, networks=0)
+    # test-time flips are part of the architecture (classify does what training chose); files
+    # written before them load without
+    flipped = random_spectral_classifier([3, 2], 5, 4, "ensemble", 0, gen, networks=2, flips=True)
+    again = classifier_from_architecture(flipped.architecture())
+    again.load_state_dict(flipped.state_dict())
+    with torch.no_grad():
+        assert again.architecture()["test_time_flips"] and torch.equal(again.eval()(x), flipped(x))
+    del one["test_time_flips"]
+    assert classifier_from_architecture(one).architecture()["test_time_flips"] is False
     # the frozen pretrained copy keeps its BatchNorm statistics in training mode
     rebuilt.train()
     assert not rebuilt.frozen_encoder.training and rebuilt.encoder.training

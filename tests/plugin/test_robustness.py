@@ -492,6 +492,45 @@ def test_classic_classifiers_of_the_report_train_on_a_bounded_sample(plugin, par
     assert result["samples"]["training"] > 50
 
 
+def test_test_time_flips_are_saved_in_the_model_and_change_only_the_map(plugin, para, pretrained, tmp_path):
+    """TEST_TIME_FLIPS (on by default) trains the same networks, saves the choice in the model file
+    and the report, and classify then averages each network over the 8 flips and quarter turns of
+    every patch: the same weights give other class probabilities."""
+    import processing
+
+    maps = {}
+    models = {}
+    for name, flips in (("flips", None), ("plain", False)):
+        extra = {} if flips is None else {"TEST_TIME_FLIPS": flips}
+        report = str(tmp_path / f"{name}.html")
+        processing.run("mmsiam:trainclassifier", dict(
+            both(para), LABELS=para["points"], CLASS_FIELD="class_id", PRETRAINED=pretrained["model"],
+            **dict(TINY, EPOCHS=2), NETWORKS=1, OUTPUT_MODEL=str(tmp_path / f"{name}.pt"),
+            OUTPUT_REPORT=report, **extra))
+        models[name] = torch.load(str(tmp_path / f"{name}.pt"), weights_only=True)
+        html = open(report, encoding="utf-8").read()
+        assert ("over the 8 flips and quarter turns" in html) == (flips is None)
+        log = Log()
+        result = processing.run("mmsiam:classify", dict(
+            both(para), MODEL=str(tmp_path / f"{name}.pt"), DEVICE="cpu", OUTPUT=str(tmp_path / f"{name}.tif"),
+            OUTPUT_CONFIDENCE=str(tmp_path / f"{name}_confidence.tif")), feedback=log)
+        # the log says why such a map takes longer
+        assert any("test-time flips" in line for line in log.lines) == (flips is None)
+        with rasterio.open(result["OUTPUT"]) as out, rasterio.open(result["OUTPUT_CONFIDENCE"]) as conf:
+            maps[name] = out.read(1), conf.read(1)
+    assert models["flips"]["metadata"]["architecture"]["test_time_flips"] is True
+    assert models["plain"]["metadata"]["architecture"]["test_time_flips"] is False
+    for key, value in models["plain"]["state_dict"].items():
+        assert torch.equal(models["flips"]["state_dict"][key], value), key
+    (codes, confidence), (plain_codes, plain_confidence) = maps["flips"], maps["plain"]
+    assert len(np.unique(codes)) >= 2
+    valid = confidence >= 0
+    # the same networks, each now averaged over 8 views: other probabilities on most pixels (the
+    # LDA half of the average decides most classes, which may all stay)
+    assert (np.abs(confidence - plain_confidence)[valid] > 1e-4).mean() > 0.5
+    assert (codes == plain_codes).mean() > 0.5
+
+
 def test_networks_sets_how_many_trainings_the_ensemble_averages(plugin, para, pretrained, tmp_path):
     """NETWORKS=2: two trainings of the network (seeds SEED and SEED + 1000) in one model file; the
     log, the report and the model say so, and classify runs all of them. NETWORKS=1 is one
