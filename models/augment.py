@@ -1,9 +1,12 @@
-"""Augmentation for the unimodal case (n = 1): two views of the same patches.
+"""Augmentation with the dihedral group D4 (the 8 flips / 90-degree rotations, which keep the
+patch centre on the centre pixel).
 
 With several modalities the modalities themselves are the positive pairs (the paper uses no
-augmentation). With one modality eq. (2) needs two views: each gets, per sample, a random
-element of the dihedral group D4 (the 8 flips / 90-degree rotations, which keep the
-patch centre on the centre pixel) plus additive Gaussian noise on every band and pixel.
+augmentation). With one modality (or ``PretrainConfig.within_modality``) eq. (2) needs two
+views: each gets, per sample, a random element of D4 plus additive Gaussian noise on every
+band and pixel. The classifier trains on random D4 elements (:func:`random_dihedral`), and the
+default ensemble averages its networks over all 8 at test time (:func:`dihedral`,
+:func:`undo_dihedral`).
 """
 
 import torch

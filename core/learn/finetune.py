@@ -79,8 +79,9 @@ class ClassifierConfig:
     networks: int = DEFAULT_NETWORKS  # fine-tunings of g in the 'ensemble' (one for 'network')
     # The 'ensemble' averages each network's probabilities over the 8 flips and quarter turns of
     # every patch as well (test-time augmentation; saved in the model, so classify does the same).
-    # On the three scenes it never lowered a cell's mean OA and lifted Tahoe's worst run, for
-    # 8 times the networks' share of classification time (few_labels.md, "Test-time flips").
+    # On the three scenes at 5-20 % labels it never lowered a cell's mean OA and lifted Tahoe's
+    # worst run (neutral at 40-100 %), for 8 times the networks' share of classification time
+    # (benchmarks/results/few_labels.md, latest section; performance.md 2e).
     test_time_flips: bool = DEFAULT_TEST_TIME_FLIPS
 
     def validate(self):

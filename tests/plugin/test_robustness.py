@@ -492,7 +492,7 @@ def test_classic_classifiers_of_the_report_train_on_a_bounded_sample(plugin, par
     assert result["samples"]["training"] > 50
 
 
-def test_test_time_flips_are_saved_in_the_model_and_change_only_the_map(plugin, para, pretrained, tmp_path):
+def test_test_time_flips_are_saved_in_the_model_and_change_only_the_probabilities(plugin, para, pretrained, tmp_path):
     """TEST_TIME_FLIPS (on by default) trains the same networks, saves the choice in the model file
     and the report, and classify then averages each network over the 8 flips and quarter turns of
     every patch: the same weights give other class probabilities."""
