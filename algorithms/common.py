@@ -58,7 +58,7 @@ MEMORY_MB = "MEMORY_MB"
 NETWORKS = "NETWORKS"
 DEFAULT_NETWORKS = 3  # core.learn.finetune.DEFAULT_NETWORKS (not imported here: it loads torch)
 TEST_TIME_FLIPS = "TEST_TIME_FLIPS"
-NETWORKS_HELP = (
+ENSEMBLE_HELP = (
     "Networks: the ensemble averages this many trainings of the network from different seeds "
     f"({DEFAULT_NETWORKS}); with few labels one training can be off by several points, the average "
     "much less. Each one adds to training and classification time; 1 is fastest.\n"

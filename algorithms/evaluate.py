@@ -10,7 +10,7 @@ from qgis.core import (
 
 from .compat import INTEGER
 from .common import (
-    NETWORKS_HELP,
+    ENSEMBLE_HELP,
     FeedbackProgress,
     MmsiamAlgorithm,
     require_dependencies,
@@ -55,7 +55,7 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             "Folds: how many times the labels are split into training and test parts (5).\n"
             "Training ratios: the shares of each training part to train on, comma-separated.\n"
             "Classifier epochs: how long each classifier learns.\n"
-            f"{NETWORKS_HELP}\n"
+            f"{ENSEMBLE_HELP}\n"
             "Split: blocks (default) puts whole square blocks of the map into the test part, so that "
             "no training pixel sits next to a test pixel; random splits pixel by pixel, as in the "
             "paper, which flatters every method when labels are dense.\n"

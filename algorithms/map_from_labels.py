@@ -12,8 +12,8 @@ from qgis.core import (
 
 from .compat import INTEGER
 from .common import (
+    ENSEMBLE_HELP,
     MEMORY_MB,
-    NETWORKS_HELP,
     FeedbackProgress,
     LabelledAlgorithm,
     remember_model,
@@ -67,7 +67,7 @@ class MapFromLabelsAlgorithm(LabelledAlgorithm):
             "Validation labels: separate labels for the report's accuracy figures instead.\n"
             "Pretraining epochs, Classifier epochs: how long each stage learns; fewer is faster, "
             "more is usually more accurate.\n"
-            f"{NETWORKS_HELP}\n"
+            f"{ENSEMBLE_HELP}\n"
             "Land-cover map: a GeoTIFF of class codes with the class names and colours. Confidence: "
             "the probability of the chosen class (0–1), if you want it.\n\n"
             "Method: a multimodal Siamese network learns features that agree across sensors without "

@@ -10,8 +10,8 @@ from qgis.core import (
 
 from .compat import DOUBLE, INTEGER
 from .common import (
+    ENSEMBLE_HELP,
     MEMORY_MB,
-    NETWORKS_HELP,
     TRAINING_MEMORY_HELP,
     FeedbackProgress,
     LabelledAlgorithm,
@@ -59,7 +59,7 @@ class TrainClassifierAlgorithm(LabelledAlgorithm):
             "Classifier: ensemble (default) averages the network with a linear model on each "
             "pixel's own band values, which is steadier with few labels; network is the paper's "
             "classifier alone (one network); linear the linear model alone.\n"
-            f"{NETWORKS_HELP}\n"
+            f"{ENSEMBLE_HELP}\n"
             "Train ratio: share of each class's labels used to train; the rest measures the "
             "accuracy (1 trains on all and gives no accuracy). Labels close together make this "
             "measure optimistic.\n"

@@ -142,16 +142,14 @@ def load_scene(name):
 
 
 def pretrain_overrides(variant):
-    """'wm+dim512' -> PretrainConfig overrides: wm = within_modality views, projN = N
-    channels per projection P_k, dimN = head width N."""
+    """'wm+proj64' -> PretrainConfig overrides: wm = within_modality views, projN = N
+    channels per projection P_k."""
     overrides = {}
     for token in filter(None, variant.split("+")):
         if token == "wm":
             overrides["within_modality"] = True
         elif token.startswith("proj"):
             overrides["proj_channels"] = int(token[4:])
-        elif token.startswith("dim"):
-            overrides.update(dim=int(token[3:]), pred_hidden=max(int(token[3:]) // 4, 16))
         else:
             raise ValueError(f"unknown pretraining variant {token!r}")
     return overrides
@@ -375,13 +373,16 @@ def run(args):
                 trained = time.time() - t
                 _, p = predict_samples(model, source, rows[test], cols[test])
                 logits[name], seconds[name] = np.log(np.clip(p, 1e-12, 1)), time.time() - t
-                for flips in (True, False) if args.tta else ():  # the same networks with and without
-                    t = time.time()                             # test-time flips and rotations
-                    twin = classifier_from_architecture(dict(model.architecture(), test_time_flips=flips))
+                if args.tta:  # the same networks with and without test-time flips and rotations
+                    suffix = {True: "_tta", False: "_noflips"}
+                    flips = model.architecture()["test_time_flips"]
+                    logits[name + suffix[flips]], seconds[name + suffix[flips]] = logits[name], seconds[name]
+                    t = time.time()  # the other setting: the same weights in a twin
+                    twin = classifier_from_architecture(dict(model.architecture(), test_time_flips=not flips))
                     twin.load_state_dict(model.state_dict())
                     _, p = predict_samples(twin.eval(), source, rows[test], cols[test])
-                    logits[name + ("_tta" if flips else "_noflips")] = np.log(np.clip(p, 1e-12, 1))
-                    seconds[name + ("_tta" if flips else "_noflips")] = trained + time.time() - t
+                    logits[name + suffix[not flips]] = np.log(np.clip(p, 1e-12, 1))
+                    seconds[name + suffix[not flips]] = trained + time.time() - t
 
             if not args.no_default:
                 fit_default()
@@ -567,7 +568,7 @@ def main():
     parser.add_argument("--pretrain-variant", default="",
                         help="pretraining another way, tokens joined by '+': wm (two augmented views of "
                              "each modality as well: within_modality), projN (N channels per projection "
-                             "P_k), dimN (head width N); use with --tag")
+                             "P_k); use with --tag")
     parser.add_argument("--random-init", action="store_true",
                         help="also fine-tune the network and the default from random weights")
     parser.add_argument("--ablations", action="store_true",

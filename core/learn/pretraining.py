@@ -216,8 +216,8 @@ def pretrain(arrays: list | None, valid: np.ndarray | None, config: PretrainConf
     model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
-    # "augmented": two augmented views of each modality; "modalities": the modalities as they are
-    views = "augmented" if len(arrays) == 1 or config.within_modality else "modalities"
+    # two augmented views of each modality, or the modalities as they are (the paper)
+    augmented = len(arrays) == 1 or config.within_modality
     per_epoch = min(config.samples_per_epoch, n_valid) if n_valid >= 2 else config.samples_per_epoch
     source, units_per_step, units_per_epoch = _epoch_plan(arrays, valid, config, per_epoch)
     batches_per_epoch = max(1, math.ceil(units_per_epoch / units_per_step))
@@ -242,9 +242,9 @@ def pretrain(arrays: list | None, valid: np.ndarray | None, config: PretrainConf
             r, c = rows[start:start + units_per_step], cols[start:start + units_per_step]
             with autocast(device, precision):
                 if config.dense:
-                    z, p = _dense_forward(model, source, r, c, device, views, augment_generator)
+                    z, p = _dense_forward(model, source, r, c, device, augmented, augment_generator)
                 else:
-                    z, p = _patch_forward(model, source, r, c, device, views, augment_generator)
+                    z, p = _patch_forward(model, source, r, c, device, augmented, augment_generator)
             if z is None:
                 continue  # batch norm cannot train on fewer than two samples
             z, p = [zk.float() for zk in z], [pk.float() for pk in p]  # the loss in float32
@@ -285,25 +285,25 @@ def _epoch_plan(arrays, valid, config, per_epoch):
     return source, units_per_step, max(units_per_step, int(round(per_epoch / crop_fraction)))
 
 
-def _patch_forward(model, source, rows, cols, device, views, generator):
+def _patch_forward(model, source, rows, cols, device, augmented, generator):
     """Straightforward form: one PATCH_SIZE patch per sample."""
     if len(rows) < 2:
         return None, None
     inputs = channels_last(source.batch(rows, cols, device))
-    if views == "augmented":  # views of modality k: [k, k] (with one modality, eq. (2)'s two inputs)
+    if augmented:  # views of modality k: [k, k] (with one modality, eq. (2)'s two inputs)
         pairs = [augment.two_views(x, generator) for x in inputs]
         return model([v for pair in pairs for v in pair],
                      projection_index=[k for k in range(len(inputs)) for _ in range(2)])
     return model(inputs)
 
 
-def _dense_forward(model, source, rows, cols, device, views, generator):
+def _dense_forward(model, source, rows, cols, device, augmented, generator):
     """Dense form: z of every valid pixel centre of each crop from one pass per crop."""
     inputs, mask = source.batch(rows, cols, device)
     inputs = channels_last(inputs)
     if int(mask.sum()) < 2:
         return None, None
-    if views == "augmented":  # each view's maps turned back onto the crop's own pixel positions
+    if augmented:  # each view's maps turned back onto the crop's own pixel positions
         maps = []
         for k, x in enumerate(inputs):
             view_1, view_2, align = augment.two_dense_views(x, generator)
