@@ -67,6 +67,32 @@ def test_reusing_a_pretrained_model_skips_pretraining_and_classify_defaults_to_t
         assert np.array_equal(c.read(1), b.read(1))
 
 
+def test_zero_pretraining_epochs_trains_from_random_weights_like_trainclassifier(plugin, tahoe, tmp_path):
+    """PRETRAIN_EPOCHS=0: no stage-1 pretraining; the classifier is the one trainclassifier trains
+    without a PRETRAINED model (same seed, same weights), and an asked-for pretrained model is
+    not written, with a warning saying so."""
+    import processing
+
+    feedback = Log()
+    asked = tmp_path / "pretrained.pt"
+    settings = dict(tahoe["rasters"], LABELS=tahoe["LABELS"], CLASS_FIELD="SPECIES", EPOCHS=3, PATCH_SIZE=5,
+                    SEED=11)
+    results = processing.run("mmsiam:mapfromlabels", dict(
+        settings, PRETRAIN_EPOCHS=0, OUTPUT=str(tmp_path / "map.tif"), OUTPUT_PRETRAINED=str(asked),
+        OUTPUT_MODEL=str(tmp_path / "one_run.pt")), feedback=feedback)
+    assert "OUTPUT_PRETRAINED" not in results and not asked.exists()
+    assert any(line.startswith("Stage 1 of 3: no pretraining") for line in feedback.lines)
+    assert any(str(asked) in line for line in feedback.errors)
+    assert feedback.percents == sorted(feedback.percents) and feedback.percents[-1] == 100
+    processing.run("mmsiam:trainclassifier", dict(settings, OUTPUT_MODEL=str(tmp_path / "alone.pt")))
+    one_run, alone = (torch.load(str(tmp_path / f), weights_only=True) for f in ("one_run.pt", "alone.pt"))
+    assert one_run["metadata"]["pretrained_model"] is None
+    assert one_run["state_dict"].keys() == alone["state_dict"].keys()
+    assert all(torch.equal(one_run["state_dict"][k], alone["state_dict"][k]) for k in alone["state_dict"])
+    with rasterio.open(results["OUTPUT"]) as raster:
+        assert set(np.unique(raster.read(1))) <= {0, 1, 2, 3}
+
+
 def test_map_from_labels_through_qgis_process(tahoe, tmp_path, qgis_process):
     out = tmp_path / "map.tif"
     code, payload, text = qgis_process("mmsiam:mapfromlabels", dict(
