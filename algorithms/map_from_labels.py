@@ -35,7 +35,7 @@ OUTPUT_MODEL = "OUTPUT_MODEL"
 
 # Share of the progress bar per stage (pretraining dominates the run time).
 STAGES_WITH_PRETRAINING = ((0, 70), (70, 92), (92, 100))
-STAGES_REUSING = ((0, 0), (0, 80), (80, 100))
+STAGES_WITHOUT_PRETRAINING = ((0, 0), (0, 80), (80, 100))
 
 
 class MapFromLabelsAlgorithm(LabelledAlgorithm):
@@ -141,7 +141,7 @@ class MapFromLabelsAlgorithm(LabelledAlgorithm):
             seed=seed, device=device, **self.ensemble_settings(parameters, context))
         training = self.training_labels(parameters, context, feedback)
         progress = FeedbackProgress(feedback)
-        stages = STAGES_WITH_PRETRAINING if pretrain else STAGES_REUSING
+        stages = STAGES_WITH_PRETRAINING if pretrain else STAGES_WITHOUT_PRETRAINING
         if pretrain and not pretrained_path:
             pretrained_path = QgsProcessingUtils.generateTempFilename("pretrained.pt")
 
