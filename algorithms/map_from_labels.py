@@ -126,8 +126,8 @@ class MapFromLabelsAlgorithm(LabelledAlgorithm):
         reuse = self.parameterAsFile(parameters, PRETRAINED, context) or None
         pretrain_epochs = self.parameterAsInt(parameters, PRETRAIN_EPOCHS, context)
         pretrain = not reuse and pretrain_epochs > 0
-        pretrained_path = reuse or (
-            self.parameterAsFileOutput(parameters, OUTPUT_PRETRAINED, context) if pretrain else None)
+        asked_pretrained = self.parameterAsFileOutput(parameters, OUTPUT_PRETRAINED, context)
+        pretrained_path = reuse or (asked_pretrained if pretrain else None)
         model_path = self.parameterAsFileOutput(parameters, OUTPUT_MODEL, context)
         report_path = self.parameterAsFileOutput(parameters, OUTPUT_REPORT, context) or None
         output = self.parameterAsOutputLayer(parameters, OUTPUT, context)
@@ -164,10 +164,9 @@ class MapFromLabelsAlgorithm(LabelledAlgorithm):
             else:
                 feedback.pushInfo("Stage 1 of 3: no pretraining (Pretraining epochs is 0): the "
                                   "networks start from random weights.")
-                asked = self.parameterAsFileOutput(parameters, OUTPUT_PRETRAINED, context)
-                if asked and not asked.startswith(QgsProcessingUtils.tempFolder()):
-                    feedback.reportError(f"No pretrained model is written to '{asked}': Pretraining "
-                                         "epochs is 0.", False)
+                if asked_pretrained and not asked_pretrained.startswith(QgsProcessingUtils.tempFolder()):
+                    feedback.reportError(f"No pretrained model is written to '{asked_pretrained}': "
+                                         "Pretraining epochs is 0.", False)
             feedback.pushInfo("Stage 2 of 3: training the classifier on the labels.")
             train_job(modalities, options, classifier_config, model_path, report_path,
                       pretrained_path, StageProgress(progress, *stages[1]), memory_mb, **training)
