@@ -62,10 +62,11 @@ ENSEMBLE_HELP = (
     "Networks: the ensemble averages this many trainings of the network from different seeds "
     f"({DEFAULT_NETWORKS}); with few labels one training can be off by several points, the average "
     "much less. Each one adds to training and classification time; 1 is fastest.\n"
-    "Test-time flips and rotations: each network of the ensemble also looks at every patch "
-    "mirrored and turned by quarter turns, and their 8 answers are averaged (on by default). "
-    "Slightly more accurate and steadier, but the networks' share of classification takes 8 "
-    "times as long; turn it off for large scenes when time matters more.")
+    "Test-time flips and rotations: the networks of the ensemble also look at every patch "
+    "mirrored and turned by quarter turns, and all their answers are averaged (on by default). "
+    "The networks share the 8 views out between them (3 each for 3 networks; a single network "
+    "looks at all 8). Slightly more accurate and steadier; with the default 3 networks, "
+    "classification takes about twice as long. Turn it off when time matters more.")
 TRAINING_MEMORY_HELP = (
     "Memory budget: a scene whose bands need more than this is never read whole; pretraining "
     "then draws a pool of random tiles each epoch and the classifier reads only the labels' "
@@ -214,7 +215,8 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
             NETWORKS, "Networks in the ensemble (trained from different seeds)", INTEGER,
             defaultValue=DEFAULT_NETWORKS, minValue=1, maxValue=10))
         self.add_advanced(QgsProcessingParameterBoolean(
-            TEST_TIME_FLIPS, "Test-time flips and rotations (8 views of each patch)", defaultValue=True))
+            TEST_TIME_FLIPS, "Test-time flips and rotations (8 views, shared by the networks)",
+            defaultValue=True))
 
     def ensemble_settings(self, parameters, context) -> dict:
         return {"networks": self.parameterAsInt(parameters, NETWORKS, context),

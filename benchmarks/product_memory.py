@@ -8,7 +8,7 @@ cache meets as many distinct blocks as in a real scene), and the same random cla
 (patch 13) as performance.py.
 
     nice -n 10 .venv/bin/python benchmarks/product_memory.py generate 1024 2048 4096   # disk only
-    .venv/bin/python benchmarks/product_memory.py model [--networks N [--flips]]
+    .venv/bin/python benchmarks/product_memory.py model [--networks N [--flips [--views-per-network V]]]
     flock /tmp/mmsiam-cpu.lock .venv/bin/python benchmarks/product_memory.py measure 1024 [--memory-mb 1024] \
         [--model classifier_ensemble3.pt]
     .venv/bin/python benchmarks/product_memory.py report
@@ -51,28 +51,33 @@ def generate(size: int):
         print(path, os.path.getsize(path) // 2**20, "MB")
 
 
-def make_model(networks: int = 0, flips: bool = False) -> str:
+def make_model(networks: int = 0, flips: bool = False, views_per_network: int = 0) -> str:
     """performance.py's random classifier, saved as mmsiam:trainclassifier would (three slots).
     ``networks`` > 0: the default 'ensemble' instead, that many random networks beside a random
     spectral path (the file ``classifier_ensemble<N>.pt``; ``flips``: with test-time flips and
-    rotations, ``classifier_ensemble<N>_flips.pt``)."""
+    rotations, the networks sharing the 8 views out as new models do: ``classifier_ensemble<N>_flips.pt``;
+    ``views_per_network`` V > 0 instead of the shared share: ``classifier_ensemble<N>_flips_v<V>.pt``,
+    e.g. 8, every network over all 8, as models trained before the sharing)."""
     import torch
 
     from multimodal_siamese.models.checkpoint import save_checkpoint
-    from multimodal_siamese.models.network import SpectralFusionClassifier
+    from multimodal_siamese.models.network import SpectralFusionClassifier, shared_views_per_network
     from performance import BANDS, CLASSES, classifier
 
     model = classifier()
     name = "classifier.pt"
     if networks:
         torch.manual_seed(0)
-        model = SpectralFusionClassifier(**model.architecture(), networks=networks, test_time_flips=flips).eval()
+        model = SpectralFusionClassifier(**model.architecture(), networks=networks, test_time_flips=flips,
+                                         views_per_network=views_per_network or shared_views_per_network(networks)
+                                         ).eval()
         gen = torch.Generator().manual_seed(1)
         model.set_spectral_path({"band_mean": torch.zeros(sum(BANDS)), "band_scale": torch.ones(sum(BANDS)),
                                  "z_mean": torch.zeros(0), "z_projection": torch.zeros(0, 0),
                                  "weight": torch.randn(len(CLASSES), sum(BANDS), generator=gen) * 1e-3,
                                  "bias": torch.zeros(len(CLASSES))})
-        name = f"classifier_ensemble{networks}{'_flips' if flips else ''}.pt"
+        name = (f"classifier_ensemble{networks}{'_flips' if flips else ''}"
+                f"{f'_v{views_per_network}' if flips and views_per_network else ''}.pt")
     metadata = {
         "architecture": model.architecture(),
         "classes": [c.to_dict() for c in CLASSES],
@@ -125,13 +130,15 @@ def main():
     parser.add_argument("--label", default="this commit", help="what code is measured (for the table)")
     parser.add_argument("--networks", type=int, default=0, help="model: the ensemble with N networks")
     parser.add_argument("--flips", action="store_true", help="model: the ensemble with test-time flips and rotations")
+    parser.add_argument("--views-per-network", type=int, default=0,
+                        help="model with --flips: views per network (8: all, as before the networks shared them)")
     parser.add_argument("--model", default="classifier.pt", help="measure: which model file of out/product_memory")
     args = parser.parse_args()
     if args.action == "generate":
         for size in args.sizes:
             generate(size)
     elif args.action == "model":
-        print(make_model(args.networks, args.flips))
+        print(make_model(args.networks, args.flips, args.views_per_network))
     elif args.action == "measure":
         for size in args.sizes:
             print(json.dumps(measure(size, args.memory_mb, args.label, args.model)))

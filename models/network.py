@@ -36,6 +36,26 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .augment import dihedral, undo_dihedral
 
+#: The D4 elements (``augment.dihedral``) in the order the networks of an ensemble share them out
+#: at test time: identity, horizontal flip, half turn, vertical flip, then the quarter turns and
+#: the diagonal reflections. Each consecutive pair is an element and its mirror image; the first
+#: four are a subgroup (the flips and the half turn), the last four its other coset.
+D4_ORDER = (0, 4, 2, 6, 1, 5, 3, 7)
+
+
+def view_sets(networks, views_per_network):
+    """The D4 elements each network of an ensemble looks at with test-time flips: network ``i``
+    takes the next ``views_per_network`` elements of :data:`D4_ORDER` after network ``i - 1``'s
+    (wrapping round), so that ``ceil(8 / networks)`` views each cover the 8 between them."""
+    return [tuple(D4_ORDER[(i * views_per_network + j) % 8] for j in range(views_per_network))
+            for i in range(networks)]
+
+
+def shared_views_per_network(networks):
+    """Views per network when the networks share the 8 out between them (new models)."""
+    return -(-8 // max(int(networks), 1))
+
+
 #: Default output widths of the inverted residual blocks (first ``n`` are used; 160 beyond).
 DEFAULT_WIDTHS = (24, 24, 32, 32, 64, 64, 96, 96, 128, 128)
 _WIDEST = 160
@@ -395,8 +415,10 @@ class SpectralFusionClassifier(FusionClassifier):
     projections, encoder and linear layer (what ``mmsiam:embed`` reads); the others are
     ``members``, each a whole :class:`FusionClassifier`.
 
-    ``test_time_flips``: each network also sees the 8 flips and quarter turns of every patch
-    (their centre stays the centre pixel), and ``softmax(g)`` is the mean over networks × views.
+    ``test_time_flips``: each network also sees flipped and turned copies of every patch (their
+    centre stays the centre pixel), ``views_per_network`` of the 8 elements of D4 each
+    (:func:`view_sets`: with 8, every network sees all 8, as in files written before the
+    networks shared them out), and ``softmax(g)`` is the mean over those (network, view) pairs.
     The dense forms turn the whole input and turn each output map back, which is the same per
     pixel. The spectral path reads the centre pixel (and the patch mean), which no view changes.
 
@@ -407,12 +429,14 @@ class SpectralFusionClassifier(FusionClassifier):
     """
 
     _ARCH_KEYS = FusionClassifier._ARCH_KEYS + ("classifier", "band_context", "z_components",
-                                                "network_weight", "networks", "test_time_flips")
+                                                "network_weight", "networks", "test_time_flips",
+                                                "views_per_network")
     CLASSIFIERS = ("ensemble", "linear")
 
     def __init__(self, band_counts, patch_size, n_classes, proj_channels=16, dim=2048,
                  widths=None, expand_ratio=4, classifier="ensemble", band_context=False,
-                 z_components=0, network_weight=0.5, networks=1, test_time_flips=False):
+                 z_components=0, network_weight=0.5, networks=1, test_time_flips=False,
+                 views_per_network=8):
         super().__init__(band_counts, patch_size, n_classes, proj_channels, dim, widths,
                          expand_ratio)
         if classifier not in self.CLASSIFIERS:
@@ -423,6 +447,9 @@ class SpectralFusionClassifier(FusionClassifier):
             raise ValueError(f"network_weight must be in [0, 1], got {network_weight!r}")
         if isinstance(networks, bool) or int(networks) != networks or networks < 1:
             raise ValueError(f"networks must be an integer >= 1, got {networks!r}")
+        if isinstance(views_per_network, bool) or int(views_per_network) != views_per_network \
+                or not 1 <= views_per_network <= 8:
+            raise ValueError(f"views_per_network must be an integer from 1 to 8, got {views_per_network!r}")
         self.members = nn.ModuleList(FusionClassifier(**self.architecture()) for _ in range(int(networks) - 1))
         band_counts, k = self._arch["band_counts"], int(z_components)
         if k:
@@ -439,7 +466,7 @@ class SpectralFusionClassifier(FusionClassifier):
         self.spectral = nn.Linear(n_bands + k, self._arch["n_classes"])
         self._arch.update(classifier=classifier, band_context=bool(band_context), z_components=k,
                           network_weight=float(network_weight), networks=int(networks),
-                          test_time_flips=bool(test_time_flips))
+                          test_time_flips=bool(test_time_flips), views_per_network=int(views_per_network))
 
     def train(self, mode=True):
         """The frozen pretrained copy always uses its BatchNorm running statistics."""
@@ -499,10 +526,14 @@ class SpectralFusionClassifier(FusionClassifier):
         ``dense``: the outputs are maps, turned back after each view. None for 'linear'."""
         if self._arch["classifier"] == "linear":
             return None
+        networks = 1 + len(self.members)
+        sets = (view_sets(networks, self._arch["views_per_network"]) if self._arch["test_time_flips"]
+                else [(0,)] * networks)
         logits = []
-        for t in range(8) if self._arch["test_time_flips"] else (0,):
+        for t in sorted(set().union(*sets)):  # each view of the input made once, for every network using it
             x = [dihedral(v, t) for v in inputs] if t else inputs
-            views = [own(x)] + [member(i, m, x) for i, m in enumerate(self.members)]
+            views = [own(x) if i == 0 else member(i - 1, self.members[i - 1], x)
+                     for i in range(networks) if t in sets[i]]
             logits += [undo_dihedral(v, t) for v in views] if t and dense else views
         if len(logits) == 1:
             return logits[0]

@@ -16,7 +16,7 @@ from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, label_inputs
 from ..learn.classic import CLASSIC_METHODS, CLASSIC_NAMES, classic_predictions
 from ..learn.finetune import ClassifierConfig, config_to_dict, predict_samples, stratified_split, train_classifier
 from ..learn.metrics import accuracy_assessment
-from ..learn.spectral import pixel_spectra, spectral_description
+from ..learn.spectral import flips_description, pixel_spectra, spectral_description
 from ..output.atomic import check_output_folder
 from ..progress import Progress
 from .run_record import save_run
@@ -280,7 +280,7 @@ def classifier_description(architecture: dict, initialisation: str) -> str:
         network = (f"{networks} trainings from different seeds of {network} (their probabilities "
                    "averaged)")
     if architecture.get("test_time_flips"):
-        network += ", each over the 8 flips and quarter turns of the patch"
+        network += ", " + flips_description(networks, architecture.get("views_per_network", 8))
     return f"the mean of the class probabilities of {network} and of {linear}"
 
 

@@ -56,10 +56,13 @@ def classify_with_model(modalities: list, model_path: str, output: str, confiden
     options = GridOptions.from_dict(metadata["grid"])
     architecture = model.architecture()
     if architecture.get("test_time_flips"):
-        progress.info(f"The model averages each of its {architecture.get('networks', 1)} network(s) over the 8 "
-                      "flips and quarter turns of every patch (test-time flips): classification takes longer, "
-                      "about 3.5 times for the default three networks. A model trained with TEST_TIME_FLIPS "
-                      "off maps faster.")
+        networks = architecture.get("networks", 1)
+        views = architecture.get("views_per_network", 8)
+        progress.info(f"With test-time flips, the model's {networks} network{'s' if networks > 1 else ''} "
+                      f"{'each ' if networks > 1 else ''}look{'' if networks > 1 else 's'} at {views} "
+                      f"flipped and turned copies of every patch, so each block takes {networks * views} network "
+                      f"passes instead of {networks} and classification takes longer. A model trained with "
+                      "TEST_TIME_FLIPS off maps faster.")
     with job_block_cache(memory_mb):
         with prepare_like(modalities, metadata["modalities"], options, "classifier model") as prepared:
             summary = classify_raster(model, prepared, classes_from_metadata(metadata), output, confidence,

@@ -7,11 +7,13 @@ import os
 import time
 from dataclasses import replace
 
+from ...models.network import shared_views_per_network
 from ..errors import InputError
 from ..io.inputs import GridOptions
 from ..io.labels import LabelFeatures, rasterize_labels, require_plausible_classes
 from ..learn.evaluation import EvaluationConfig, csv_rows, evaluate, modality_subsets, subset_state, summarise
 from ..learn.pretraining import PretrainConfig, pretrain
+from ..learn.spectral import flips_description
 from ..output.atomic import atomic_output, check_output_folder
 from ..output.report import HtmlReport, gain_plot_png, run_section, samples_section, write_json
 from ..progress import Progress
@@ -79,6 +81,7 @@ def run_evaluation(modalities: list, options: GridOptions, labels: LabelFeatures
                       patch_size=config.patch_size, epochs=config.epochs, batch_size=config.batch_size,
                       learning_rate=config.learning_rate or "automatic", forest_trees=config.forest_trees,
                       networks=config.networks, test_time_flips=config.test_time_flips,
+                      views_per_network=shared_views_per_network(config.networks) if config.test_time_flips else None,
                       modality_subsets=subsets_mode, seeds=list(config.seed_list()),
                       pretrained=pretrained_path or "pretrained inside the evaluation")
     untrained = {(r["seed"], r["fold"]): r["untrained_classes"] for r in runs if r.get("untrained_classes")}
@@ -110,7 +113,8 @@ def write_evaluation_report(path: str, result: dict, samples):
                      "LDA, logistic regression) see the centre pixel's bands of every modality. The "
                      f"default classifier averages {parameters.get('networks', 1)} training(s) of the "
                      "pretrained network (the first is the 'pretrained' row)"
-                     + (", each over the 8 flips and quarter turns of its patch," if parameters.get("test_time_flips") else "")
+                     + (f", {flips_description(parameters.get('networks', 1), parameters.get('views_per_network', 8))},"
+                        if parameters.get("test_time_flips") else "")
                      + " with the shrinkage LDA; its "
                      "'random init' row does the same with networks trained from random weights (the "
                      "first is the 'random init' row), so the two rows show what pretraining adds.")

@@ -77,11 +77,13 @@ class ClassifierConfig:
     # the same Tahoe folds, and lost up to 2.3 points on Potsdam (few_labels.md, "LP-FT").
     probe_epochs: int = 0
     networks: int = DEFAULT_NETWORKS  # fine-tunings of g in the 'ensemble' (one for 'network')
-    # The 'ensemble' averages each network's probabilities over the 8 flips and quarter turns of
+    # The 'ensemble' averages its networks' probabilities over the 8 flips and quarter turns of
     # every patch as well (test-time augmentation; saved in the model, so classify does the same).
     # On the three scenes at 5-20 % labels it never lowered a cell's mean OA and lifted Tahoe's
-    # worst run (neutral at 40-100 %), for 8 times the networks' share of classification time
-    # (benchmarks/results/few_labels.md, latest section; performance.md 2e).
+    # worst run (neutral at 40-100 %). The networks share the 8 views out (ceil(8 / networks)
+    # each, models.network.view_sets): as accurate as every network over all 8 (within 0.1 OA
+    # points per cell), at 9 network passes per block instead of 24 for 3 networks
+    # (benchmarks/results/few_labels.md, latest section; performance.md 2e, 2f).
     test_time_flips: bool = DEFAULT_TEST_TIME_FLIPS
 
     def validate(self):

@@ -192,9 +192,10 @@ def add_spectral_path(network, source, rows: np.ndarray, cols: np.ndarray, targe
     path fitted on the same training pixels (``classifier`` 'ensemble' or 'linear'): the centre
     pixel's bands (and with ``context`` the patch's mean spectrum), and ``k`` principal
     components of the *pretrained* z when a pretrained encoder is given. ``members``: further
-    fine-tunings of the same network (other seeds), averaged with it; ``test_time_flips``: each
-    network's probabilities averaged over the 8 flips and quarter turns of the patch as well."""
-    from ...models.network import SpectralFusionClassifier
+    fine-tunings of the same network (other seeds), averaged with it; ``test_time_flips``: the
+    networks' probabilities averaged over flipped and turned copies of the patch as well, the
+    networks sharing the 8 flips and quarter turns out between them (``ceil(8 / networks)`` each)."""
+    from ...models.network import SpectralFusionClassifier, shared_views_per_network
 
     arch = network.architecture()
     siamese = z = None
@@ -208,7 +209,8 @@ def add_spectral_path(network, source, rows: np.ndarray, cols: np.ndarray, targe
     combined = SpectralFusionClassifier(**arch, classifier=classifier, band_context=context,
                                         z_components=len(path["z_projection"]),
                                         network_weight=network_weight, networks=1 + len(members),
-                                        test_time_flips=test_time_flips and classifier != "linear")
+                                        test_time_flips=test_time_flips and classifier != "linear",
+                                        views_per_network=shared_views_per_network(1 + len(members)))
     combined.load_state_dict(network.state_dict(), strict=False)  # g's own weights, all of them
     for own, member in zip(combined.members, members):
         own.load_state_dict(member.state_dict())
@@ -225,3 +227,11 @@ def spectral_description(architecture: dict) -> str:
     if architecture.get("z_components"):
         what += f" and {architecture['z_components']} principal components of the pretrained z"
     return what
+
+
+def flips_description(networks: int, views_per_network: int = 8) -> str:
+    """How a classifier with test-time flips looks at each patch, in words (after 'network(s)')."""
+    if views_per_network >= 8:
+        return "each over the 8 flips and quarter turns of the patch"
+    return (f"over the 8 flips and quarter turns of the patch, shared out between the {networks} networks "
+            f"({views_per_network} views each)")

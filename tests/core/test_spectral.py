@@ -11,7 +11,7 @@ from multimodal_siamese.core.errors import InputError
 from multimodal_siamese.core.learn import finetune, spectral
 from multimodal_siamese.core.learn.pretraining import PatchSource
 from multimodal_siamese.models.augment import dihedral
-from multimodal_siamese.models.network import SpectralFusionClassifier
+from multimodal_siamese.models.network import SpectralFusionClassifier, view_sets
 
 
 def labelled(n=120, bands=12, classes=4, seed=0):
@@ -83,6 +83,7 @@ def test_ensemble_holds_the_trained_network_and_the_lda_in_one_module(tmp_path):
     assert arch["z_components"] == 0 and arch["band_context"] is False
     assert arch["networks"] == finetune.DEFAULT_NETWORKS == 3 and len(model.members) == 2
     assert arch["test_time_flips"] is finetune.DEFAULT_TEST_TIME_FLIPS is True
+    assert arch["views_per_network"] == 3  # the three networks share the 8 views out
     # the same seed trains the same network: the ensemble's g and its members are those networks,
     # weight for weight
     for own, network in zip([model] + list(model.members), networks):
@@ -91,11 +92,11 @@ def test_ensemble_holds_the_trained_network_and_the_lda_in_one_module(tmp_path):
     assert not torch.equal(networks[0].linear.weight, networks[1].linear.weight)
     predicted, probabilities = finetune.predict_samples(model, arrays, rows, cols)
     assert (predicted == y).mean() > 0.9  # the LDA sees the class band directly
-    # each network over the 8 flips and quarter turns of each patch (test-time flips)
+    # the networks over the 8 flips and quarter turns of each patch, 3 each (test-time flips)
     patches = source.batch(rows, cols, "cpu")
     with torch.no_grad():
         network_p = np.mean([torch.softmax(n.eval()([dihedral(x, t) for x in patches]), 1).numpy()
-                             for n in networks for t in range(8)], 0)
+                             for n, views in zip(networks, view_sets(3, 3)) for t in views], 0)
     # the centre bands read from the arrays in place equal those of the padded patch source
     assert np.array_equal(spectral.pixel_spectra(arrays, rows, cols, 5), spectral.pixel_spectra(source, rows, cols, 5))
     lda = spectral.fit_spectral_path(spectral.pixel_spectra(source, rows, cols, 5), None, y, 3)

@@ -5,7 +5,8 @@ import torch
 
 from multimodal_siamese.models.network import (
     Encoder, FusionClassifier, InvertedResidual, MultimodalSiamese, ProjectionConv,
-    SpectralFusionClassifier, classifier_from_architecture, default_widths, n_blocks_for)
+    SpectralFusionClassifier, classifier_from_architecture, default_widths, n_blocks_for, shared_views_per_network,
+    view_sets)
 
 
 def _patches(x, p):
@@ -44,11 +45,11 @@ def test_fusion_classifier_per_patch_equals_dense(patch_size):
 
 
 def random_spectral_classifier(band_counts, patch_size, n_classes, classifier, k, gen, dim=64, context=True,
-                               networks=1, flips=False):
+                               networks=1, flips=False, views=8):
     """A SpectralFusionClassifier with random weights, BN statistics and spectral path."""
     model = SpectralFusionClassifier(band_counts, patch_size, n_classes, dim=dim, classifier=classifier,
                                      band_context=context, z_components=k, network_weight=0.4,
-                                     networks=networks, test_time_flips=flips)
+                                     networks=networks, test_time_flips=flips, views_per_network=views)
     siamese = MultimodalSiamese(band_counts, patch_size, dim=dim)
     _randomise_bn(model, gen)
     _randomise_bn(siamese, gen)
@@ -62,19 +63,22 @@ def random_spectral_classifier(band_counts, patch_size, n_classes, classifier, k
     return model.eval()
 
 
-@pytest.mark.parametrize("patch_size,classifier,k,context,networks,flips", [
-    (3, "ensemble", 4, False, 1, False), (5, "ensemble", 6, True, 1, False), (5, "linear", 6, False, 1, False),
-    (5, "ensemble", 0, True, 1, False), (5, "linear", 0, True, 1, False), (9, "linear", 3, True, 1, False),
-    (5, "ensemble", 0, False, 3, False), (7, "ensemble", 4, True, 2, False),
-    (5, "ensemble", 0, False, 3, True), (3, "ensemble", 4, True, 1, True)])
-def test_spectral_classifier_per_patch_equals_dense_and_folded(patch_size, classifier, k, context, networks, flips):
+@pytest.mark.parametrize("patch_size,classifier,k,context,networks,flips,views", [
+    (3, "ensemble", 4, False, 1, False, 8), (5, "ensemble", 6, True, 1, False, 8), (5, "linear", 6, False, 1, False, 8),
+    (5, "ensemble", 0, True, 1, False, 8), (5, "linear", 0, True, 1, False, 8), (9, "linear", 3, True, 1, False, 8),
+    (5, "ensemble", 0, False, 3, False, 8), (7, "ensemble", 4, True, 2, False, 8),
+    (5, "ensemble", 0, False, 3, True, 8), (3, "ensemble", 4, True, 1, True, 8),
+    (5, "ensemble", 0, False, 3, True, 3), (3, "ensemble", 4, True, 2, True, 4)])
+def test_spectral_classifier_per_patch_equals_dense_and_folded(patch_size, classifier, k, context, networks, flips,
+                                                               views):
     """The spectral path (centre bands ‖ patch mean ‖ PCs of frozen z → linear) and its ensemble
-    with one or several g, with or without test-time flips, are receptive-field exact: per-patch
-    == dense == folded == fused inference copy (on a block that is not square)."""
+    with one or several g, with or without test-time flips (every network over all 8 views, or
+    the networks sharing them out), are receptive-field exact: per-patch == dense == folded ==
+    fused inference copy (on a block that is not square)."""
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(2)
     model = random_spectral_classifier([4, 7], patch_size, 5, classifier, k, gen, context=context,
-                                       networks=networks, flips=flips)
+                                       networks=networks, flips=flips, views=views)
     assert len(model.members) == networks - 1
     xs = [torch.randn(1, 4, 29, 31, generator=gen), torch.randn(1, 7, 29, 31, generator=gen)]
     with torch.no_grad():
@@ -89,15 +93,18 @@ def test_spectral_classifier_per_patch_equals_dense_and_folded(patch_size, class
     assert (folded - dense).abs().max().item() <= 1e-4
     assert (fast - dense).abs().max().item() <= 1e-4
     # the ensemble really mixes both paths: probabilities are the weighted mean, the network's
-    # the mean over its trainings (and over the 8 flips and quarter turns of each patch)
+    # the mean over its trainings (and over each one's flips and quarter turns of each patch)
+    sets = view_sets(networks, views) if flips else [(0,)] * networks
+    if flips:  # whether shared out or not, the networks together look at all 8 views
+        assert sorted(set().union(*sets)) == list(range(8)) and all(len(s) == views for s in sets)
     with torch.no_grad():
         patches = [_patches(x, patch_size) for x in xs]
-        views = [[torch.rot90(x, t % 4, dims=(-2, -1)).flip(-1) if t >= 4 else torch.rot90(x, t, dims=(-2, -1))
-                  for x in patches] for t in (range(8) if flips else [0])]
-        network = torch.stack([FusionClassifier.forward(model, v).softmax(1) for v in views]
-                              + [member(v).softmax(1) for member in model.members for v in views]).mean(0)
+        turned = [[torch.rot90(x, t % 4, dims=(-2, -1)).flip(-1) if t >= 4 else torch.rot90(x, t, dims=(-2, -1))
+                   for x in patches] for t in range(8)]
+        nets = [lambda v: FusionClassifier.forward(model, v)] + list(model.members)
+        network = torch.stack([nets[i](turned[t]).softmax(1) for i, ts in enumerate(sets) for t in ts]).mean(0)
         if flips:  # a patch and its mirror image are different inputs to g
-            assert not torch.allclose(FusionClassifier.forward(model, views[4]), FusionClassifier.forward(model, views[0]))
+            assert not torch.allclose(FusionClassifier.forward(model, turned[4]), FusionClassifier.forward(model, turned[0]))
         spectral = model.spectral_dense(patches).flatten(1)
     expected = spectral.softmax(1) if classifier == "linear" else \
         0.4 * network + 0.6 * spectral.softmax(1)
@@ -139,6 +146,18 @@ def test_spectral_classifier_architecture_round_trip_and_old_files():
         assert again.architecture()["test_time_flips"] and torch.equal(again.eval()(x), flipped(x))
     del one["test_time_flips"]
     assert classifier_from_architecture(one).architecture()["test_time_flips"] is False
+    # the views per network too: a file written before the networks shared the 8 views out runs
+    # every network over all 8, as it did when it was trained
+    del one["views_per_network"]
+    assert classifier_from_architecture(one).architecture()["views_per_network"] == 8
+    shared = random_spectral_classifier([3, 2], 5, 4, "ensemble", 0, gen, networks=3, flips=True, views=3)
+    again = classifier_from_architecture(shared.architecture())
+    again.load_state_dict(shared.state_dict())
+    with torch.no_grad():
+        assert again.architecture()["views_per_network"] == 3 and torch.equal(again.eval()(x), shared(x))
+    for bad in (0, 9, 2.5, True):
+        with pytest.raises(ValueError, match="views_per_network"):
+            SpectralFusionClassifier([3, 2], 5, 4, dim=64, networks=3, views_per_network=bad)
     # the frozen pretrained copy keeps its BatchNorm statistics in training mode
     rebuilt.train()
     assert not rebuilt.frozen_encoder.training and rebuilt.encoder.training
@@ -254,3 +273,16 @@ def test_load_pretrained_refuses_band_mismatch():
         FusionClassifier([4, 6], 9, 3, dim=16).load_pretrained(siam.state_dict())
     with pytest.raises(ValueError):
         FusionClassifier([4, 6], 13, 3, dim=32).load_pretrained(siam.state_dict())
+
+
+def test_networks_share_the_eight_test_time_views_out():
+    """New models: ceil(8 / networks) views per network, consecutive runs of D4_ORDER, so that the
+    networks together cover D4 with the fewest passes; one network keeps all 8."""
+    assert [shared_views_per_network(n) for n in (1, 2, 3, 4, 5, 8, 10)] == [8, 4, 3, 2, 2, 1, 1]
+    assert view_sets(1, 8) == [(0, 4, 2, 6, 1, 5, 3, 7)]
+    assert view_sets(2, 4) == [(0, 4, 2, 6), (1, 5, 3, 7)]  # the flips and half turn; the rest
+    assert view_sets(3, 3) == [(0, 4, 2), (6, 1, 5), (3, 7, 0)]
+    for n in range(1, 11):
+        sets = view_sets(n, shared_views_per_network(n))
+        assert sorted(set().union(*sets)) == list(range(8))
+        assert all(len(set(s)) == len(s) for s in sets)  # no network sees a view twice

@@ -558,8 +558,16 @@ def test_networks_sets_how_many_trainings_the_ensemble_averages(plugin, para, pr
     assert not torch.equal(two["state_dict"]["linear.weight"], two["state_dict"]["members.0.linear.weight"])
     html = open(report, encoding="utf-8").read()
     assert "2 trainings from different seeds" in html and "mean over the 2 networks" in html
+    # with test-time flips (the default) the networks share the 8 views out: 4 each, 8 passes in
+    # all; one network keeps all 8
+    assert two["metadata"]["architecture"]["views_per_network"] == 4
+    assert one["metadata"]["architecture"]["views_per_network"] == 8
+    assert "shared out between the 2 networks (4 views each)" in html
+    log = Log()
     result = processing.run("mmsiam:classify", dict(both(para), MODEL=str(tmp_path / "two.pt"), DEVICE="cpu",
-                                                     OUTPUT=str(tmp_path / "two.tif")))
+                                                     OUTPUT=str(tmp_path / "two.tif")), feedback=log)
+    assert any("2 networks each look at 4 flipped and turned copies" in line and "8 network passes instead of 2"
+               in line for line in log.lines), log.lines
     with rasterio.open(result["OUTPUT"]) as out:
         codes = np.unique(out.read(1))
     assert len(codes) >= 2
