@@ -58,7 +58,7 @@ from multimodal_siamese.core.learn.spectral import (  # noqa: E402
     average_probabilities, fit_spectral_path, pixel_spectra, pretrained_z, spectral_logits)
 from multimodal_siamese.models.augment import dihedral  # noqa: E402
 from multimodal_siamese.models.network import (  # noqa: E402
-    FusionClassifier, MultimodalSiamese, classifier_from_architecture)
+    FusionClassifier, MultimodalSiamese, classifier_from_architecture, view_sets)
 
 DATA = os.path.join(ROOT, "..", "shared", "data")
 OUT = os.path.join(ROOT, "benchmarks", "out")
@@ -215,6 +215,23 @@ def predict_dihedral(model, source, rows, cols, batch=512):
         inputs = source.batch(rows[i:i + batch], cols[i:i + batch], "cpu")
         out.append(sum(torch.softmax(model([dihedral(x, t) for x in inputs]), 1) for t in range(8)).numpy() / 8)
     return np.concatenate(out)
+
+
+@torch.no_grad()
+def network_views(model, source, rows, cols, batch=512):
+    """The default's parts at (rows, cols): each network's class probabilities on each of the 8
+    D4 views, (networks, 8, N, K), and the spectral path's (the LDA's), (N, K). The default with
+    flips is log(½ mean over its (network, view) pairs + ½ LDA); other sets of views are subsets
+    of axis 1."""
+    model.eval()
+    nets = [lambda x: FusionClassifier.forward(model, x)] + list(model.members)
+    views, lda = [], []
+    for i in range(0, len(rows), batch):
+        inputs = source.batch(rows[i:i + batch], cols[i:i + batch], "cpu")
+        views.append(torch.stack([torch.stack([torch.softmax(net([dihedral(x, t) for x in inputs]), 1)
+                                               for t in range(8)]) for net in nets]).numpy())
+        lda.append(torch.softmax(model.spectral_dense(inputs).flatten(1), 1).numpy())
+    return np.concatenate(views, 2), np.concatenate(lda)
 
 
 @torch.no_grad()
@@ -383,6 +400,16 @@ def run(args):
                     _, p = predict_samples(twin.eval(), source, rows[test], cols[test])
                     logits[name + suffix[not flips]] = np.log(np.clip(p, 1e-12, 1))
                     seconds[name + suffix[not flips]] = trained + time.time() - t
+                if args.save_views:  # every network × view apart, for other sets of views offline
+                    views, lda = network_views(model, source, rows[test], cols[test])
+                    arch = model.architecture()
+                    sets = view_sets(arch["networks"], arch.get("views_per_network", 8))
+                    check = 0.5 * np.mean([views[i, t] for i, ts in enumerate(sets) for t in ts], 0) + 0.5 * lda
+                    if model.architecture()["test_time_flips"] and not np.allclose(
+                            check, np.exp(logits[name]), atol=1e-5):  # the parts must rebuild the default
+                        raise AssertionError("network_views does not rebuild the default's probabilities")
+                    np.savez_compressed(out_path[:-4] + f"_f{f + 1}_r{ratio:g}_views.npz", y=y[test],
+                                        views=views.astype(np.float32), lda=lda.astype(np.float32))
 
             if not args.no_default:
                 fit_default()
@@ -586,6 +613,9 @@ def main():
                         help="also score the default's networks with and without test-time flips and "
                              "rotations (ensemble_tta, ensemble_noflips; 'ensemble' is the product's "
                              "default of the day: without them in CSV sets made before the ninth session)")
+    parser.add_argument("--save-views", action="store_true",
+                        help="also save the default's test probabilities per network and D4 view "
+                             "(<csv>_f<fold>_r<ratio>_views.npz), for test_time_views.py")
     parser.add_argument("--tag", default="", help="suffix of the CSV name, e.g. _ablations")
     parser.add_argument("--summary", nargs="*",
                         help="'<scene>_<split>[_tag]' CSV sets to summarise instead of running; "
