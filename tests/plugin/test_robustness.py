@@ -571,3 +571,15 @@ def test_networks_sets_how_many_trainings_the_ensemble_averages(plugin, para, pr
     with rasterio.open(result["OUTPUT"]) as out:
         codes = np.unique(out.read(1))
     assert len(codes) >= 2
+    # a model file written before the networks shared the views out (no 'views_per_network') is
+    # classified as it was trained: every network over all 8
+    from multimodal_siamese.models.checkpoint import save_checkpoint
+
+    metadata = dict(two["metadata"], architecture={k: v for k, v in two["metadata"]["architecture"].items()
+                                                   if k != "views_per_network"})
+    save_checkpoint(str(tmp_path / "old.pt"), "classifier", two["state_dict"], metadata)
+    log = Log()
+    processing.run("mmsiam:classify", dict(both(para), MODEL=str(tmp_path / "old.pt"), DEVICE="cpu",
+                                           OUTPUT=str(tmp_path / "old.tif")), feedback=log)
+    assert any("2 networks each look at 8 flipped and turned copies" in line and "16 network passes instead of 2"
+               in line for line in log.lines), log.lines
