@@ -29,7 +29,8 @@ Methods (all on the same training and test pixels):
 - ``ensemble`` (unless ``--no-default``): the product's default classifier, trained as
   ``mmsiam:trainclassifier`` trains it (three networks and the LDA; since the ninth session with
   test-time flips and rotations); with ``--tta`` also ``ensemble_tta`` / ``ensemble_noflips``,
-  the same networks with and without those flips;
+  the same networks with and without those flips (``--save-views``: also every network's test
+  probabilities on each of the 8 views apart, for ``test_time_views.py``);
 - ``network_<variant>`` / ``ens_lda_<variant>`` (``--variants``): the network fine-tuned another way
   (see ``variant_overrides``), alone and averaged with the LDA.
 """
