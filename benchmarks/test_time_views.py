@@ -5,11 +5,13 @@
 
 ``--save-views`` saves, for every fold × ratio run, each of the default's networks' class
 probabilities on each of the 8 elements of D4 (``views``: networks × 8 × pixels × classes) and
-the LDA's (``lda``). The default with test-time flips is ``log(½ mean(views) + ½ lda)``. A
-*scheme* gives each network a set of D4 elements; the networks' probability is the mean over
+the LDA's (``lda``). With every network over all 8 views (the default until the networks
+shared them out) the default is ``log(½ mean(views) + ½ lda)``. A *scheme* gives each network a set of D4 elements; the networks' probability is the mean over
 every (network, element) pair it lists, so the number of pairs is the number of network passes
 over each block when ``mmsiam:classify`` maps a scene (the cost of the flips). Every scheme is
-scored on the same test pixels as the runs' CSVs, against the 8-view default of the same runs.
+scored on the same test pixels as the runs' CSVs, against every network over all 8 views
+(``all8``) on the same runs. ``aV`` with V = ceil(8 / networks) is what new models do
+(``models.network.view_sets``).
 
 D4 elements (``models.augment.dihedral``): 0 identity, 1 / 2 / 3 quarter turns, 4 horizontal
 flip, 5 / 7 the two diagonal reflections, 6 vertical flip.
@@ -24,6 +26,7 @@ import re
 import numpy as np
 
 from few_labels import CLASSICS, OUT
+from multimodal_siamese.models.network import D4_ORDER, view_sets
 
 ALL = tuple(range(8))
 # name -> (description, a function: number of networks -> view set of each network)
@@ -45,14 +48,15 @@ SCHEMES = {
     "split4": ("network i: 4 views, a coset pattern covering D4 with every 2 networks",
                lambda n: [((0, 2, 5, 7), (1, 3, 4, 6))[i % 2] for i in range(n)]),
 }
-# the rule a model file can state in one number: V views per network, network i taking the next V
-# elements of a fixed order of D4 (wrapping), so the networks share out the group between them
-ORDERS = {"a": (0, 4, 2, 6, 1, 5, 3, 7), "b": (0, 5, 2, 7, 1, 4, 3, 6)}
-for _key, _order in ORDERS.items():
-    for _v in (1, 2, 3, 4):
-        SCHEMES[f"{_key}{_v}"] = (f"{_v} per network, the next {_v} of the order {_order}",
-                                  lambda n, o=_order, v=_v: [tuple(o[(i * v + j) % 8] for j in range(v))
-                                                             for i in range(n)])
+# the rule a model file states in one number: V views per network, network i taking the next V
+# elements of a fixed order of D4 (wrapping), so the networks share out the group between them.
+# 'a': the product's order (models.network.view_sets); 'b': the diagonal reflections first.
+B_ORDER = (0, 5, 2, 7, 1, 4, 3, 6)
+for _v in (1, 2, 3, 4):
+    SCHEMES[f"a{_v}"] = (f"{_v} per network, the next {_v} of the order {D4_ORDER}",
+                         lambda n, v=_v: view_sets(n, v))
+    SCHEMES[f"b{_v}"] = (f"{_v} per network, the next {_v} of the order {B_ORDER}",
+                         lambda n, v=_v: [tuple(B_ORDER[D4_ORDER.index(t)] for t in s) for s in view_sets(n, v)])
 
 
 def scores(y, p, n_classes):
