@@ -235,6 +235,12 @@ def network_views(model, source, rows, cols, batch=512):
     return np.concatenate(views, 2), np.concatenate(lda)
 
 
+def from_views(views, lda, sets):
+    """The default's class probabilities rebuilt from :func:`network_views`' parts, with network i
+    looking at the D4 elements ``sets[i]``: ½ the mean over those (network, view) pairs + ½ LDA."""
+    return 0.5 * np.mean([views[i, t] for i, ts in enumerate(sets) for t in ts], 0) + 0.5 * lda
+
+
 @torch.no_grad()
 def recalibrate_batchnorm(model, source, valid, seed, n=4096, batch=512):
     """AdaBN: BatchNorm running statistics re-estimated on n random valid pixels of the scene."""
@@ -404,9 +410,8 @@ def run(args):
                 if args.save_views:  # every network × view apart, for other sets of views offline
                     views, lda = network_views(model, source, rows[test], cols[test])
                     arch = model.architecture()
-                    sets = view_sets(arch["networks"], arch.get("views_per_network", 8))
-                    check = 0.5 * np.mean([views[i, t] for i, ts in enumerate(sets) for t in ts], 0) + 0.5 * lda
-                    if model.architecture()["test_time_flips"] and not np.allclose(
+                    check = from_views(views, lda, view_sets(arch["networks"], arch.get("views_per_network", 8)))
+                    if arch["test_time_flips"] and not np.allclose(
                             check, np.exp(logits[name]), atol=1e-5):  # the parts must rebuild the default
                         raise AssertionError("network_views does not rebuild the default's probabilities")
                     np.savez_compressed(out_path[:-4] + f"_f{f + 1}_r{ratio:g}_views.npz", y=y[test],
