@@ -6,9 +6,10 @@
 ``--save-views`` saves, for every fold × ratio run, each of the default's networks' class
 probabilities on each of the 8 elements of D4 (``views``: networks × 8 × pixels × classes) and
 the LDA's (``lda``). With every network over all 8 views (the default until the networks
-shared them out) the default is ``log(½ mean(views) + ½ lda)``. A *scheme* gives each network a set of D4 elements; the networks' probability is the mean over
-every (network, element) pair it lists, so the number of pairs is the number of network passes
-over each block when ``mmsiam:classify`` maps a scene (the cost of the flips). Every scheme is
+shared them out) the default is ``log(½ mean(views) + ½ lda)``. A *scheme* gives each network a
+set of D4 elements; the networks' probability is the mean over every (network, element) pair it
+lists, so the number of pairs is the number of network passes over each block when
+``mmsiam:classify`` maps a scene (the cost of the flips). Every scheme is
 scored on the same test pixels as the runs' CSVs, against every network over all 8 views
 (``all8``) on the same runs. ``aV`` with V = ceil(8 / networks) is what new models do
 (``models.network.view_sets``).
