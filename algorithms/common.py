@@ -153,10 +153,10 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
             RESAMPLING, "Resampling of the other modalities", options=RESAMPLING_CHOICES,
             defaultValue="bilinear", usesStaticStrings=True))
 
-    def add_label_parameters(self, with_names: bool = False):
+    def add_label_parameters(self, with_names: bool = False, description: str = "Labels (points or polygons)",
+                             optional: bool = False):
         self.addParameter(QgsProcessingParameterVectorLayer(
-            LABELS, "Labels (points or polygons)",
-            [VECTOR_POINT, VECTOR_POLYGON]))
+            LABELS, description, [VECTOR_POINT, VECTOR_POLYGON], optional=optional))
         # Optional, so that the dialog does not preselect the first field (often 'fid'): left
         # empty, read_labels picks a field named like a class (also for qgis_process).
         field = QgsProcessingParameterField(
@@ -228,15 +228,18 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
             defaultValue=2048, minValue=64))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS API name)
-        """QGIS's own range check only says 'Incorrect parameter value for EPOCHS': say what the
-        allowed range is and what was given."""
+        """QGIS's own check only says 'Incorrect parameter value for EPOCHS' (or for LABELS): say
+        what the allowed range is and what was given, or which layer could not be opened."""
         for definition in self.parameterDefinitions():
-            if not isinstance(definition, QgsProcessingParameterNumber):
+            if not isinstance(definition, (QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer,
+                                           QgsProcessingParameterVectorLayer)):
                 continue
             value = parameters.get(definition.name()) if parameters else None
-            if value is None or definition.checkValueIsAcceptable(value, context):
+            if value is None or value == "" or definition.checkValueIsAcceptable(value, context):
                 continue
-            return False, number_range_message(definition, value)
+            if isinstance(definition, QgsProcessingParameterNumber):
+                return False, number_range_message(definition, value)
+            return False, layer_message(definition, value)
         # A parameter left out takes its default, as parameterAs...() reads it; QGIS's own check
         # refuses a missing file even when it has one (classify's MODEL: the session's last model).
         filled = dict(parameters or {})
@@ -310,6 +313,14 @@ class LabelledAlgorithm(MmsiamAlgorithm):
         labels, names, colors = self.labels
         return {"labels": labels, "names": names, "colors": colors, "validation": self.validation,
                 "train_ratio": self.parameterAsDouble(parameters, TRAIN_RATIO, context)}
+
+
+def layer_message(definition, value) -> str:
+    """'Labels (LABELS): '/x.gpkg' cannot be opened as a point or polygon layer. ...'"""
+    kind = ("a raster" if isinstance(definition, QgsProcessingParameterRasterLayer)
+            else "a point or polygon layer")
+    return (f"{definition.description()} ({definition.name()}): '{value}' cannot be opened as {kind}. "
+            "Check that the file exists and is readable (or choose a loaded layer), and run again.")
 
 
 def number_range_message(definition, value) -> str:

@@ -73,13 +73,13 @@ def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: Clas
     samples = rasterize_labels(labels, prepared.stack.grid, valid, names, colors)
     classes = samples.classes
     names_list = [c.name for c in classes]
-    _report_samples(samples, progress)
+    report_samples(samples, progress)
     require_plausible_classes(samples, labels)
-    _require_usable_samples(samples, labels, prepared, "label")
+    require_usable_samples(samples, labels, prepared, "label")
     if validation is not None:
         train_idx = np.arange(len(samples.rows))
         val_samples = rasterize_labels(validation, prepared.stack.grid, valid, classes=classes)
-        _require_usable_samples(val_samples, validation, prepared, "validation")
+        require_usable_samples(val_samples, validation, prepared, "validation")
         val_rows, val_cols, val_targets = val_samples.rows, val_samples.cols, val_samples.class_index
     else:
         train_idx, val_idx = stratified_split(samples.class_index, train_ratio, config.seed, names_list)
@@ -170,7 +170,7 @@ def classic_baselines(source, rows, cols, targets, val_rows, val_cols, val_targe
     return baselines
 
 
-def _require_usable_samples(samples, features: LabelFeatures, prepared: PreparedInputs, what: str):
+def require_usable_samples(samples, features: LabelFeatures, prepared: PreparedInputs, what: str):
     """A layer none of whose labels can be used is refused with the reason: all outside the
     rasters' common extent (wrong area or CRS), or on pixels without data in every modality."""
     if len(samples.rows):
@@ -190,7 +190,7 @@ def _require_usable_samples(samples, features: LabelFeatures, prepared: Prepared
                      "raster has data.")
 
 
-def _report_samples(samples, progress):
+def report_samples(samples, progress):
     used = samples.used_per_class()
     progress.info("Labelled samples used per class: " + ", ".join(f"{k}: {v}" for k, v in used.items()))
     lost = {name: {r: n for r, n in reasons.items() if n} for name, reasons in samples.dropped.items()}

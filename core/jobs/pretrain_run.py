@@ -9,39 +9,55 @@ import numpy as np
 
 from ..io.gdal_memory import job_block_cache
 from ..io.inputs import GridOptions, PreparedInputs, prepare
-from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, TilePool, fits_in_memory
-from ..learn.pretraining import PretrainConfig, config_to_dict, pretrain
+from ..io.labels import LabelFeatures, rasterize_labels, require_plausible_classes
+from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, TilePool, fits_in_memory, label_inputs
+from ..learn.pretraining import PatchSource, PretrainConfig, config_to_dict, pretrain
+from ..learn.probe import linear_probe, probe_folds, probe_sentence
 from ..output.atomic import check_output_folder
 from ..output.report import HtmlReport, line_plot_png, run_section
 from ..progress import Progress
+from .classifier_run import report_samples, require_usable_samples
 from .run_record import save_run
 
 
 def pretrain_job(modalities: list, options: GridOptions, config: PretrainConfig, model_path: str,
                  report_path: str | None, progress: Progress,
-                 memory_mb: float = DEFAULT_TRAINING_MEMORY_MB) -> dict:
+                 memory_mb: float = DEFAULT_TRAINING_MEMORY_MB, labels: LabelFeatures | None = None,
+                 names: dict | None = None) -> dict:
     """The whole 'pretrain' job (mmsiam:pretrain, mmsiam:mapfromlabels): check the settings and
-    output folders, align the rasters, pretrain, save; returns the checkpoint's metadata."""
+    output folders, align the rasters, pretrain, save; returns the checkpoint's metadata.
+
+    With ``labels`` (optional; ``names``: class names by value), the pretrained features are also
+    scored by a linear probe on them (:mod:`..learn.probe`)."""
     config.validate()
     check_output_folder(model_path, "pretrained model")
     if report_path:
         check_output_folder(report_path, "report")
     with job_block_cache(memory_mb), prepare(modalities, options, config.seed) as prepared:
-        return run_pretraining(prepared, config, model_path, report_path, progress, memory_mb)
+        return run_pretraining(prepared, config, model_path, report_path, progress, memory_mb, labels, names)
 
 
 def run_pretraining(prepared: PreparedInputs, config: PretrainConfig, model_path: str,
                     report_path: str | None, progress: Progress,
-                    memory_mb: float = DEFAULT_TRAINING_MEMORY_MB) -> dict:
+                    memory_mb: float = DEFAULT_TRAINING_MEMORY_MB, labels: LabelFeatures | None = None,
+                    names: dict | None = None) -> dict:
     """Pretrain on the prepared inputs, save the checkpoint (and report); returns its metadata.
 
-    A scene larger than ``memory_mb`` is never read whole: each epoch reads a pool of tiles."""
+    A scene larger than ``memory_mb`` is never read whole: each epoch reads a pool of tiles.
+    Labels are checked, and the probe's folds drawn, before pretraining: labels unfit for the
+    probe are refused before its minutes, not after them."""
     started = time.time()
     for info in prepared.stack.infos:
         if info.dropped_bands:
             progress.info(f"{info.slot}: dropped bands without any valid value: "
                           f"{', '.join(map(str, info.dropped_bands))}.")
     valid = prepared.valid_mask()
+    if labels is not None:
+        samples = rasterize_labels(labels, prepared.stack.grid, valid, names)
+        report_samples(samples, progress)
+        require_plausible_classes(samples, labels)
+        require_usable_samples(samples, labels, prepared, "label")
+        folds = probe_folds(samples, config.patch_size, valid.shape, config.seed)
     read_whole_scene = fits_in_memory(prepared, memory_mb)
     if read_whole_scene:
         arrays, valid = prepared.read()
@@ -64,6 +80,15 @@ def run_pretraining(prepared: PreparedInputs, config: PretrainConfig, model_path
         "device_used": result.device,
         "precision_used": result.precision,
     }
+    if labels is not None:
+        progress.check()
+        progress.info("Scoring the pretrained features with a linear probe on the labels …")
+        source = (PatchSource(arrays, config.patch_size) if read_whole_scene else  # else the labels' patches
+                  label_inputs(prepared, samples.rows, samples.cols, config.patch_size, memory_mb))
+        model = result.model.cpu().eval()
+        metadata["linear_probe"] = linear_probe(model.projections, model.encoder, source, samples,
+                                                config.patch_size, folds, progress=progress)
+        progress.info(probe_sentence(metadata["linear_probe"]))
     return save_run(model_path, "pretrained", result.model, metadata, started, report_path,
                     write_pretrain_report, progress)
 
@@ -87,6 +112,25 @@ def write_pretrain_report(path: str, metadata: dict):
     report.table(["epoch", "loss", "z-std"],
                  [[e, f"{l:.4f}", f"{s:.5f}"] for e, l, s in
                   zip(epochs, metadata["loss_history"], metadata["zstd_history"])])
+    probe = metadata.get("linear_probe")
+    if probe:
+        report.heading("Linear probe on your labels")
+        report.paragraph(probe_sentence(probe) + f" Each fold tests on the labelled pixels of its "
+                         f"{probe['block_size']}-px blocks and trains on the others, minus those within "
+                         f"{metadata['patch_size'] // 2} px of a test pixel; the features are the "
+                         f"{probe['features']} values of z of all sensors, the bands the {probe['bands']} bands "
+                         "of the centre pixel.")
+        report.table(["fold", "training pixels", "test pixels", "probe OA %", "probe mIoU %",
+                      "LDA on bands OA %", "LDA on bands mIoU %"],
+                     [[f["fold"], f["train_pixels"], f["test_pixels"]]
+                      + [f"{100 * f[m][k]:.1f}" for m in ("probe", "bands_lda") for k in ("overall_accuracy", "mean_iou")]
+                      for f in probe["per_fold"]]
+                     + [["mean", "", ""] + [f"{100 * probe[m][k]:.1f}" for m in ("probe", "bands_lda")
+                                            for k in ("overall_accuracy", "mean_iou")]])
+        untrained = sum(f["untrained_test_pixels"] for f in probe["per_fold"])
+        if untrained:
+            report.warning(f"{untrained} test pixels belong to a class that their fold's training part lacks "
+                           "(all its labels lie in that fold's blocks): both classifiers miss them.")
     for m in metadata["modalities"]:
         if m["dropped_bands"]:
             report.paragraph(f"{m['slot']}: dropped bands without data: {m['dropped_bands']}.")

@@ -33,8 +33,8 @@ from .finetune import (DEFAULT_NETWORKS, DEFAULT_TEST_TIME_FLIPS, ClassifierConf
                        predict_samples, train_classifier)
 from .metrics import accuracy_assessment
 from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
-from .spectral import (add_spectral_path, fit_spectral_path, pixel_spectra, pretrained_siamese, pretrained_z,
-                       spectral_logits)
+from .spectral import (add_spectral_path, pixel_spectra, pretrained_siamese, pretrained_z, probe_logits,
+                       z_rank_bound)
 
 METHODS = ("random", "pretrained", "ensemble_random", "ensemble", "linear_probe", "random_forest", "lda",
            "logistic")
@@ -273,8 +273,8 @@ def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, 
     siamese = pretrained_siamese(state, dict(architecture, band_counts=source.band_counts))
     z_train, z_test = (pretrained_z(siamese.projections, siamese.encoder, source, rows[i], cols[i])
                        for i in (train, test))
-    probe = fit_spectral_path(z_train, None, y[train], n_classes, "logistic")
-    predictions["linear_probe"] = spectral_logits(probe, z_test, None).argmax(1)
+    predictions["linear_probe"] = probe_logits(z_train, y[train], z_test, n_classes,
+                                               z_rank_bound(siamese.projections, siamese.encoder)).argmax(1)
     # the default classifier, as mmsiam:trainclassifier builds it: the same pretrained network and
     # its fine-tunings from the further seeds, beside the spectral linear path; and its twin with
     # every network trained from random weights (the 'random' network and further seeds)

@@ -46,12 +46,14 @@ def pretrain_parameters(paths, **overrides):
 
 @pytest.fixture(scope="module")
 def pretrained_potsdam(potsdam, tmp_path_factory, qgis_process):
-    """mmsiam:pretrain through scripts/qgis_process (a real subprocess)."""
+    """mmsiam:pretrain through scripts/qgis_process (a real subprocess), with labels for the
+    linear probe."""
     out = tmp_path_factory.mktemp("pretrain")
     model = str(out / "pretrained.pt")
     report = str(out / "pretrain.html")
     code, payload, text = qgis_process("mmsiam:pretrain", pretrain_parameters(
-        potsdam, OUTPUT_MODEL=model, OUTPUT_REPORT=report), umask=UMASK)
+        potsdam, LABELS=potsdam["samples"], CLASS_FIELD="class_id", OUTPUT_MODEL=model, OUTPUT_REPORT=report),
+        umask=UMASK)
     assert code == 0, text
     assert payload["results"]["OUTPUT_MODEL"] == model
     assert_modes_follow_umask(model, report)
@@ -73,11 +75,16 @@ def test_pretrain_via_qgis_process_writes_a_safe_checkpoint_and_report(pretraine
     assert "EPSG" in meta["grid"]["crs_wkt"] or "UTM" in meta["grid"]["crs_wkt"]
     html = open(report, encoding="utf-8").read()
     assert html.count("data:image/png;base64,") == 2 and "collapse monitor" in html
+    probe = meta["linear_probe"]  # the labels' probe: every one of the 5,672 labels tested once
+    assert probe["labelled_pixels"] == sum(f["test_pixels"] for f in probe["per_fold"]) == 5672
+    assert probe["features"] == 2 * 2048 and probe["bands"] == 218 and probe["classes"] == 6
+    assert "Linear probe on your labels" in html and f"{100 * probe['bands_lda']['overall_accuracy']:.1f}" in html
 
 
 def test_same_seed_gives_the_same_model_through_qgis_process_and_processing_run(plugin, potsdam,
                                                                                pretrained_potsdam, tmp_path):
-    """SEED fixes the model whichever way the analyst runs it. qgis_process (and the QGIS desktop)
+    """SEED fixes the model whichever way the analyst runs it, and the probe's labels (given to
+    the qgis_process run only) do not change it. qgis_process (and the QGIS desktop)
     link GDAL, and with it the system's BLAS, into the process's global symbols; torch imported
     plainly there multiplies its matrices with that BLAS instead of its own (other rounding, and
     4 to 70 times slower: core/runtime/torch_loading.py). Here, in pytest's PyQGIS, QGIS's
@@ -117,6 +124,37 @@ def test_pretrain_via_processing_run_and_cancel_leaves_no_file(plugin, potsdam, 
         processing.run("mmsiam:pretrain", pretrain_parameters(potsdam, EPOCHS=3, OUTPUT_MODEL=str(target)), feedback=CancelMidRun())
     assert target.read_bytes() == b"previous model"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_pretrain_with_labels_reports_a_linear_probe_via_processing_run(plugin, tahoe, tmp_path):
+    """The optional labels of mmsiam:pretrain: the class field detected, the probe's figures in the
+    log, the report and the model file; a label layer that cannot be loaded is refused, not ignored."""
+    import processing
+
+    from feedback_log import Log
+
+    model, report, log = str(tmp_path / "pretrained.pt"), str(tmp_path / "pretrain.html"), Log()
+    processing.run("mmsiam:pretrain", dict(tahoe["rasters"], **FAST_PRETRAIN, LABELS=tahoe["polygons"],
+                                           OUTPUT_MODEL=model, OUTPUT_REPORT=report), feedback=log)
+    probe = torch.load(model, weights_only=True)["metadata"]["linear_probe"]
+    assert probe["folds"] == 3 and probe["classes"] == 3 and probe["labelled_pixels"] == 2243
+    assert probe["features"] == 2 * 2048 and probe["bands"] == 4
+    assert any("Class field: 'Class'" in line for line in log.lines)
+    sentence = next(line for line in log.lines if line.startswith("Linear probe on your 2243 labelled pixels"))
+    assert f"{100 * probe['probe']['overall_accuracy']:.1f} % OA" in sentence
+    html = unescape(open(report, encoding="utf-8").read())
+    assert "Linear probe on your labels" in html and sentence in html
+
+    missing = str(tmp_path / "missing.pt")
+    with pytest.raises(QgsProcessingException, match=r"\(LABELS\): '.*no_such_labels.gpkg' cannot be opened as a "
+                                                     "point or polygon layer"):
+        processing.run("mmsiam:pretrain", dict(tahoe["rasters"], **FAST_PRETRAIN,
+                                               LABELS=str(tmp_path / "no_such_labels.gpkg"), OUTPUT_MODEL=missing))
+    with pytest.raises(QgsProcessingException, match=r"\(MULTISPECTRAL\): '.*no_such_image.tif' cannot be opened as "
+                                                     "a raster"):
+        processing.run("mmsiam:pretrain", dict(tahoe["rasters"], **FAST_PRETRAIN, OUTPUT_MODEL=missing,
+                                               MULTISPECTRAL=str(tmp_path / "no_such_image.tif")))
+    assert not os.path.exists(missing)
 
 
 def split_samples(samples, tmp_path):
