@@ -154,3 +154,16 @@ def test_the_probe_fits_in_the_span_of_z_and_gives_the_full_models_logits(probed
         assert fitted.pop() == width
         assert np.mean(fast.argmax(1) == full.argmax(1)) > 0.999
         assert np.abs(fast - full).max() < 1e-2 * np.abs(full).max()
+
+
+def test_a_scene_over_the_memory_budget_is_probed_from_the_labels_patches(tahoe, polygons, tmp_path, monkeypatch):
+    from multimodal_siamese.core.io import inputs
+
+    whole_reads = []
+    read = inputs.PreparedInputs.read
+    monkeypatch.setattr(inputs.PreparedInputs, "read",
+                        lambda self, window=None: whole_reads.append(window is None) or read(self, window))
+    metadata = pretrain_run.run_pretraining(tahoe, pretraining.PretrainConfig(**SMALL), str(tmp_path / "m.pt"), None,
+                                            Progress(), memory_mb=1, labels=polygons)
+    assert metadata["read_whole_scene"] is False and not any(whole_reads)
+    assert metadata["linear_probe"]["labelled_pixels"] == 2243 and len(metadata["linear_probe"]["per_fold"]) == 3
