@@ -167,3 +167,18 @@ def test_a_scene_over_the_memory_budget_is_probed_from_the_labels_patches(tahoe,
                                             Progress(), memory_mb=1, labels=polygons)
     assert metadata["read_whole_scene"] is False and not any(whole_reads)
     assert metadata["linear_probe"]["labelled_pixels"] == 2243 and len(metadata["linear_probe"]["per_fold"]) == 3
+
+
+def test_a_fold_left_with_one_class_to_train_on_is_refused(tahoe, polygons):
+    """Three blocks, one per fold: a class whose labels lie in one block leaves the fold that tests
+    that block with the other class alone to train on."""
+    samples = rasterize_labels(polygons, tahoe.stack.grid, tahoe.valid_mask())
+    block = (samples.rows // 39) * 1000 + samples.cols // 39
+    first = [np.unique(block[samples.class_index == k]) for k in (0, 1)]
+    a_blocks = [b for b in first[0] if b not in first[1]][:2]
+    b_block = [b for b in first[1] if b not in first[0]][:1]
+    assert len(a_blocks) == 2 and len(b_block) == 1
+    keep = np.isin(block, a_blocks) & (samples.class_index == 0) | np.isin(block, b_block) & (samples.class_index == 1)
+    three = type(samples)(samples.rows[keep], samples.cols[keep], samples.class_index[keep], samples.classes)
+    with pytest.raises(InputError, match="a fold of the linear probe keeps fewer than two classes to train on"):
+        probe.probe_folds(three, 5, tahoe.valid_mask().shape, 0)
