@@ -144,13 +144,15 @@ def load_scene(name):
 
 def pretrain_overrides(variant):
     """'wm+proj64' -> PretrainConfig overrides: wm = within_modality views, projN = N
-    channels per projection P_k."""
+    channels per projection P_k, widthN(-M…) = the encoder's block widths."""
     overrides = {}
     for token in filter(None, variant.split("+")):
         if token == "wm":
             overrides["within_modality"] = True
         elif token.startswith("proj"):
             overrides["proj_channels"] = int(token[4:])
+        elif token.startswith("width"):  # the encoder's block widths, e.g. width128 (one block at PATCH_SIZE 5)
+            overrides["widths"] = [int(w) for w in token[5:].split("-")]
         else:
             raise ValueError(f"unknown pretraining variant {token!r}")
     return overrides

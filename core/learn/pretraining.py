@@ -45,6 +45,9 @@ class PretrainConfig:
     dim: int = 2048
     pred_hidden: int = 512
     proj_channels: int = 16  # the paper's 16 kernels per modality's projection P_k (64: no gain, section 6)
+    # Output widths of the encoder's blocks (None: models.network.default_widths; one block of 24
+    # at PATCH_SIZE 5). z is affine in the last width, so it bounds z's independent values.
+    widths: list | None = None
     # Dense training: the network is receptive-field exact, so one pass over a crop gives z for
     # each of its crop_size² pixels at a fraction of the per-patch cost (benchmarks/results/).
     dense: bool = True
@@ -211,7 +214,7 @@ def pretrain(arrays: list | None, valid: np.ndarray | None, config: PretrainConf
     band_counts = [a.shape[0] for a in arrays]
     precision = resolve_precision(config.precision, device)
     model = MultimodalSiamese(band_counts, config.patch_size, proj_channels=config.proj_channels,
-                              dim=config.dim, pred_hidden=config.pred_hidden).to(device)
+                              dim=config.dim, pred_hidden=config.pred_hidden, widths=config.widths).to(device)
     # Channels-last convolutions are markedly faster for these small crops (about 1.2x on CPU).
     model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,

@@ -176,3 +176,11 @@ def test_projection_width_is_a_setting_kept_in_the_architecture(potsdam_arrays):
     result = pretraining.pretrain(arrays, valid, small_config(epochs=1, proj_channels=8))
     assert result.model.architecture()["proj_channels"] == 8
     assert [p[0].out_channels for p in result.model.projections] == [8, 8]
+
+
+def test_block_widths_are_a_setting_kept_in_the_architecture(potsdam_arrays):
+    """PATCH_SIZE 5 has one block: 24 channels by default, which bound z's independent values."""
+    arrays, valid = potsdam_arrays
+    assert pretraining.pretrain(arrays, valid, small_config(epochs=1)).model.architecture()["widths"] == [24]
+    result = pretraining.pretrain(arrays, valid, small_config(epochs=1, widths=[40]))
+    assert result.model.architecture()["widths"] == [40] and result.model.encoder.head[0].in_channels == 40
