@@ -10,7 +10,7 @@ compared class by class with the LDA and the networks' part alone. mIoU is the m
 classes present in the run's test part, so the difference of two methods' mIoU is exactly the sum
 over classes of (IoU difference) / (classes present): the table's "share of the mIoU gap".
 
-``--rules`` also scores other ways to combine the same networks and LDA on the same runs:
+It also scores other ways to combine the same networks and LDA on the same runs (``rules``):
 ``mean`` (the default: ½ networks + ½ LDA), ``w25`` (¼ networks + ¾ LDA), ``geometric`` (the
 normalised geometric mean, ½ log networks + ½ log LDA).
 """
