@@ -19,15 +19,6 @@ from multimodal_siamese.core.progress import Progress
 SMALL = dict(epochs=1, samples_per_epoch=256, batch_size=64, dim=128, pred_hidden=32, seed=3)
 
 
-class Recording(Progress):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def info(self, text):
-        self.messages.append(text)
-
-
 @pytest.fixture(scope="module")
 def polygons(data_dir):
     return read_label_features(os.path.join(data_dir, "tahoe", "tahoe_training_polygons.gpkg"), "Class")
@@ -35,7 +26,7 @@ def polygons(data_dir):
 
 @pytest.fixture(scope="module")
 def probed(tahoe, polygons, tmp_path_factory):
-    progress = Recording()
+    progress = Progress()  # keeps every message
     path = str(tmp_path_factory.mktemp("probe") / "pretrained.pt")
     report = path[:-3] + ".html"
     metadata = pretrain_run.run_pretraining(tahoe, pretraining.PretrainConfig(**SMALL), path, report, progress,
@@ -104,7 +95,7 @@ def _subset(features, keep):
     (lambda values: [v == "Shrub" for v in values], "only one class \\('Shrub'\\)"),
 ])
 def test_labels_unfit_for_a_probe_are_refused_before_pretraining(tahoe, polygons, tmp_path, keep, message):
-    progress = Recording()
+    progress = Progress()  # keeps every message
     labels = _subset(polygons, keep(polygons.values))
     path = tmp_path / "pretrained.pt"
     with pytest.raises(InputError, match=message):
