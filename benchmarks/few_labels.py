@@ -144,11 +144,18 @@ def load_scene(name):
 
 def pretrain_overrides(variant):
     """'wm+proj64' -> PretrainConfig overrides: wm = within_modality views, projN = N
-    channels per projection P_k, widthN(-M…) = the encoder's block widths."""
+    channels per projection P_k, widthN(-M…) = the encoder's block widths, barlow / simclr /
+    clip = that objective instead of eq. (2), nn = eq. (2) against the nearest pixel of the batch."""
     overrides = {}
     for token in filter(None, variant.split("+")):
         if token == "wm":
             overrides["within_modality"] = True
+        elif token == "nn":  # mined positives: the nearest pixel of the batch as eq. (2)'s target
+            overrides["neighbour_positives"] = True
+        elif token in ("barlow", "simclr", "clip"):  # another objective than eq. (2)
+            overrides["objective"] = token
+        elif token.startswith("offdiag"):  # Barlow Twins' off-diagonal weight, e.g. offdiag0.00049
+            overrides["barlow_off_diagonal"] = float(token[7:])
         elif token.startswith("proj"):
             overrides["proj_channels"] = int(token[4:])
         elif token.startswith("width"):  # the encoder's block widths, e.g. width128 (one block at PATCH_SIZE 5)
@@ -603,7 +610,8 @@ def main():
     parser.add_argument("--pretrain-variant", default="",
                         help="pretraining another way, tokens joined by '+': wm (two augmented views of "
                              "each modality as well: within_modality), projN (N channels per projection "
-                             "P_k); use with --tag")
+                             "P_k), widthN (the encoder's block widths), barlow / simclr / clip (that "
+                             "objective), offdiagW (Barlow Twins' off-diagonal weight), nn (eq. (2) against the nearest pixel of the batch); use with --tag")
     parser.add_argument("--random-init", action="store_true",
                         help="also fine-tune the network and the default from random weights")
     parser.add_argument("--ablations", action="store_true",

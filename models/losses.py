@@ -3,11 +3,13 @@
 * :func:`multimodal_siamese_loss` -- the paper's eq. (2) (SimSiam-style, no negatives);
 * :func:`simclr_loss`, :func:`clip_loss` -- comparator objectives of the paper's Table II,
   computed on ``z`` only (no predictor), averaged over ordered modality pairs;
+* :func:`barlow_twins_loss` -- Barlow Twins' redundancy reduction across modalities, on ``z``
+  only (no predictor, no negatives), averaged over modality pairs;
 * :func:`representation_std`, :func:`is_collapsed` -- SimSiam's collapse check.
 """
 
 import math
-from itertools import permutations
+from itertools import combinations, permutations
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +36,21 @@ def multimodal_siamese_loss(p, z):
     total = sum(F.cosine_similarity(p[k], z[j].detach(), dim=1).mean()
                 for k, j in permutations(range(n), 2))
     return -total / math.comb(n, 2)
+
+
+def nearest_neighbour_targets(z):
+    """Each sample's nearest other sample in the batch (cosine), detached: mined positives.
+
+    Used as the targets of eq. (2) (``p_k`` against the neighbour of ``z_j`` instead of ``z_j``
+    itself, as NNCLR does for SimCLR), so that pixels whose features are alike are pulled
+    together beyond what the modalities or augmentations pair. ``z``: ``(N >= 2, dim)``.
+    """
+    if z.dim() != 2 or z.shape[0] < 2:
+        raise ValueError(f"nearest_neighbour_targets needs a (N >= 2, dim) tensor, got {tuple(z.shape)}")
+    with torch.no_grad():
+        zn = F.normalize(z.float(), dim=1)
+        similarity = (zn @ zn.T).fill_diagonal_(float("-inf"))
+        return z.detach()[similarity.argmax(dim=1)]
 
 
 def simclr_loss(z, temperature=0.1):
@@ -70,8 +87,32 @@ def clip_loss(z, temperature=0.1):
     return torch.stack(losses).mean()
 
 
-#: Comparator objectives by name; all take ``(z: list[Tensor], temperature=0.1)``.
-COMPARATOR_LOSSES = {"simclr": simclr_loss, "clip": clip_loss}
+def barlow_twins_loss(z, off_diagonal_weight=0.0051):
+    """Barlow Twins (Zbontar et al., 2021) across modalities, averaged over pairs ``(k, j)``.
+
+    Each dimension of ``z_k`` and ``z_j`` is standardised over the batch; ``c`` is their
+    ``(dim, dim)`` cross-correlation. The loss pulls ``c``'s diagonal to 1 (the modalities agree
+    on every feature) and its off-diagonal to 0 (features are decorrelated, so none is
+    redundant and the representation cannot collapse). The off-diagonal weight is the paper's
+    0.0051 (tuned there at 8,192 dimensions).
+    """
+    _check_views("barlow_twins_loss", z)
+    n_batch, dim = z[0].shape
+    if n_batch < 2:
+        raise ValueError(f"barlow_twins_loss needs a batch of at least 2, got {n_batch}")
+    zs = [(zk - zk.mean(0)) / (zk.std(0) + 1e-5) for zk in z]
+    eye = torch.eye(dim, dtype=torch.bool, device=z[0].device)
+    losses = []
+    for k, j in combinations(range(len(zs)), 2):
+        c = zs[k].T @ zs[j] / n_batch
+        on = (torch.diagonal(c) - 1).pow(2).sum()
+        off = c.masked_fill(eye, 0).pow(2).sum()
+        losses.append(on + off_diagonal_weight * off)
+    return torch.stack(losses).mean()
+
+
+#: Comparator objectives on ``z`` alone, by name; each takes ``(z: list[Tensor])``.
+COMPARATOR_LOSSES = {"simclr": simclr_loss, "clip": clip_loss, "barlow": barlow_twins_loss}
 
 
 def representation_std(z):

@@ -20,7 +20,9 @@ from ..errors import InputError
 from ..io.patches import check_patch_size, extract_patches, pad_reflect, sample_valid_pixels, to_pixel_major
 from ..progress import EtaClock, Progress
 
-OBJECTIVES = ("simsiam", "simclr", "clip")
+# simsiam: eq. (2); simclr, clip: the paper's Table II comparators (all three offered by the
+# algorithms); barlow: Barlow Twins, a benchmark setting that lost (why_pretraining.md, section 8).
+OBJECTIVES = ("simsiam", "simclr", "clip", "barlow")
 # The paper uses 13. On 30 m EnMAP (Potsdam) 5 was clearly better under both splits, and pretraining
 # still helped there (benchmarks/results/tune_potsdam.md), so the default follows our evaluation.
 DEFAULT_PATCH_SIZE = 5
@@ -64,6 +66,11 @@ class PretrainConfig:
     # probe of z gained 0.7-1.5 points but the fine-tuned network none, for twice the time
     # (why_pretraining.md, section 6).
     within_modality: bool = False
+    # Mined positives (eq. (2) only): p_k is pulled towards the nearest other pixel of the batch
+    # to z_j rather than z_j itself (models.losses.nearest_neighbour_targets). A benchmark setting.
+    neighbour_positives: bool = False
+    # The weight of Barlow Twins' off-diagonal term (objective 'barlow'); the paper's 0.0051.
+    barlow_off_diagonal: float = 0.0051
 
     def validate(self):
         check_training_settings(self.patch_size, self.epochs, self.batch_size)
@@ -75,6 +82,8 @@ class PretrainConfig:
             raise InputError(f"OBJECTIVE must be one of {', '.join(OBJECTIVES)}.")
         if self.precision not in PRECISIONS:
             raise InputError(f"PRECISION must be one of {', '.join(PRECISIONS)}.")
+        if self.neighbour_positives and self.objective != "simsiam":
+            raise InputError("Mined neighbour positives work with the simsiam objective only.")
 
 
 def check_training_settings(patch_size: int, epochs: int, batch_size: int):
@@ -183,12 +192,12 @@ def patch_source(inputs, patch_size: int):
     return inputs if hasattr(inputs, "batch") else PatchSource(inputs, patch_size)
 
 
-def objective_loss(objective: str, z: list, p: list) -> torch.Tensor:
-    if objective == "simsiam":
+def objective_loss(config: PretrainConfig, z: list, p: list) -> torch.Tensor:
+    if config.objective == "simsiam":
         return losses.multimodal_siamese_loss(p, z)  # eq. (2)
-    if objective == "simclr":
-        return losses.simclr_loss(z)
-    return losses.clip_loss(z)
+    if config.objective == "barlow":
+        return losses.barlow_twins_loss(z, config.barlow_off_diagonal)
+    return losses.COMPARATOR_LOSSES[config.objective](z)
 
 
 def pretrain(arrays: list | None, valid: np.ndarray | None, config: PretrainConfig,
@@ -251,7 +260,8 @@ def pretrain(arrays: list | None, valid: np.ndarray | None, config: PretrainConf
             if z is None:
                 continue  # batch norm cannot train on fewer than two samples
             z, p = [zk.float() for zk in z], [pk.float() for pk in p]  # the loss in float32
-            loss = objective_loss(config.objective, z, p)
+            targets = [losses.nearest_neighbour_targets(zk) for zk in z] if config.neighbour_positives else z
+            loss = objective_loss(config, targets, p)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -77,11 +77,21 @@ def test_single_modality_uses_two_augmented_views(potsdam_arrays):
     assert np.isfinite(result.loss_history[0]) and -2 <= result.loss_history[0] <= 2
 
 
-@pytest.mark.parametrize("objective", ["simclr", "clip"])
+@pytest.mark.parametrize("objective", ["simclr", "clip", "barlow"])
 def test_comparator_objectives_run(potsdam_arrays, objective):
     arrays, valid = potsdam_arrays
     result = pretraining.pretrain(arrays, valid, small_config(epochs=1, objective=objective))
     assert np.isfinite(result.loss_history[0]) and result.loss_history[0] > 0
+
+
+def test_neighbour_positives_train_and_need_simsiam(potsdam_arrays):
+    arrays, valid = potsdam_arrays
+    result = pretraining.pretrain(arrays, valid, small_config(epochs=1, neighbour_positives=True))
+    plain = pretraining.pretrain(arrays, valid, small_config(epochs=1))
+    assert np.isfinite(result.loss_history[0]) and -2 <= result.loss_history[0] <= 2
+    assert result.loss_history[0] != plain.loss_history[0]  # other targets, another loss
+    with pytest.raises(InputError, match="simsiam"):
+        pretraining.pretrain(arrays, valid, small_config(epochs=1, neighbour_positives=True, objective="clip"))
 
 
 def test_cancel_is_honoured_within_one_batch(potsdam_arrays):

@@ -7,7 +7,8 @@ import torch
 
 from multimodal_siamese.models.augment import two_views
 from multimodal_siamese.models.losses import (
-    clip_loss, is_collapsed, multimodal_siamese_loss, representation_std, simclr_loss)
+    barlow_twins_loss, clip_loss, is_collapsed, multimodal_siamese_loss, nearest_neighbour_targets,
+    representation_std, simclr_loss)
 from multimodal_siamese.models.network import MultimodalSiamese
 
 
@@ -37,7 +38,7 @@ def test_loss_needs_two_views():
         multimodal_siamese_loss(z, z)
     with pytest.raises(ValueError):
         multimodal_siamese_loss(z * 2, z * 3)
-    for fn in (simclr_loss, clip_loss):
+    for fn in (simclr_loss, clip_loss, barlow_twins_loss):
         with pytest.raises(ValueError, match="at least 2"):
             fn(z)
 
@@ -124,7 +125,7 @@ def test_representation_std_and_collapse():
     assert collapsed < 1e-4 and is_collapsed(collapsed, dim)
 
 
-@pytest.mark.parametrize("fn", [simclr_loss, clip_loss])
+@pytest.mark.parametrize("fn", [simclr_loss, clip_loss, barlow_twins_loss])
 def test_comparator_losses(fn):
     gen = torch.Generator().manual_seed(0)
     z = torch.randn(16, 32, generator=gen)
@@ -135,6 +136,33 @@ def test_comparator_losses(fn):
     a = torch.randn(8, 16, generator=gen)
     b = torch.randn(8, 16, generator=gen)
     assert torch.allclose(fn([a, b]), fn([b, a]), atol=1e-6)  # symmetric
+
+
+def test_barlow_twins_matches_its_definition():
+    gen = torch.Generator().manual_seed(2)
+    a, b = torch.randn(64, 8, generator=gen), torch.randn(64, 8, generator=gen)
+    an, bn = [(x - x.mean(0)) / x.std(0) for x in (a, b)]
+    c = an.T @ bn / 64
+    off = c - torch.diag(torch.diagonal(c))
+    reference = ((torch.diagonal(c) - 1) ** 2).sum() + 0.5 * (off ** 2).sum()
+    assert torch.allclose(barlow_twins_loss([a, b], off_diagonal_weight=0.5), reference, atol=1e-3)
+    # identical, decorrelated features (an orthogonal basis, standardised) give zero loss;
+    # a constant feature (collapse) gives a diagonal term of 1 for its dimension
+    x = torch.randn(64, 8, generator=gen)
+    q = torch.linalg.qr(x - x.mean(0))[0]  # orthonormal columns, each centred
+    assert barlow_twins_loss([q, 3 * q + 1]).item() < 0.05
+    collapsed = q.clone()
+    collapsed[:, 0] = 1.0
+    assert barlow_twins_loss([collapsed, collapsed]).item() > 0.9
+
+
+def test_nearest_neighbour_targets_are_the_closest_other_sample():
+    z = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 1.0]], requires_grad=True)
+    targets = nearest_neighbour_targets(z)
+    assert torch.equal(targets, z.detach()[[1, 0, 3, 2]])  # never the sample itself
+    assert not targets.requires_grad
+    with pytest.raises(ValueError, match="N >= 2"):
+        nearest_neighbour_targets(z[:1])
 
 
 def test_simclr_matches_reference_nt_xent():
