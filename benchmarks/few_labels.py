@@ -611,7 +611,8 @@ def main():
                         help="pretraining another way, tokens joined by '+': wm (two augmented views of "
                              "each modality as well: within_modality), projN (N channels per projection "
                              "P_k), widthN (the encoder's block widths), barlow / simclr / clip (that "
-                             "objective), offdiagW (Barlow Twins' off-diagonal weight), nn (eq. (2) against the nearest pixel of the batch); use with --tag")
+                             "objective), offdiagW (Barlow Twins' off-diagonal weight), nn (eq. (2) "
+                             "against the nearest pixel of the batch); use with --tag")
     parser.add_argument("--random-init", action="store_true",
                         help="also fine-tune the network and the default from random weights")
     parser.add_argument("--ablations", action="store_true",

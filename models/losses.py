@@ -111,7 +111,7 @@ def barlow_twins_loss(z, off_diagonal_weight=0.0051):
     return torch.stack(losses).mean()
 
 
-#: Comparator objectives on ``z`` alone, by name; each takes ``(z: list[Tensor])``.
+#: Comparator objectives on ``z`` alone, by name; each takes ``(z: list[Tensor])`` and optional settings.
 COMPARATOR_LOSSES = {"simclr": simclr_loss, "clip": clip_loss, "barlow": barlow_twins_loss}
 
 
