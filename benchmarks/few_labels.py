@@ -397,6 +397,22 @@ def run(args):
                 return np.log(np.clip(p, 1e-12, 1))
 
             timed("network", fit_network)
+            if args.prior_match:  # label-free: the network's class marginal on the scene matched to the LDA's
+                def prior_matched():
+                    model = fit_network(model_only=True)  # the same seed: the network of the row above
+                    vr, vc = np.nonzero(valid)
+                    pick = np.random.default_rng(args.seed + f).choice(len(vr), min(4096, len(vr)), replace=False)
+                    _, p_scene = predict_samples(model, source, vr[pick], vc[pick])
+                    lda_path = fit_spectral_path(bands[train], None, y[train], n_classes, "lda")
+                    q_scene = torch.softmax(torch.as_tensor(spectral_logits(
+                        lda_path, pixel_spectra(source, vr[pick], vc[pick], patch), None)), 1).numpy()
+                    weight = q_scene.mean(0) / np.clip(p_scene.mean(0), 1e-9, None)
+                    _, p_test = predict_samples(model, source, rows[test], cols[test])
+                    p_test = p_test * weight
+                    return np.log(np.clip(p_test / p_test.sum(1, keepdims=True), 1e-12, 1))
+                timed("network_pm", prior_matched)
+                logits["ens_lda_pm"] = average_probabilities([logits["network_pm"], logits["lda"]])
+                seconds["ens_lda_pm"] = seconds["network_pm"] + seconds["lda"]
             def fit_default(init=ckpt, name="ensemble"):  # the product's default, as mmsiam:trainclassifier trains it
                 t = time.time()
                 config = ClassifierConfig(patch_size=patch, epochs=args.epochs, seed=args.seed + f)
@@ -613,6 +629,9 @@ def main():
                              "P_k), widthN (the encoder's block widths), barlow / simclr / clip (that "
                              "objective), offdiagW (Barlow Twins' off-diagonal weight), nn (eq. (2) "
                              "against the nearest pixel of the batch); use with --tag")
+    parser.add_argument("--prior-match", action="store_true",
+                        help="also the network with its class marginal over 4,096 unlabelled scene pixels "
+                             "matched to the LDA's (network_pm, and ens_lda_pm with the LDA)")
     parser.add_argument("--random-init", action="store_true",
                         help="also fine-tune the network and the default from random weights")
     parser.add_argument("--ablations", action="store_true",
