@@ -32,7 +32,11 @@ Methods (all on the same training and test pixels):
   the same networks with and without those flips (``--save-views``: also every network's test
   probabilities on each of the 8 views apart, for ``test_time_views.py``);
 - ``network_<variant>`` / ``ens_lda_<variant>`` (``--variants``): the network fine-tuned another way
-  (see ``variant_overrides``), alone and averaged with the LDA.
+  (see ``variant_overrides``), alone and averaged with the LDA;
+- ``network_pm`` / ``ens_lda_pm`` (``--prior-match``): the network with its class marginal over
+  4,096 unlabelled scene pixels matched to the LDA's, alone and averaged with the LDA.
+
+``--pretrain-variant`` pretrains another way (see ``pretrain_overrides``; use with ``--tag``).
 """
 
 import argparse
@@ -145,7 +149,8 @@ def load_scene(name):
 def pretrain_overrides(variant):
     """'wm+proj64' -> PretrainConfig overrides: wm = within_modality views, projN = N
     channels per projection P_k, widthN(-M…) = the encoder's block widths, barlow / simclr /
-    clip = that objective instead of eq. (2), nn = eq. (2) against the nearest pixel of the batch."""
+    clip = that objective instead of eq. (2), offdiagW = Barlow Twins' off-diagonal weight W,
+    nn = eq. (2) against the nearest pixel of the batch."""
     overrides = {}
     for token in filter(None, variant.split("+")):
         if token == "wm":
