@@ -11,7 +11,7 @@ from ..io.gdal_memory import job_block_cache
 from ..io.inputs import GridOptions, PreparedInputs, prepare
 from ..io.labels import LabelFeatures, rasterize_labels, require_plausible_classes
 from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, TilePool, fits_in_memory, label_inputs
-from ..learn.pretraining import PatchSource, PretrainConfig, config_to_dict, pretrain
+from ..learn.pretraining import PatchSource, PretrainConfig, config_to_dict, pretrain, reported_settings
 from ..learn.probe import linear_probe, probe_folds, probe_sentence
 from ..output.atomic import check_output_folder
 from ..output.report import HtmlReport, line_plot_png, run_section
@@ -134,5 +134,5 @@ def write_pretrain_report(path: str, metadata: dict):
     for m in metadata["modalities"]:
         if m["dropped_bands"]:
             report.paragraph(f"{m['slot']}: dropped bands without data: {m['dropped_bands']}.")
-    run_section(report, metadata["training"], metadata["seconds"], metadata["versions"])
+    run_section(report, reported_settings(metadata["training"]), metadata["seconds"], metadata["versions"])
     report.write(path)

@@ -328,3 +328,16 @@ def _dense_forward(model, source, rows, cols, device, augmented, generator):
 
 def config_to_dict(config: PretrainConfig) -> dict:
     return asdict(config)
+
+
+#: Settings kept for repeating the benchmarks (why_pretraining.md sections 6-8); no algorithm sets them.
+BENCHMARK_SETTINGS = ("widths", "within_modality", "neighbour_positives", "barlow_off_diagonal")
+
+
+def reported_settings(training: dict) -> dict:
+    """The settings an analyst's report lists: all of ``config_to_dict``'s but the benchmark
+    settings left at their defaults (the model file keeps them all)."""
+    default = asdict(PretrainConfig())
+    relevant = {"barlow_off_diagonal": training.get("objective") == "barlow"}
+    return {key: value for key, value in training.items()
+            if key not in BENCHMARK_SETTINGS or value != default[key] or relevant.get(key, False)}

@@ -94,6 +94,16 @@ def test_neighbour_positives_train_and_need_simsiam(potsdam_arrays):
         pretraining.pretrain(arrays, valid, small_config(epochs=1, neighbour_positives=True, objective="clip"))
 
 
+def test_reported_settings_leave_out_benchmark_settings_at_their_defaults():
+    settings = pretraining.config_to_dict(pretraining.PretrainConfig(seed=7))
+    shown = pretraining.reported_settings(settings)
+    assert shown["seed"] == 7 and shown["objective"] == "simsiam"
+    assert not set(pretraining.BENCHMARK_SETTINGS) & set(shown)
+    changed = pretraining.reported_settings(dict(settings, within_modality=True, objective="barlow"))
+    assert changed["within_modality"] is True and changed["barlow_off_diagonal"] == 0.0051
+    assert "neighbour_positives" not in changed
+
+
 def test_cancel_is_honoured_within_one_batch(potsdam_arrays):
     arrays, valid = potsdam_arrays
 

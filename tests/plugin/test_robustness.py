@@ -419,6 +419,12 @@ def test_reports_record_version_parameters_libraries_and_run_time(pretrained, cl
         for fragment in (version, "Run time", "Parameters", "Versions", "torch", "sklearn", "gdal",
                          "numpy", "patch_size", "epochs", "seed"):
             assert fragment in html, (html_path, fragment)
+    # Benchmark-only pretraining settings left at their defaults stay out of the analyst's report
+    # and in the model file.
+    html = open(pretrained["report"], encoding="utf-8").read()
+    training = torch.load(pretrained["model"], weights_only=True)["metadata"]["training"]
+    for setting in ("within_modality", "neighbour_positives", "barlow_off_diagonal", "widths"):
+        assert setting not in html and setting in training, setting
     record = json.load(open(os.path.splitext(classifier["report"])[0] + ".json", encoding="utf-8"))
     assert record["versions"]["plugin"] == version
     assert {"torch", "sklearn", "gdal", "numpy", "python"} <= set(record["versions"])
