@@ -14,7 +14,8 @@ from ..io.inputs import GridOptions, PreparedInputs, prepare, prepare_like
 from ..io.labels import ClassInfo, LabelFeatures, rasterize_labels, require_plausible_classes
 from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, label_inputs
 from ..learn.classic import CLASSIC_METHODS, CLASSIC_NAMES, classic_predictions
-from ..learn.finetune import ClassifierConfig, config_to_dict, predict_samples, stratified_split, train_classifier
+from ..learn.finetune import (
+    ClassifierConfig, config_to_dict, predict_samples, reported_settings, stratified_split, train_classifier)
 from ..learn.metrics import accuracy_assessment
 from ..learn.spectral import flips_description, pixel_spectra, spectral_description
 from ..output.atomic import check_output_folder
@@ -236,7 +237,7 @@ def write_classifier_report(path: str, metadata: dict):
     report.image_png(line_plot_png({"loss": metadata["loss_history"],
                                     "train accuracy": metadata["train_accuracy_history"]},
                                    "Training", "epoch", "value"), "training curves")
-    run_section(report, metadata["training"], metadata["seconds"], metadata["versions"])
+    run_section(report, reported_settings(metadata["training"]), metadata["seconds"], metadata["versions"])
     report.write(path)
     write_json(os.path.splitext(path)[0] + ".json", {
         key: metadata.get(key) for key in ("assessment", "classic_baselines", "samples", "training",

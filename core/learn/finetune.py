@@ -18,7 +18,7 @@ from ...models.augment import random_dihedral
 from ...models.network import FusionClassifier
 from ..errors import InputError
 from ..progress import EtaClock, Progress
-from .pretraining import DEFAULT_PATCH_SIZE, check_training_settings, patch_source, resolve_device
+from .pretraining import DEFAULT_PATCH_SIZE, check_training_settings, patch_source, resolve_device, settings_for_report
 from .spectral import add_spectral_path, spectral_description
 
 # Defaults from our own evaluation (benchmarks/results/finetune_potsdam.md): with AdamW the
@@ -318,3 +318,12 @@ def predict_samples(model: FusionClassifier, arrays: list, rows: np.ndarray, col
 
 def config_to_dict(config: ClassifierConfig) -> dict:
     return asdict(config)
+
+
+#: The ablation switches of why_pretraining.md sections 4-5; no algorithm sets them.
+BENCHMARK_SETTINGS = ("class_balanced", "freeze_batchnorm", "min_steps", "probe_epochs")
+
+
+def reported_settings(training: dict) -> dict:
+    """:func:`.pretraining.settings_for_report` of a classifier's training run."""
+    return settings_for_report(training, asdict(ClassifierConfig()), BENCHMARK_SETTINGS)

@@ -334,10 +334,14 @@ def config_to_dict(config: PretrainConfig) -> dict:
 BENCHMARK_SETTINGS = ("widths", "within_modality", "neighbour_positives", "barlow_off_diagonal")
 
 
-def reported_settings(training: dict) -> dict:
-    """The settings an analyst's report lists: all of ``config_to_dict``'s but the benchmark
-    settings left at their defaults (the model file keeps them all)."""
-    default = asdict(PretrainConfig())
-    relevant = {"barlow_off_diagonal": training.get("objective") == "barlow"}
+def settings_for_report(training: dict, default: dict, benchmark_settings, shown=()) -> dict:
+    """The settings an analyst's report lists: all of ``training`` but the benchmark settings
+    left at their ``default`` values, unless named in ``shown`` (the model file keeps them all)."""
     return {key: value for key, value in training.items()
-            if key not in BENCHMARK_SETTINGS or value != default[key] or relevant.get(key, False)}
+            if key not in benchmark_settings or value != default[key] or key in shown}
+
+
+def reported_settings(training: dict) -> dict:
+    """:func:`settings_for_report` of a pretraining run (the Barlow weight shown with its objective)."""
+    shown = ("barlow_off_diagonal",) if training.get("objective") == "barlow" else ()
+    return settings_for_report(training, asdict(PretrainConfig()), BENCHMARK_SETTINGS, shown)

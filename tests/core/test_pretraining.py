@@ -102,6 +102,11 @@ def test_reported_settings_leave_out_benchmark_settings_at_their_defaults():
     changed = pretraining.reported_settings(dict(settings, within_modality=True, objective="barlow"))
     assert changed["within_modality"] is True and changed["barlow_off_diagonal"] == 0.0051
     assert "neighbour_positives" not in changed
+    from multimodal_siamese.core.learn import finetune
+    training = dict(finetune.config_to_dict(finetune.ClassifierConfig(min_steps=600)), learning_rate_used=1e-4)
+    shown = finetune.reported_settings(training)
+    assert shown["min_steps"] == 600 and shown["learning_rate_used"] == 1e-4
+    assert "freeze_batchnorm" not in shown and "class_balanced" not in shown
 
 
 def test_cancel_is_honoured_within_one_batch(potsdam_arrays):

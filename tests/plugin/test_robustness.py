@@ -425,6 +425,10 @@ def test_reports_record_version_parameters_libraries_and_run_time(pretrained, cl
     training = torch.load(pretrained["model"], weights_only=True)["metadata"]["training"]
     for setting in ("within_modality", "neighbour_positives", "barlow_off_diagonal", "widths"):
         assert setting not in html and setting in training, setting
+    html = open(classifier["report"], encoding="utf-8").read()
+    training = torch.load(classifier["model"], weights_only=True)["metadata"]["training"]
+    for setting in ("class_balanced", "freeze_batchnorm", "min_steps", "probe_epochs"):
+        assert setting not in html and setting in training, setting
     record = json.load(open(os.path.splitext(classifier["report"])[0] + ".json", encoding="utf-8"))
     assert record["versions"]["plugin"] == version
     assert {"torch", "sklearn", "gdal", "numpy", "python"} <= set(record["versions"])
