@@ -111,8 +111,8 @@ def barlow_twins_loss(z, off_diagonal_weight=0.0051):
     return torch.stack(losses).mean()
 
 
-#: Comparator objectives on ``z`` alone, by name; each takes ``(z: list[Tensor])`` and optional settings.
-COMPARATOR_LOSSES = {"simclr": simclr_loss, "clip": clip_loss, "barlow": barlow_twins_loss}
+#: Comparator objectives by name; all take ``(z: list[Tensor], temperature=0.1)``.
+COMPARATOR_LOSSES = {"simclr": simclr_loss, "clip": clip_loss}
 
 
 def representation_std(z):

@@ -71,16 +71,13 @@ def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: Clas
     progress = progress or Progress()
     started = time.time()
     valid = prepared.valid_mask()
-    samples = rasterize_labels(labels, prepared.stack.grid, valid, names, colors)
+    samples = usable_label_samples(labels, prepared, valid, names, progress, colors)
     classes = samples.classes
     names_list = [c.name for c in classes]
-    report_samples(samples, progress)
-    require_plausible_classes(samples, labels)
-    require_usable_samples(samples, labels, prepared, "label")
     if validation is not None:
         train_idx = np.arange(len(samples.rows))
         val_samples = rasterize_labels(validation, prepared.stack.grid, valid, classes=classes)
-        require_usable_samples(val_samples, validation, prepared, "validation")
+        _require_usable_samples(val_samples, validation, prepared, "validation")
         val_rows, val_cols, val_targets = val_samples.rows, val_samples.cols, val_samples.class_index
     else:
         train_idx, val_idx = stratified_split(samples.class_index, train_ratio, config.seed, names_list)
@@ -171,7 +168,18 @@ def classic_baselines(source, rows, cols, targets, val_rows, val_cols, val_targe
     return baselines
 
 
-def require_usable_samples(samples, features: LabelFeatures, prepared: PreparedInputs, what: str):
+def usable_label_samples(labels: LabelFeatures, prepared: PreparedInputs, valid: np.ndarray,
+                         names: dict | None, progress: Progress, colors: dict | None = None):
+    """The labels on the grid's valid pixels, reported per class in the log; a layer with
+    implausible classes or without any usable sample is refused with the reason."""
+    samples = rasterize_labels(labels, prepared.stack.grid, valid, names, colors)
+    _report_samples(samples, progress)
+    require_plausible_classes(samples, labels)
+    _require_usable_samples(samples, labels, prepared, "label")
+    return samples
+
+
+def _require_usable_samples(samples, features: LabelFeatures, prepared: PreparedInputs, what: str):
     """A layer none of whose labels can be used is refused with the reason: all outside the
     rasters' common extent (wrong area or CRS), or on pixels without data in every modality."""
     if len(samples.rows):
@@ -191,7 +199,7 @@ def require_usable_samples(samples, features: LabelFeatures, prepared: PreparedI
                      "raster has data.")
 
 
-def report_samples(samples, progress):
+def _report_samples(samples, progress):
     used = samples.used_per_class()
     progress.info("Labelled samples used per class: " + ", ".join(f"{k}: {v}" for k, v in used.items()))
     lost = {name: {r: n for r, n in reasons.items() if n} for name, reasons in samples.dropped.items()}

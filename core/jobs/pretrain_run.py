@@ -9,14 +9,14 @@ import numpy as np
 
 from ..io.gdal_memory import job_block_cache
 from ..io.inputs import GridOptions, PreparedInputs, prepare
-from ..io.labels import LabelFeatures, rasterize_labels, require_plausible_classes
+from ..io.labels import LabelFeatures
 from ..io.scene import DEFAULT_TRAINING_MEMORY_MB, TilePool, fits_in_memory, label_inputs
 from ..learn.pretraining import PatchSource, PretrainConfig, config_to_dict, pretrain, reported_settings
 from ..learn.probe import linear_probe, probe_folds, probe_sentence
 from ..output.atomic import check_output_folder
 from ..output.report import HtmlReport, line_plot_png, run_section
 from ..progress import Progress
-from .classifier_run import report_samples, require_usable_samples
+from .classifier_run import usable_label_samples
 from .run_record import save_run
 
 
@@ -53,10 +53,7 @@ def run_pretraining(prepared: PreparedInputs, config: PretrainConfig, model_path
                           f"{', '.join(map(str, info.dropped_bands))}.")
     valid = prepared.valid_mask()
     if labels is not None:
-        samples = rasterize_labels(labels, prepared.stack.grid, valid, names)
-        report_samples(samples, progress)
-        require_plausible_classes(samples, labels)
-        require_usable_samples(samples, labels, prepared, "label")
+        samples = usable_label_samples(labels, prepared, valid, names, progress)
         folds = probe_folds(samples, config.patch_size, valid.shape, config.seed)
     read_whole_scene = fits_in_memory(prepared, memory_mb)
     if read_whole_scene:
