@@ -58,6 +58,8 @@ MEMORY_MB = "MEMORY_MB"
 NETWORKS = "NETWORKS"
 DEFAULT_NETWORKS = 3  # core.learn.finetune.DEFAULT_NETWORKS (not imported here: it loads torch)
 TEST_TIME_FLIPS = "TEST_TIME_FLIPS"
+SPECTRAL_CONTEXT = "SPECTRAL_CONTEXT"
+SPECTRAL_CONTEXT_CHOICES = ["auto", "off", "on"]  # core.learn.spectral.BAND_CONTEXT_CHOICES
 ENSEMBLE_HELP = (
     "Networks: the ensemble averages this many trainings of the network from different seeds "
     f"({DEFAULT_NETWORKS}); with few labels one training can be off by several points, the average "
@@ -66,7 +68,12 @@ ENSEMBLE_HELP = (
     "mirrored and turned by quarter turns, and all their answers are averaged (on by default). "
     "The networks share the 8 views out between them (3 each for 3 networks; a single network "
     "looks at all 8). Slightly more accurate and steadier; with the default 3 networks, "
-    "classification takes about twice as long. Turn it off when time matters more.")
+    "classification takes about twice as long. Turn it off when time matters more.\n"
+    "Patch mean in the LDA: besides each pixel's own bands, the ensemble's LDA can read the mean "
+    "spectrum of the patch around it, which helps where fields, stands or roofs span several "
+    "pixels and blurs where objects are as small as a pixel. 'auto' (the default) decides from "
+    "your labels: it scores the LDA with and without the mean on spatially separated blocks of "
+    "them, and the log says which it chose and why; 'on' and 'off' force it.")
 TRAINING_MEMORY_HELP = (
     "Memory budget: a scene whose bands need more than this is never read whole; pretraining "
     "then draws a pool of random tiles each epoch and the classifier reads only the labels' "
@@ -210,17 +217,22 @@ class MmsiamAlgorithm(QgsProcessingAlgorithm):
             DEVICE, "Device", options=DEVICE_CHOICES, defaultValue="auto", usesStaticStrings=True))
 
     def add_networks(self):
-        """The ensemble's settings (NETWORKS, TEST_TIME_FLIPS), read back by :meth:`ensemble_settings`."""
+        """The ensemble's settings (NETWORKS, TEST_TIME_FLIPS, SPECTRAL_CONTEXT), read back by
+        :meth:`ensemble_settings`."""
         self.add_advanced(QgsProcessingParameterNumber(
             NETWORKS, "Networks in the ensemble (trained from different seeds)", INTEGER,
             defaultValue=DEFAULT_NETWORKS, minValue=1, maxValue=10))
         self.add_advanced(QgsProcessingParameterBoolean(
             TEST_TIME_FLIPS, "Test-time flips and rotations (8 views, shared by the networks)",
             defaultValue=True))
+        self.add_advanced(QgsProcessingParameterEnum(
+            SPECTRAL_CONTEXT, "Patch mean in the LDA", options=SPECTRAL_CONTEXT_CHOICES,
+            defaultValue="auto", usesStaticStrings=True))
 
     def ensemble_settings(self, parameters, context) -> dict:
         return {"networks": self.parameterAsInt(parameters, NETWORKS, context),
-                "test_time_flips": self.parameterAsBoolean(parameters, TEST_TIME_FLIPS, context)}
+                "test_time_flips": self.parameterAsBoolean(parameters, TEST_TIME_FLIPS, context),
+                "band_context": self.parameterAsEnumString(parameters, SPECTRAL_CONTEXT, context) or "auto"}
 
     def add_training_memory(self):
         self.add_advanced(QgsProcessingParameterNumber(

@@ -99,7 +99,7 @@ VARIANT_WORDS = {"steps": "≥ {} steps", "bnfrozen": "BatchNorm frozen (pretrai
                  "adabn": "BatchNorm re-estimated on the scene after training",
                  "balanced": "class-balanced loss", "lr": "lr {}", "random": "random init",
                  "seed": "seed + {}", "soup": "weights of {} fine-tunings averaged",
-                 "tta": "test-time flips and rotations"}
+                 "tta": "test-time flips and rotations", "mix": "trained on the ensemble's likelihood"}
 
 
 def display(name):
@@ -211,6 +211,8 @@ def variant_overrides(variant):
             overrides["epochs"] = int(token[6:])
         elif token.startswith("lp"):  # linear probe for N epochs, then fine-tune (LP-FT)
             overrides["probe_epochs"] = int(token[2:])
+        elif token == "mix":  # the ensemble's likelihood with the LDA's out-of-fold probabilities
+            overrides["ensemble_loss"] = True
         elif token == "tta":  # test-time augmentation: probabilities averaged over the 8 flips / rotations
             overrides["tta"] = True
         elif token.startswith("soup"):  # N fine-tunings (seeds + 0, 1000, ...), their weights averaged

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import asdict
 
 import numpy as np
 
@@ -137,6 +138,9 @@ def train_and_save(prepared: PreparedInputs, labels: LabelFeatures, config: Clas
         "classic_baselines": baselines,
         "device_used": result.device,
     }
+    if result.band_context is not None:  # the spectral path's patch mean: chosen how, and why
+        metadata["spectral_context"] = dict(asdict(result.band_context),
+                                            sentence=result.band_context.sentence(config.patch_size))
     return save_run(model_path, "classifier", result.model, metadata, started, report_path,
                     write_classifier_report, progress)
 
@@ -229,6 +233,8 @@ def write_classifier_report(path: str, metadata: dict):
                      f"{classifier_description(metadata['architecture'], metadata['initialisation'])}, "
                      f"trained on {metadata['samples']['training']} samples of '{metadata['label_layer']}' "
                      f"(field '{metadata['class_field']}').")
+    if metadata.get("spectral_context"):
+        report.paragraph("Spectral path: " + metadata["spectral_context"]["sentence"])
     if assessed:
         report.paragraph(f"Accuracy on {metadata['samples']['validation']} validation samples "
                          f"({metadata['training']['validation']}). Neighbouring pixels share most of a "

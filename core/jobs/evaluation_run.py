@@ -81,6 +81,7 @@ def run_evaluation(modalities: list, options: GridOptions, labels: LabelFeatures
                       patch_size=config.patch_size, epochs=config.epochs, batch_size=config.batch_size,
                       learning_rate=config.learning_rate or "automatic", forest_trees=config.forest_trees,
                       networks=config.networks, test_time_flips=config.test_time_flips,
+                      band_context=config.band_context,
                       views_per_network=shared_views_per_network(config.networks) if config.test_time_flips else None,
                       modality_subsets=subsets_mode, seeds=list(config.seed_list()),
                       pretrained=pretrained_path or "pretrained inside the evaluation")

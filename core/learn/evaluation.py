@@ -22,8 +22,6 @@ import itertools
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.ndimage import maximum_filter
-from sklearn.model_selection import StratifiedKFold
 
 from ..errors import InputError
 from ..io.labels import LabelSamples
@@ -31,10 +29,12 @@ from ..progress import Progress
 from .classic import classic_predictions
 from .finetune import (DEFAULT_NETWORKS, DEFAULT_TEST_TIME_FLIPS, ClassifierConfig, ensemble_seeds,
                        predict_samples, train_classifier)
+from .folds import (BLOCK_ASSIGNMENT_TRIES, block_folds, random_folds, subsample,  # noqa: F401
+                    unlearnable_test_samples)
 from .metrics import accuracy_assessment
 from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
-from .spectral import (add_spectral_path, pixel_spectra, pretrained_siamese, pretrained_z, probe_logits,
-                       z_rank_bound)
+from .spectral import (BAND_CONTEXT_CHOICES, DEFAULT_BAND_CONTEXT, add_spectral_path, pixel_spectra,
+                       pretrained_siamese, pretrained_z, probe_logits, resolve_band_context, z_rank_bound)
 
 METHODS = ("random", "pretrained", "ensemble_random", "ensemble", "linear_probe", "random_forest", "lda",
            "logistic")
@@ -57,6 +57,7 @@ class EvaluationConfig:
     forest_trees: int = 300
     networks: int = DEFAULT_NETWORKS  # the default classifier's fine-tunings of g
     test_time_flips: bool = DEFAULT_TEST_TIME_FLIPS  # and its networks' test-time flips and rotations
+    band_context: str = DEFAULT_BAND_CONTEXT  # and its spectral path's patch mean (auto / off / on)
     seed: int = 42
     device: str = "cpu"
     seeds: tuple = ()             # several seeds: the whole protocol once per seed; () = (seed,)
@@ -76,6 +77,8 @@ class EvaluationConfig:
             raise InputError("BLOCK_SIZE must be at least 1 pixel.")
         if self.networks < 1:
             raise InputError("NETWORKS must be at least 1.")
+        if self.band_context not in BAND_CONTEXT_CHOICES:
+            raise InputError(f"SPECTRAL_CONTEXT must be one of {', '.join(BAND_CONTEXT_CHOICES)}.")
 
 
 def _parse_list(text: str, name: str, cast, kind: str, example: str) -> tuple:
@@ -96,86 +99,6 @@ def parse_seeds(text: str) -> tuple:
     if len(set(seeds)) != len(seeds):
         raise InputError(f"SEEDS '{text}' repeats a seed; give each seed once.")
     return seeds
-
-
-def random_folds(class_index: np.ndarray, folds: int, seed: int) -> list:
-    """Stratified k-fold over samples → list of (train, test) index arrays."""
-    counts = np.bincount(class_index)
-    if counts[counts > 0].min() < folds:
-        raise InputError(f"A class has fewer labelled samples ({counts[counts > 0].min()}) than FOLDS "
-                         f"({folds}). Lower FOLDS or add samples.")
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(len(class_index)), class_index))
-
-
-BLOCK_ASSIGNMENT_TRIES = 100
-
-
-def block_folds(rows: np.ndarray, cols: np.ndarray, folds: int, block_size: int, patch_size: int,
-                shape: tuple, seed: int, class_index: np.ndarray | None = None,
-                tries: int = BLOCK_ASSIGNMENT_TRIES) -> list:
-    """Spatial blocks to folds; training samples within PATCH_SIZE//2 of a test sample dropped.
-
-    With ``class_index``, up to ``tries`` seeded random assignments of blocks to folds are drawn
-    and the first is kept in which every fold's training part holds every class of its test part
-    (as the R package blockCV iterates assignments towards balanced folds). A class whose samples
-    all lie in one fold's blocks is otherwise absent from that fold's training, and every
-    classifier, classic or not, misses all its test samples: such a fold compares nothing. When
-    no assignment avoids it, the one with the fewest such test samples is kept
-    (:func:`unlearnable_test_samples` tells which). The first assignment tried is the one drawn
-    without ``class_index``."""
-    block_id = (rows // block_size) * (shape[1] // block_size + 1) + cols // block_size
-    blocks = np.unique(block_id)
-    if len(blocks) < folds:
-        raise InputError(f"The labels cover only {len(blocks)} spatial blocks of {block_size} px, fewer "
-                         f"than FOLDS ({folds}). Use a smaller BLOCK_SIZE or fewer folds.")
-    rng = np.random.default_rng(seed)
-    best = None  # (test samples of untrained classes, folds)
-    for _ in range(max(1, tries) if class_index is not None else 1):
-        fold_of_block = dict(zip(rng.permutation(blocks), np.arange(len(blocks)) % folds))
-        fold_of_sample = np.array([fold_of_block[b] for b in block_id])
-        result = _split_blocks(rows, cols, fold_of_sample, folds, patch_size, shape)
-        missing = 0 if class_index is None else sum(
-            sum(lacking.values()) for lacking in unlearnable_test_samples(result, class_index))
-        if best is None or missing < best[0]:
-            best = (missing, result)
-        if missing == 0:
-            break
-    return best[1]
-
-
-def _split_blocks(rows, cols, fold_of_sample, folds, patch_size, shape) -> list:
-    halo = patch_size // 2
-    result = []
-    for k in range(folds):
-        test = np.flatnonzero(fold_of_sample == k)
-        near = np.zeros(shape, dtype=bool)
-        near[rows[test], cols[test]] = True
-        near = maximum_filter(near, size=2 * halo + 1) if halo else near
-        train = np.flatnonzero((fold_of_sample != k) & ~near[rows, cols])
-        result.append((train, test))
-    return result
-
-
-def unlearnable_test_samples(folds: list, class_index: np.ndarray) -> list:
-    """Per fold, {class index: test samples} of the classes its training part lacks."""
-    out = []
-    for train, test in folds:
-        trained = set(np.unique(class_index[train]).tolist())
-        counts = np.bincount(class_index[test])
-        out.append({int(k): int(counts[k]) for k in np.flatnonzero(counts) if int(k) not in trained})
-    return out
-
-
-def subsample(train: np.ndarray, class_index: np.ndarray, ratio: float, rng) -> np.ndarray:
-    """A stratified fraction of the training samples (at least one per class present)."""
-    if ratio >= 1:
-        return train
-    picked = []
-    for k in np.unique(class_index[train]):
-        members = train[class_index[train] == k]
-        picked.append(rng.choice(members, max(1, int(round(ratio * len(members)))), replace=False))
-    return np.sort(np.concatenate(picked))
 
 
 def modality_subsets(names: list, mode: str) -> list:
@@ -278,6 +201,9 @@ def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, 
     # the default classifier, as mmsiam:trainclassifier builds it: the same pretrained network and
     # its fine-tunings from the further seeds, beside the spectral linear path; and its twin with
     # every network trained from random weights (the 'random' network and further seeds)
+    choice = resolve_band_context(config.band_context, source, rows[train], cols[train], y[train], n_classes,
+                                  config.patch_size, classifier_config.seed, progress.check)
+    progress.info("  the default classifier's spectral path: " + choice.sentence(config.patch_size))
     for method, first in (("ensemble", "pretrained"), ("ensemble_random", "random")):
         members = []
         for seed in ensemble_seeds(classifier_config.seed, config.networks)[1:]:
@@ -285,7 +211,8 @@ def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, 
             members.append(train_classifier(source, rows[train], cols[train], y[train], n_classes,
                                             replace(classifier_config, seed=seed), *starts[first]).model.cpu())
         ensemble = add_spectral_path(networks[first], source, rows[train], cols[train], y[train], "ensemble",
-                                     *starts[first], members=members, test_time_flips=config.test_time_flips)
+                                     *starts[first], context=choice.use, members=members,
+                                     test_time_flips=config.test_time_flips)
         predictions[method], _ = predict_samples(ensemble, source, rows[test], cols[test])
     return predictions
 

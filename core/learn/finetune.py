@@ -19,7 +19,8 @@ from ...models.network import FusionClassifier
 from ..errors import InputError
 from ..progress import EtaClock, Progress
 from .pretraining import DEFAULT_PATCH_SIZE, check_training_settings, patch_source, resolve_device, settings_for_report
-from .spectral import add_spectral_path, spectral_description
+from .spectral import (BAND_CONTEXT_CHOICES, DEFAULT_BAND_CONTEXT, add_spectral_path, out_of_fold_probabilities,
+                       pixel_spectra, resolve_band_context, spectral_description)
 
 # Defaults from our own evaluation (benchmarks/results/finetune_potsdam.md): with AdamW the
 # paper's rates (0.009 fine-tune / 0.02 scratch) wrecked accuracy on Potsdam; a pretrained encoder
@@ -76,6 +77,11 @@ class ClassifierConfig:
     # Only with a pretrained f. 0 = off: with 20 or 60 probe epochs the network still collapsed on
     # the same Tahoe folds, and lost up to 2.3 points on Potsdam (few_labels.md, "LP-FT").
     probe_epochs: int = 0
+    # Each network learns the ensemble's likelihood instead of its own: the loss is
+    # -log(½ p_network + ½ q_LDA) of the true class, q the spectral path's probability of each
+    # training pixel from an LDA fitted without it (5-fold, out of fold), so the networks learn
+    # most where the LDA is wrong (why_pretraining.md section 11). Off.
+    ensemble_loss: bool = False
     networks: int = DEFAULT_NETWORKS  # fine-tunings of g in the 'ensemble' (one for 'network')
     # The 'ensemble' averages its networks' probabilities over the 8 flips and quarter turns of
     # every patch as well (test-time augmentation; saved in the model, so classify does the same).
@@ -85,6 +91,10 @@ class ClassifierConfig:
     # points per cell), at 9 network passes per block instead of 24 for 3 networks
     # (benchmarks/results/few_labels.md, latest section; performance.md 2e, 2f).
     test_time_flips: bool = DEFAULT_TEST_TIME_FLIPS
+    # The spectral path's inputs: 'auto' adds the patch's mean spectrum to the centre pixel's
+    # bands when a spatially blocked cross-validation on the labels says it helps; 'on' / 'off'
+    # force it (spectral.DEFAULT_BAND_CONTEXT; few_labels.md, latest section).
+    band_context: str = DEFAULT_BAND_CONTEXT
 
     def validate(self):
         check_training_settings(self.patch_size, self.epochs, self.batch_size)
@@ -96,6 +106,8 @@ class ClassifierConfig:
             raise InputError("The linear-probe epochs (probe_epochs) must be 0 or greater.")
         if self.classifier not in CLASSIFIERS:
             raise InputError(f"CLASSIFIER must be one of {', '.join(CLASSIFIERS)}.")
+        if self.band_context not in BAND_CONTEXT_CHOICES:
+            raise InputError(f"SPECTRAL_CONTEXT must be one of {', '.join(BAND_CONTEXT_CHOICES)}.")
         if isinstance(self.networks, bool) or int(self.networks) != self.networks or self.networks < 1:
             raise InputError(f"NETWORKS must be a whole number of at least 1, not {self.networks!r}.")
 
@@ -123,6 +135,7 @@ class ClassifierResult:
     learning_rate: float = 0.0
     seconds: float = 0.0
     device: str = "cpu"
+    band_context: object = None  # spectral.ContextChoice of the spectral path ('ensemble', 'linear')
 
 
 def stratified_split(class_index: np.ndarray, train_ratio: float, seed: int, names: list):
@@ -178,6 +191,11 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
     probe = config.probe_epochs if pretrained_state is not None else 0
     steps = _StepCounter(progress, clock, steps_per_epoch * (probe + epochs) * len(seeds))
     networks, losses, accuracies = [], [], []
+    anchor = None
+    if config.ensemble_loss and seeds:
+        anchor = torch.as_tensor(out_of_fold_probabilities(
+            pixel_spectra(source, rows, cols, config.patch_size), targets, n_classes, seed=config.seed),
+            dtype=torch.float32)
     for i, seed in enumerate(seeds or [config.seed]):  # 'linear' keeps one untrained g (never run)
         model = _initial_network(arch, pretrained_state, seed).to(device)
         if seeds:
@@ -186,9 +204,10 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
             if probe:  # LP-FT: g's linear layer alone first, f fixed
                 with _only_the_head_trainable(model):
                     loss, accuracy = _fit_network(model, source, rows, cols, targets, n_classes, config, seed,
-                                                  PROBE_LEARNING_RATE, probe, device, steps, label + "linear probe  ")
+                                                  PROBE_LEARNING_RATE, probe, device, steps, label + "linear probe  ",
+                                                  anchor)
             more_loss, more_accuracy = _fit_network(model, source, rows, cols, targets, n_classes, config,
-                                                    seed + probe, lr, epochs, device, steps, label)
+                                                    seed + probe, lr, epochs, device, steps, label, anchor)
             loss, accuracy = loss + more_loss, accuracy + more_accuracy
             losses.append(loss)
             accuracies.append(accuracy)
@@ -199,9 +218,13 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
     result.model = networks[0]
     if config.classifier != "network":
         progress.check()
+        choice = resolve_band_context(config.band_context, source, rows, cols, targets, n_classes,
+                                      config.patch_size, config.seed, progress.check)
+        result.band_context = choice
+        progress.info("Spectral path: " + choice.sentence(config.patch_size))
         result.model = add_spectral_path(networks[0].cpu(), source, rows, cols, targets,
                                          config.classifier, pretrained_state, architecture,
-                                         members=[m.cpu() for m in networks[1:]],
+                                         context=choice.use, members=[m.cpu() for m in networks[1:]],
                                          test_time_flips=config.test_time_flips).to(device)
         progress.info(f"Added the spectral path: {spectral_description(result.model.architecture())}, "
                       + ("used alone." if config.classifier == "linear" else "its class probabilities "
@@ -251,9 +274,11 @@ def _only_the_head_trainable(model: FusionClassifier):
 
 
 def _fit_network(model, source, rows, cols, targets, n_classes, config, seed, lr, epochs, device,
-                 steps: _StepCounter, label: str) -> tuple:
+                 steps: _StepCounter, label: str, anchor: torch.Tensor | None = None) -> tuple:
     """Fine-tune g's trainable parameters in place with cross-entropy (batch order and augmentation
-    from ``seed``). Returns (each epoch's loss, each epoch's training accuracy)."""
+    from ``seed``); with ``anchor`` (N, K), the other half of an equal mixture: the loss is
+    -log(½ softmax + ½ anchor) of the true class. Returns (each epoch's loss, each epoch's
+    training accuracy)."""
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
@@ -285,7 +310,11 @@ def _fit_network(model, source, rows, cols, targets, n_classes, config, seed, lr
                 inputs = random_dihedral(inputs, generator)
             y = target_tensor[idx].to(device)
             logits = model(inputs)
-            loss = F.cross_entropy(logits, y, weight=class_weight)
+            if anchor is None:
+                loss = F.cross_entropy(logits, y, weight=class_weight)
+            else:
+                mixed = 0.5 * torch.softmax(logits, 1) + 0.5 * anchor[idx].to(device)
+                loss = F.nll_loss(torch.log(mixed.clamp_min(1e-12)), y, weight=class_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -321,7 +350,7 @@ def config_to_dict(config: ClassifierConfig) -> dict:
 
 
 #: The ablation switches of why_pretraining.md sections 4-5; no algorithm sets them.
-BENCHMARK_SETTINGS = ("class_balanced", "freeze_batchnorm", "min_steps", "probe_epochs")
+BENCHMARK_SETTINGS = ("class_balanced", "freeze_batchnorm", "min_steps", "probe_epochs", "ensemble_loss")
 
 
 def reported_settings(training: dict) -> dict:

@@ -6,7 +6,7 @@ The usual figure of a self-supervised representation. A logistic regression (C =
 shrinkage LDA on the same pixels' own bands (what the default classifier's linear half reads),
 so the figure says whether the features carry more or less of the classes than the spectrum.
 
-The folds are spatially blocked (:func:`.evaluation.block_folds`): blocks of ``block_size`` px
+The folds are spatially blocked (:func:`.folds.block_folds`): blocks of ``block_size`` px
 go to ``folds`` folds, and training pixels within PATCH_SIZE // 2 of a test pixel are dropped.
 """
 
@@ -17,7 +17,8 @@ import numpy as np
 from ..errors import InputError
 from ..io.labels import LabelSamples
 from ..progress import Progress
-from .evaluation import EvaluationConfig, block_folds, unlearnable_test_samples
+from .evaluation import EvaluationConfig
+from .folds import block_folds, unlearnable_test_samples
 from .metrics import accuracy_assessment
 from .spectral import fit_spectral_path, pixel_spectra, pretrained_z, probe_logits, spectral_logits, z_rank_bound
 

@@ -1,9 +1,9 @@
-"""The evaluation protocol: honest spatial folds, stratified subsampling, summaries."""
+"""The evaluation protocol: honest spatial folds (core.learn.folds), stratified subsampling, summaries."""
 
 import numpy as np
 import pytest
 
-from multimodal_siamese.core.learn import evaluation
+from multimodal_siamese.core.learn import evaluation, folds
 from multimodal_siamese.core.errors import InputError
 
 
@@ -146,3 +146,24 @@ def test_summary_gives_the_gain_of_pretraining_for_the_network_and_the_default_c
     assert (network["runs_not_worse"], network["runs"]) == (1, 2)
     assert default["oa_gain"]["mean"] == pytest.approx(-0.05) and default["miou_gain"]["mean"] == pytest.approx(-0.025)
     assert (default["runs_not_worse"], default["runs"]) == (1, 2)
+
+
+def test_the_halo_is_the_chebyshev_distance_on_any_scene_size():
+    """Training samples within PATCH_SIZE//2 of a test sample are dropped, found from the samples'
+    own coordinates (no raster-sized mask): the same as the definition, on random samples, at the
+    scene's edges too, and for a scene far larger than the labels' bounding box."""
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        shape = (int(rng.integers(5, 60)), int(rng.integers(5, 60)))
+        n = int(rng.integers(2, 200))
+        rows, cols = rng.integers(0, shape[0], n), rng.integers(0, shape[1], n)
+        fold_of = rng.integers(0, 3, n)
+        patch = int(rng.choice([1, 3, 5, 13]))
+        big = (shape[0] * 1000, shape[1] * 1000) if trial % 2 else shape
+        for k, (train, test) in enumerate(folds._split_blocks(rows, cols, fold_of, 3, patch, big)):
+            assert np.array_equal(test, np.flatnonzero(fold_of == k))
+            others = np.flatnonzero(fold_of != k)
+            distance = np.maximum(np.abs(rows[others][:, None] - rows[test][None]),
+                                  np.abs(cols[others][:, None] - cols[test][None]))
+            kept = distance.min(1, initial=10 ** 6) > patch // 2
+            assert np.array_equal(train, others[kept])

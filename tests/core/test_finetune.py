@@ -69,3 +69,36 @@ def test_without_pretrained_weights_there_is_no_probe():
     arrays, rows, cols, y = _pixels()
     config = finetune.ClassifierConfig(patch_size=5, epochs=2, batch_size=64, classifier="network", probe_epochs=3)
     assert len(finetune.train_classifier(arrays, rows, cols, y, 2, config).loss_history) == 2
+
+
+def test_the_ensemble_loss_is_the_mixtures_likelihood_with_out_of_fold_lda_probabilities(monkeypatch):
+    import torch
+
+    arrays, rows, cols, y = _pixels()
+    config = finetune.ClassifierConfig(patch_size=5, epochs=1, batch_size=64, classifier="network", seed=5)
+    seen = {}
+
+    def out_of_fold(bands, targets, n_classes, seed):
+        seen.update(bands=bands, seed=seed)
+        return np.tile([0.9, 0.1], (len(targets), 1))
+
+    monkeypatch.setattr(finetune, "out_of_fold_probabilities", out_of_fold)
+    plain = finetune.train_classifier(arrays, rows, cols, y, 2, config)
+    assert not seen  # off by default
+    config.ensemble_loss = True
+    mixed = finetune.train_classifier(arrays, rows, cols, y, 2, config)
+    assert seen["bands"].shape == (8, 5) and seen["seed"] == 5  # the centre pixels' 3 + 2 bands
+    assert np.isclose(seen["bands"][0, 0], arrays[0][0, 3, 4])
+    # the same weights and batches: the first epoch's loss is -log(½ p + ½ q) of the true class
+    model = finetune._initial_network(dict(band_counts=[3, 2], patch_size=5, n_classes=2), None, 5)
+    with torch.no_grad():
+        model.train()
+        generator = torch.Generator().manual_seed(5)
+        order = np.random.default_rng(5).permutation(8)
+        p = torch.softmax(model(finetune.random_dihedral(
+            finetune.patch_source(arrays, 5).batch(rows[order], cols[order], "cpu"), generator)), 1)
+    q = torch.tensor([0.9, 0.1]).expand(8, 2)
+    target = torch.as_tensor(y[order])
+    expected = -torch.log(0.5 * p + 0.5 * q)[torch.arange(8), target].mean()
+    assert abs(mixed.loss_history[0] - float(expected)) < 1e-4
+    assert abs(plain.loss_history[0] - float(expected)) > 1e-3

@@ -146,3 +146,87 @@ def test_linear_trains_no_network():
                                        finetune.ClassifierConfig(epochs=5, classifier="linear"))
     assert result.loss_history == [] and result.model.architecture()["classifier"] == "linear"
     assert (finetune.predict_samples(result.model, arrays, rows, cols)[0] == y).mean() > 0.9
+
+
+def test_out_of_fold_probabilities_come_from_an_lda_that_did_not_see_the_sample():
+    x, y = labelled(n=100, bands=8)
+    oof = spectral.out_of_fold_probabilities(x, y, 4, folds=5, seed=3)
+    assert oof.shape == (100, 4) and np.allclose(oof.sum(1), 1)
+    # an LDA that saw the samples is surer of them, and more often right
+    inside = spectral.fit_spectral_path(x, None, y, 4, "lda")
+    seen = torch.softmax(torch.as_tensor(spectral.spectral_logits(inside, x, None), dtype=torch.float64), 1).numpy()
+    assert not np.allclose(oof, seen, atol=1e-3)
+    assert (oof.argmax(1) == y).mean() <= (seen.argmax(1) == y).mean()
+    assert oof[np.arange(100), y].mean() < seen[np.arange(100), y].mean()
+    # a class with a single sample gets ~0 for its own class: no LDA it was held out from saw it
+    lone = np.append(y[:60], 3)
+    lone[:60][lone[:60] == 3] = 0
+    oof = spectral.out_of_fold_probabilities(x[:61], lone, 4, folds=5)
+    assert oof[60, 3] < 1e-6
+
+
+def _area_scene(pixel_scale: bool, seed=0, size=120, bands=6):
+    """Classes in 12-px squares with strong pixel noise (the patch's mean tells them apart
+    better than the pixel), or classes drawn pixel by pixel (the mean only mixes them)."""
+    rng = np.random.default_rng(seed)
+    if pixel_scale:
+        classes = rng.integers(0, 3, (size, size))
+        noise = 0.5
+    else:
+        classes = np.kron(rng.integers(0, 3, (size // 12, size // 12)), np.ones((12, 12), int))
+        noise = 3.0
+    means = rng.normal(size=(3, bands)) * 1.5
+    image = (means[classes].transpose(2, 0, 1) + noise * rng.normal(size=(bands, size, size))).astype(np.float32)
+    rows, cols = np.mgrid[3:size - 3:4, 3:size - 3:4]
+    rows, cols = rows.ravel(), cols.ravel()
+    return [image], rows, cols, classes[rows, cols]
+
+
+@pytest.mark.parametrize("pixel_scale", [False, True])
+def test_the_patch_mean_is_chosen_where_objects_span_several_pixels(pixel_scale):
+    arrays, rows, cols, y = _area_scene(pixel_scale)
+    source = PatchSource(arrays, 5)
+    spectra = spectral.pixel_spectra(source, rows, cols, 5, context=True)
+    choice = spectral.choose_band_context(spectra, rows, cols, y, 3, 5, seed=1)
+    assert choice.use is (not pixel_scale)
+    assert choice.scored == spectral.CONTEXT_REPEATS * len(y)  # every sample held out once per draw
+    assert (choice.context_loss < choice.centre_loss) is choice.use
+    assert ("added" if choice.use else "left out") in choice.sentence(5)
+    assert "spatially blocked cross-validation" in choice.sentence(5)
+    # what training does with it: 'auto' (the default) builds the spectral path the choice names
+    result = finetune.train_classifier(source, rows, cols, y, 3, finetune.ClassifierConfig(classifier="linear", seed=1))
+    assert result.model.architecture()["band_context"] is choice.use
+    assert result.band_context == choice
+    for setting in ("on", "off"):
+        forced = finetune.train_classifier(source, rows, cols, y, 3, finetune.ClassifierConfig(
+            classifier="linear", band_context=setting))
+        assert forced.model.architecture()["band_context"] is (setting == "on")
+        assert "set by hand" in forced.band_context.sentence(5)
+
+
+def test_labels_in_too_few_blocks_leave_the_patch_mean_out_and_say_why():
+    arrays, rows, cols, y = _area_scene(False)
+    near = (rows < 30) & (cols < 30)  # one 39-px block
+    choice = spectral.choose_band_context(spectral.pixel_spectra(PatchSource(arrays, 5), rows[near], cols[near], 5,
+                                                                 context=True), rows[near], cols[near], y[near], 3, 5, 0)
+    assert choice.use is False and choice.scored == 0
+    assert "fewer than 3 blocks of 39 px" in choice.sentence(5)
+    with pytest.raises(InputError, match="SPECTRAL_CONTEXT must be one of auto, off, on"):
+        finetune.ClassifierConfig(band_context="maybe").validate()
+
+
+def test_the_choice_stops_at_the_next_fit_when_cancelled():
+    from multimodal_siamese.core.errors import Cancelled
+
+    arrays, rows, cols, y = _area_scene(False)
+    spectra = spectral.pixel_spectra(PatchSource(arrays, 5), rows, cols, 5, context=True)
+    fits = []
+
+    def check():
+        if len(fits) == 3:
+            raise Cancelled("cancelled")
+        fits.append(1)
+
+    with pytest.raises(Cancelled):
+        spectral.choose_band_context(spectra, rows, cols, y, 3, 5, 0, check=check)
+    assert len(fits) == 3

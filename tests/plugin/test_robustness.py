@@ -5,6 +5,7 @@ Pará Sentinel-2 + SRTM sample with tiny settings."""
 
 import json
 import os
+from html import escape
 
 import numpy as np
 import pytest
@@ -593,3 +594,36 @@ def test_networks_sets_how_many_trainings_the_ensemble_averages(plugin, para, pr
                                            OUTPUT=str(tmp_path / "old.tif")), feedback=log)
     assert any("2 networks each look at 8 flipped and turned copies" in line and "16 network passes instead of 2"
                in line for line in log.lines), log.lines
+
+
+def test_spectral_context_auto_lets_the_labels_decide_and_on_off_force_it(plugin, para, tmp_path):
+    """SPECTRAL_CONTEXT: 'auto' (the default) scores the LDA with and without the patch's mean
+    spectrum on spatially blocked folds of the labels and keeps the better; the log, the report
+    and the model file say which and why. 'on' and 'off' force it, and classify maps with what
+    the model holds."""
+    import processing
+
+    models, maps = {}, {}
+    for setting in ("auto", "on", "off"):
+        extra = {} if setting == "auto" else {"SPECTRAL_CONTEXT": setting}
+        log, report = Log(), str(tmp_path / f"{setting}.html")
+        processing.run("mmsiam:trainclassifier", dict(
+            both(para), LABELS=para["polygons"], CLASS_FIELD="class_id", **TINY, CLASSIFIER="linear",
+            OUTPUT_MODEL=str(tmp_path / f"{setting}.pt"), OUTPUT_REPORT=report, **extra), feedback=log)
+        models[setting] = torch.load(str(tmp_path / f"{setting}.pt"), weights_only=True)["metadata"]
+        choice = models[setting]["spectral_context"]
+        assert choice["setting"] == setting
+        assert models[setting]["architecture"]["band_context"] is choice["use"]
+        said = [line for line in log.lines if line.startswith("Spectral path: the 5×5 patch's mean spectrum")]
+        assert said and said[0][len("Spectral path: "):] == choice["sentence"], log.lines
+        assert escape(choice["sentence"]) in open(report, encoding="utf-8").read()
+        result = processing.run("mmsiam:classify", dict(both(para), MODEL=str(tmp_path / f"{setting}.pt"),
+                                                         DEVICE="cpu", OUTPUT=str(tmp_path / f"{setting}.tif")))
+        with rasterio.open(result["OUTPUT"]) as out:
+            maps[setting] = out.read(1)
+    auto = models["auto"]["spectral_context"]
+    assert auto["scored"] > 0 and "spatially blocked cross-validation" in auto["sentence"]
+    assert auto["use"] is (auto["context_loss"] < auto["centre_loss"])
+    assert models["on"]["spectral_context"]["use"] is True and models["off"]["spectral_context"]["use"] is False
+    assert (maps["on"] != maps["off"]).any() and len(np.unique(maps["off"])) >= 2
+    assert np.array_equal(maps["auto"], maps["on" if auto["use"] else "off"])

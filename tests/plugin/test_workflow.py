@@ -359,6 +359,9 @@ def test_evaluate_via_qgis_process_on_a_real_subset(potsdam, tmp_path, qgis_proc
         (c, r) for c in ("network", "default classifier") for r in (0.2, 1.0)}
     assert all(g["runs"] == 4 and 0 <= g["runs_not_worse"] <= 4 for g in result_gains)
     result = json.load(open(os.path.splitext(report)[0] + ".json", encoding="utf-8"))
+    # the default classifier's spectral path decides on its patch mean from each run's training part
+    assert result["parameters"]["band_context"] == "auto"
+    assert text.count("the default classifier's spectral path: the 5×5 patch's mean spectrum ") == 2 * 2 * 2, text
     # a fold whose training part lacks one of its test classes is named in the report
     assert all(n > 0 for fold in result["untrained_folds"] for n in fold["classes"].values())
     assert bool(result["untrained_folds"]) == ("training part lacks" in html)

@@ -1,0 +1,135 @@
+"""Should the default's LDA read the patch's mean spectrum? Rules that decide from the training
+labels alone, scored offline on few_labels.py's saved parts.
+
+    .venv/bin/python benchmarks/few_labels.py --lean --save-views --tag _comb --scene S --seed N
+    .venv/bin/python benchmarks/context_rules.py --scene S            # seeds 42-44, 5 / 10 / 20 %
+    .venv/bin/python benchmarks/context_rules.py --table potsdam para tahoe_chm tahoe
+
+For every fold × ratio run of the ``_comb`` sets (the same folds and training pixels as
+few_labels.py; spatial blocks of 39 px, 3 folds), the LDA is fitted on the training pixels'
+centre bands (``lda``, what the default held until the fourteenth session) and on [centre bands ‖
+the 5×5 patch's mean spectrum] (``lda_ctx``), and the default is rebuilt from the run's saved
+network views with either (``few_labels.from_views``: ½ the networks' mean + ½ LDA). The rules
+choose per run, from the training pixels alone, on spatially blocked inner folds (3 folds of
+39-px blocks, drawn 3 times from the run's classifier seed, the evaluation's halo): ``nll`` keeps
+the mean when it lowers the held-out log-loss (the product's rule,
+``core.learn.spectral.choose_band_context``, called here as the product calls it); ``oa_gt`` /
+``oa_ge`` when it raises (or does not lower) the held-out OA; ``ba_gt`` when it raises the
+held-out mean per-class accuracy. Rows go to benchmarks/out/context_rules_<scene>.json.
+"""
+
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+
+from few_labels import OUT, from_views, load_scene, score, training_part
+from multimodal_siamese.core.learn.folds import block_folds
+from multimodal_siamese.core.learn.pretraining import PatchSource
+from multimodal_siamese.core.learn.spectral import (CONTEXT_BLOCK_SIZE, CONTEXT_FOLDS, CONTEXT_REPEATS,
+                                                    CONTEXT_SEED_STEP, choose_band_context,
+                                                    fit_spectral_path, pixel_spectra, spectral_logits)
+from multimodal_siamese.models.network import view_sets
+
+SEEDS = (42, 43, 44)
+RATIOS = (0.05, 0.1, 0.2)
+PATCH = 5
+RULES = ("nll", "oa_gt", "oa_ge", "ba_gt")
+
+
+def probabilities(features, train, test, y, n_classes):
+    path = fit_spectral_path(features[train], None, y[train], n_classes, "lda")
+    return torch.softmax(torch.as_tensor(spectral_logits(path, features[test], None), dtype=torch.float64), 1).numpy()
+
+
+def held_out_accuracy(features, rows, cols, y, n_classes, seed):
+    """Held-out (OA, mean per-class accuracy) of the LDA over the rule's blocked inner folds."""
+    right, total = np.zeros(n_classes), np.zeros(n_classes)
+    shape = (int(rows.max()) + 1, int(cols.max()) + 1)
+    for repeat in range(CONTEXT_REPEATS):
+        try:
+            folds = block_folds(rows, cols, CONTEXT_FOLDS, CONTEXT_BLOCK_SIZE, PATCH, shape,
+                                seed + CONTEXT_SEED_STEP * repeat, y)
+        except Exception:  # fewer blocks than folds
+            break
+        for train, test in folds:
+            if len(train) < 2 or not len(test):
+                continue
+            hit = probabilities(features, train, test, y, n_classes).argmax(1) == y[test]
+            np.add.at(right, y[test], hit)
+            np.add.at(total, y[test], 1)
+    seen = total > 0
+    return right.sum() / max(total.sum(), 1), float(np.mean(right[seen] / total[seen])) if seen.any() else 0.0
+
+
+def run(scene):
+    arrays, valid, samples = load_scene(scene)
+    rows, cols, y = samples.rows, samples.cols, samples.class_index
+    n_classes = len(samples.classes)
+    codes = np.array([c.code for c in samples.classes])
+    source = PatchSource(arrays, PATCH)
+    spectra = pixel_spectra(source, rows, cols, PATCH, context=True)
+    centre = spectra[:, :spectra.shape[1] // 2]
+    out = []
+    for seed in SEEDS:
+        folds = block_folds(rows, cols, 3, 39, PATCH, arrays[0].shape[1:], seed, y)
+        for f, (train_all, test) in enumerate(folds):
+            for ratio in RATIOS:
+                train = training_part(train_all, y, ratio, seed, f)
+                config_seed = seed + f  # few_labels.py trains the default with seed + fold
+                parts = np.load(os.path.join(OUT, f"few_labels_{scene}_blocks_comb_s{seed}_f{f + 1}_r{ratio:g}_views.npz"))
+                assert np.array_equal(parts["y"], y[test])
+                lda = probabilities(centre, train, test, y, n_classes)
+                assert np.allclose(parts["lda"], lda, atol=1e-3)  # the saved default's LDA
+                lda_ctx = probabilities(spectra, train, test, y, n_classes)
+                # the default's networks: 3, sharing the 8 views out (3 each), their probabilities averaged
+                networks = np.mean([parts["views"][i, t] for i, views in enumerate(view_sets(3, 3)) for t in views], 0)
+                assert np.allclose(from_views(parts["views"], lda, view_sets(3, 3)), 0.5 * networks + 0.5 * lda)
+                choice = choose_band_context(spectra[train], rows[train], cols[train], y[train], n_classes, PATCH,
+                                             config_seed)
+                oa = {}
+                for name, features in (("centre", centre), ("context", spectra)):
+                    oa[name] = held_out_accuracy(features, rows[train], cols[train], y[train], n_classes, config_seed)
+                picks = {"nll": choice.use, "oa_gt": oa["context"][0] > oa["centre"][0],
+                         "oa_ge": oa["context"][0] >= oa["centre"][0], "ba_gt": oa["context"][1] > oa["centre"][1]}
+                row = dict(seed=seed, fold=f + 1, ratio=ratio, **{f"pick_{k}": bool(v) for k, v in picks.items()})
+                methods = {"lda": lda, "lda_ctx": lda_ctx, "networks": networks,
+                           "default_centre": 0.5 * networks + 0.5 * lda, "default_context": 0.5 * networks + 0.5 * lda_ctx}
+                methods.update({f"default_{k}": 0.5 * networks + 0.5 * (lda_ctx if v else lda) for k, v in picks.items()})
+                for name, p in methods.items():
+                    row[name] = [round(100 * v, 2) for v in score(codes, samples.classes, y[test], np.log(np.clip(p, 1e-12, 1)))[:2]]
+                out.append(row)
+                print(json.dumps(row), flush=True)
+    with open(os.path.join(OUT, f"context_rules_{scene}.json"), "w") as fh:
+        json.dump(out, fh)
+
+
+def table(scenes):
+    lines = ["| scene | ratio | default (centre) | default (mean always) | " + " | ".join(f"rule `{r}` (runs with the mean)" for r in RULES) + " |",
+             "| --- | --- | --- | --- | " + " | ".join("---" for _ in RULES) + " |"]
+    for scene in scenes:
+        rows = json.load(open(os.path.join(OUT, f"context_rules_{scene}.json")))
+        for ratio in RATIOS:
+            runs = [r for r in rows if r["ratio"] == ratio]
+            cell = lambda m: "{:.1f} / {:.1f}".format(*np.mean([r[m] for r in runs], 0))  # noqa: E731
+            lines.append(f"| {scene} | {100 * ratio:g} % | {cell('default_centre')} | {cell('default_context')} | "
+                         + " | ".join(f"{cell('default_' + k)} ({sum(r['pick_' + k] for r in runs)})" for k in RULES) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scene")
+    parser.add_argument("--table", nargs="*")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    if args.table:
+        print(table(args.table))
+    else:
+        run(args.scene)
+
+
+if __name__ == "__main__":
+    main()
