@@ -25,8 +25,10 @@ def plugin(qgis_processing, qgis_iface):
     instance.unload()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def provider(plugin):
+    """The registered provider, looked up for each test: a test that unloads and reloads the
+    plugin (test_plugin.py) replaces it, and a kept reference would point to a deleted object."""
     return QgsApplication.processingRegistry().providerById("mmsiam")
 
 
