@@ -28,9 +28,8 @@ import torch
 from few_labels import OUT, from_views, load_scene, score, training_part
 from multimodal_siamese.core.learn.folds import block_folds
 from multimodal_siamese.core.learn.pretraining import PatchSource
-from multimodal_siamese.core.learn.spectral import (CONTEXT_BLOCK_SIZE, CONTEXT_FOLDS, CONTEXT_REPEATS,
-                                                    CONTEXT_SEED_STEP, choose_band_context,
-                                                    fit_spectral_path, pixel_spectra, spectral_logits)
+from multimodal_siamese.core.learn.spectral import (choose_band_context, context_folds, fit_spectral_path,
+                                                    pixel_spectra, spectral_logits)
 from multimodal_siamese.models.network import view_sets
 
 SEEDS = (42, 43, 44)
@@ -47,19 +46,10 @@ def probabilities(features, train, test, y, n_classes):
 def held_out_accuracy(features, rows, cols, y, n_classes, seed):
     """Held-out (OA, mean per-class accuracy) of the LDA over the rule's blocked inner folds."""
     right, total = np.zeros(n_classes), np.zeros(n_classes)
-    shape = (int(rows.max()) + 1, int(cols.max()) + 1)
-    for repeat in range(CONTEXT_REPEATS):
-        try:
-            folds = block_folds(rows, cols, CONTEXT_FOLDS, CONTEXT_BLOCK_SIZE, PATCH, shape,
-                                seed + CONTEXT_SEED_STEP * repeat, y)
-        except Exception:  # fewer blocks than folds
-            break
-        for train, test in folds:
-            if len(train) < 2 or not len(test):
-                continue
-            hit = probabilities(features, train, test, y, n_classes).argmax(1) == y[test]
-            np.add.at(right, y[test], hit)
-            np.add.at(total, y[test], 1)
+    for train, test in context_folds(rows, cols, y, PATCH, seed):
+        hit = probabilities(features, train, test, y, n_classes).argmax(1) == y[test]
+        np.add.at(right, y[test], hit)
+        np.add.at(total, y[test], 1)
     seen = total > 0
     return right.sum() / max(total.sum(), 1), float(np.mean(right[seen] / total[seen])) if seen.any() else 0.0
 

@@ -255,6 +255,23 @@ class ContextChoice:
                 f"{self.context_loss:.3f} with it and {self.centre_loss:.3f} without.")
 
 
+def context_folds(rows: np.ndarray, cols: np.ndarray, y: np.ndarray, patch_size: int, seed: int):
+    """The (train, test) folds :func:`choose_band_context` scores on: ``CONTEXT_FOLDS`` folds of
+    ``CONTEXT_BLOCK_SIZE``-px blocks with the evaluation's halo, drawn ``CONTEXT_REPEATS`` times
+    (seeds ``seed``, ``seed + CONTEXT_SEED_STEP``, ...); folds with fewer than 2 training or no
+    test samples are skipped, and nothing is drawn when the labels lie in fewer blocks than folds."""
+    shape = (int(rows.max(initial=0)) + 1, int(cols.max(initial=0)) + 1)
+    for repeat in range(CONTEXT_REPEATS):
+        try:
+            folds = block_folds(rows, cols, CONTEXT_FOLDS, CONTEXT_BLOCK_SIZE, patch_size, shape,
+                                seed + CONTEXT_SEED_STEP * repeat, y)
+        except InputError:  # the labels lie in fewer blocks than folds
+            return
+        for train, test in folds:
+            if len(train) >= 2 and len(test):
+                yield train, test
+
+
 def choose_band_context(spectra: np.ndarray, rows: np.ndarray, cols: np.ndarray, y: np.ndarray,
                         n_classes: int, patch_size: int, seed: int, model: str = "lda",
                         check=lambda: None) -> ContextChoice:
@@ -268,25 +285,16 @@ def choose_band_context(spectra: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     Seconds on 2 cores: 0.6 for 170 labels of 218 bands, 16 for 50,000 labels of 200 bands."""
     y = np.asarray(y)
     centre = spectra[:, :spectra.shape[1] // 2]
-    shape = (int(rows.max(initial=0)) + 1, int(cols.max(initial=0)) + 1)
     loss = {False: 0.0, True: 0.0}
     scored = 0
-    for repeat in range(CONTEXT_REPEATS):
-        try:
-            folds = block_folds(rows, cols, CONTEXT_FOLDS, CONTEXT_BLOCK_SIZE, patch_size, shape,
-                                seed + CONTEXT_SEED_STEP * repeat, y)
-        except InputError:  # the labels lie in fewer blocks than folds
-            break
-        for train, test in folds:
-            if len(train) < 2 or not len(test):
-                continue
-            for use, features in ((False, centre), (True, spectra)):
-                check()
-                path = fit_spectral_path(features[train], None, y[train], n_classes, model)
-                log_p = torch.log_softmax(torch.as_tensor(spectral_logits(path, features[test], None),
-                                                          dtype=torch.float64), 1)
-                loss[use] -= float(log_p[np.arange(len(test)), y[test]].clamp_min(MIN_LOG_LIKELIHOOD).sum())
-            scored += len(test)
+    for train, test in context_folds(rows, cols, y, patch_size, seed):
+        for use, features in ((False, centre), (True, spectra)):
+            check()
+            path = fit_spectral_path(features[train], None, y[train], n_classes, model)
+            log_p = torch.log_softmax(torch.as_tensor(spectral_logits(path, features[test], None),
+                                                      dtype=torch.float64), 1)
+            loss[use] -= float(log_p[np.arange(len(test)), y[test]].clamp_min(MIN_LOG_LIKELIHOOD).sum())
+        scored += len(test)
     if not scored:
         return ContextChoice(False, "auto")
     return ContextChoice(loss[True] < loss[False], "auto", loss[False] / scored, loss[True] / scored, scored)
