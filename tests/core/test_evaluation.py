@@ -148,6 +148,37 @@ def test_summary_gives_the_gain_of_pretraining_for_the_network_and_the_default_c
     assert (default["runs_not_worse"], default["runs"]) == (1, 2)
 
 
+def test_summary_says_where_each_network_stands_beside_the_lda():
+    """Pooled over runs: the share of the LDA's misses a network gets right, and of its hits it misses."""
+    from multimodal_siamese.core.io.labels import ClassInfo
+
+    classes = [ClassInfo(1, 1, "a", "#000000"), ClassInfo(2, 2, "b", "#ffffff")]
+
+    def run(method, fold, misses, right, hits, wrong):
+        return {"seed": 1, "fold": fold, "ratio": 0.1, "modalities": "all", "method": method,
+                "assessment": {"overall_accuracy": 0.5, "average_accuracy": 0.5, "mean_iou": 0.5, "kappa": 0.0,
+                               "per_class": [{"iou": 0.5}, {"iou": 0.5}]},
+                "beside_lda": {"lda_misses": misses, "right_on_lda_misses": right, "lda_hits": hits,
+                               "wrong_on_lda_hits": wrong}}
+
+    runs = [run("pretrained", 1, 10, 2, 90, 9), run("pretrained", 2, 30, 10, 70, 1),
+            run("random", 1, 10, 5, 90, 18), run("random", 2, 30, 15, 70, 2),
+            run("ensemble", 1, 10, 0, 90, 0), run("ensemble", 2, 30, 0, 70, 0)]
+    network, = evaluation.summarise(runs, classes)["gains"]  # the default has no random-init twin here
+    assert network["right_on_lda_misses_pretrained"] == pytest.approx(12 / 40)
+    assert network["right_on_lda_misses_random_init"] == pytest.approx(20 / 40)
+    assert network["wrong_on_lda_hits_pretrained"] == pytest.approx(10 / 160)
+    assert network["wrong_on_lda_hits_random_init"] == pytest.approx(20 / 160)
+    # runs saved before the figure existed, or an LDA without a miss, give None rather than a number
+    for r in runs:
+        r["beside_lda"]["lda_misses"] = r["beside_lda"]["right_on_lda_misses"] = 0
+    assert evaluation.summarise(runs, classes)["gains"][0]["right_on_lda_misses_pretrained"] is None
+    del runs[0]["beside_lda"]
+    network, = evaluation.summarise(runs, classes)["gains"]
+    assert network["wrong_on_lda_hits_pretrained"] is None
+    assert network["wrong_on_lda_hits_random_init"] == pytest.approx(20 / 160)
+
+
 def test_the_halo_is_the_chebyshev_distance_on_any_scene_size():
     """Training samples within PATCH_SIZE//2 of a test sample are dropped, found from the samples'
     own coordinates (no raster-sized mask): the same as the definition, on random samples, at the

@@ -358,6 +358,11 @@ def test_evaluate_via_qgis_process_on_a_real_subset(potsdam, tmp_path, qgis_proc
     assert {(g["classifier"], g["ratio"]) for g in result_gains} == {
         (c, r) for c in ("network", "default classifier") for r in (0.2, 1.0)}
     assert all(g["runs"] == 4 and 0 <= g["runs_not_worse"] <= 4 for g in result_gains)
+    # where the networks stand beside the LDA: shares in the JSON, the report's table and the log
+    assert all(0 <= g[f"{share}_{start}"] <= 1 for g in result_gains for start in ("pretrained", "random_init")
+               for share in ("right_on_lda_misses", "wrong_on_lda_hits"))
+    assert "right on the LDA&#x27;s misses" in html  # html.escape quotes the apostrophe
+    assert text.count("Beside the shrinkage LDA (all, ratio ") == 2, text
     result = json.load(open(os.path.splitext(report)[0] + ".json", encoding="utf-8"))
     # the default classifier's spectral path decides on its patch mean from each run's training part
     assert result["parameters"]["band_context"] == "auto"
