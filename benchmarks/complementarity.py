@@ -55,5 +55,6 @@ def main():
             print(f"| {name} | {100 * ratio:g} % | {len(runs)} | {100 * np.mean([r['lda_oa'] for r in runs]):.1f} | "
                   f"{both(0)} | {both(1, max(missed, 1))} % ({missed}) | {both(2, max(held, 1))} % ({held}) |")
 
+
 if __name__ == "__main__":
     main()
