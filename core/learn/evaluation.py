@@ -33,7 +33,7 @@ from .folds import (BLOCK_ASSIGNMENT_TRIES, block_folds, random_folds, subsample
                     unlearnable_test_samples)
 from .metrics import accuracy_assessment
 from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
-from .spectral import (BAND_CONTEXT_CHOICES, DEFAULT_BAND_CONTEXT, add_spectral_path, pixel_spectra,
+from .spectral import (DEFAULT_BAND_CONTEXT, add_spectral_path, check_band_context, pixel_spectra,
                        pretrained_siamese, pretrained_z, probe_logits, resolve_band_context, z_rank_bound)
 
 METHODS = ("random", "pretrained", "ensemble_random", "ensemble", "linear_probe", "random_forest", "lda",
@@ -77,8 +77,7 @@ class EvaluationConfig:
             raise InputError("BLOCK_SIZE must be at least 1 pixel.")
         if self.networks < 1:
             raise InputError("NETWORKS must be at least 1.")
-        if self.band_context not in BAND_CONTEXT_CHOICES:
-            raise InputError(f"SPECTRAL_CONTEXT must be one of {', '.join(BAND_CONTEXT_CHOICES)}.")
+        check_band_context(self.band_context)
 
 
 def _parse_list(text: str, name: str, cast, kind: str, example: str) -> tuple:

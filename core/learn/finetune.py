@@ -19,7 +19,7 @@ from ...models.network import FusionClassifier
 from ..errors import InputError
 from ..progress import EtaClock, Progress
 from .pretraining import DEFAULT_PATCH_SIZE, check_training_settings, patch_source, resolve_device, settings_for_report
-from .spectral import (BAND_CONTEXT_CHOICES, DEFAULT_BAND_CONTEXT, add_spectral_path, out_of_fold_probabilities,
+from .spectral import (DEFAULT_BAND_CONTEXT, add_spectral_path, check_band_context, out_of_fold_probabilities,
                        pixel_spectra, resolve_band_context, spectral_description)
 
 # Defaults from our own evaluation (benchmarks/results/finetune_potsdam.md): with AdamW the
@@ -89,11 +89,11 @@ class ClassifierConfig:
     # worst run (neutral at 40-100 %). The networks share the 8 views out (ceil(8 / networks)
     # each, models.network.view_sets): as accurate as every network over all 8 (within 0.1 OA
     # points per cell), at 9 network passes per block instead of 24 for 3 networks
-    # (benchmarks/results/few_labels.md, latest section; performance.md 2e, 2f).
+    # (benchmarks/results/few_labels.md, "the networks share the test-time views out"; performance.md 2e, 2f).
     test_time_flips: bool = DEFAULT_TEST_TIME_FLIPS
     # The spectral path's inputs: 'auto' adds the patch's mean spectrum to the centre pixel's
     # bands when a spatially blocked cross-validation on the labels says it helps; 'on' / 'off'
-    # force it (spectral.DEFAULT_BAND_CONTEXT; few_labels.md, latest section).
+    # force it (spectral.DEFAULT_BAND_CONTEXT; few_labels.md, fourteenth session).
     band_context: str = DEFAULT_BAND_CONTEXT
 
     def validate(self):
@@ -106,8 +106,7 @@ class ClassifierConfig:
             raise InputError("The linear-probe epochs (probe_epochs) must be 0 or greater.")
         if self.classifier not in CLASSIFIERS:
             raise InputError(f"CLASSIFIER must be one of {', '.join(CLASSIFIERS)}.")
-        if self.band_context not in BAND_CONTEXT_CHOICES:
-            raise InputError(f"SPECTRAL_CONTEXT must be one of {', '.join(BAND_CONTEXT_CHOICES)}.")
+        check_band_context(self.band_context)
         if isinstance(self.networks, bool) or int(self.networks) != self.networks or self.networks < 1:
             raise InputError(f"NETWORKS must be a whole number of at least 1, not {self.networks!r}.")
 

@@ -28,7 +28,7 @@ DEFAULT_CALIBRATE = False
 # span several pixels and blurs where objects are pixel-sized: always on, the default gained +0.9 to
 # +2.3 OA points on Tahoe (0.5 m) and +0.4 to +1.6 on Pará (10 m) at 5-20 % labels, and lost 0.4 to
 # 0.9 on Potsdam's EnMAP (30 m). 'auto', the default, lets the labels decide
-# (:func:`choose_band_context`); 'off' and 'on' force it (few_labels.md, latest section).
+# (:func:`choose_band_context`); 'off' and 'on' force it (few_labels.md, fourteenth session).
 BAND_CONTEXT_CHOICES = ("auto", "off", "on")
 DEFAULT_BAND_CONTEXT = "auto"
 # choose_band_context's cross-validation: the evaluation's default block size, 3 folds, 3 draws of
@@ -300,11 +300,16 @@ def choose_band_context(spectra: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     return ContextChoice(loss[True] < loss[False], "auto", loss[False] / scored, loss[True] / scored, scored)
 
 
+def check_band_context(setting: str):
+    """The SPECTRAL_CONTEXT setting must be one of :data:`BAND_CONTEXT_CHOICES`."""
+    if setting not in BAND_CONTEXT_CHOICES:
+        raise InputError(f"SPECTRAL_CONTEXT must be one of {', '.join(BAND_CONTEXT_CHOICES)}, not {setting!r}.")
+
+
 def resolve_band_context(setting: str, source, rows: np.ndarray, cols: np.ndarray, y: np.ndarray,
                          n_classes: int, patch_size: int, seed: int, check=lambda: None) -> ContextChoice:
     """'off' / 'on' as given; 'auto': :func:`choose_band_context` on the training pixels."""
-    if setting not in BAND_CONTEXT_CHOICES:
-        raise InputError(f"SPECTRAL_CONTEXT must be one of {', '.join(BAND_CONTEXT_CHOICES)}, not {setting!r}.")
+    check_band_context(setting)
     if setting != "auto":
         return ContextChoice(setting == "on", setting)
     return choose_band_context(pixel_spectra(source, rows, cols, patch_size, context=True), rows, cols, y,
