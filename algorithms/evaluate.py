@@ -16,7 +16,7 @@ from .common import (
     require_dependencies,
     run_guarded,
 )
-from .pretrain import OBJECTIVE_CHOICES
+from .pretrain import DEFAULT_OBJECTIVE, OBJECTIVE_CHOICES
 
 PRETRAINED = "PRETRAINED"
 PRETRAIN_EPOCHS = "PRETRAIN_EPOCHS"
@@ -63,7 +63,9 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             "each fold trains on every class it tests where the blocks allow; where they do not, the "
             "log and the report name the class and fold.\n"
             "Modality subsets: all rasters together, or every combination of them.\n"
-            "Evaluation table: one row per fold, share, subset and method (CSV). Evaluation report: "
+            "Evaluation table: one row per fold, share, subset and method (CSV), with its accuracies, "
+            "per-class IoU and, beside the shrinkage LDA, the share of the LDA's misses it gets right "
+            "and of the LDA's hits it gets wrong. Evaluation report: "
             "mean and spread of overall accuracy, kappa and per-class scores, and the gain of "
             "pretraining for the network and for the default classifier, with the runs where it "
             "did not lose and, beside the shrinkage LDA, how many of the pixels it misses each "
@@ -86,7 +88,7 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             PRETRAIN_SAMPLES_PER_EPOCH, "Pretraining samples per epoch", INTEGER,
             defaultValue=8192, minValue=2))
         self.add_advanced(QgsProcessingParameterEnum(
-            OBJECTIVE, "Contrastive objective", options=OBJECTIVE_CHOICES, defaultValue="simsiam",
+            OBJECTIVE, "Contrastive objective", options=OBJECTIVE_CHOICES, defaultValue=DEFAULT_OBJECTIVE,
             usesStaticStrings=True))
         self.addParameter(QgsProcessingParameterNumber(
             FOLDS, "Folds", INTEGER, defaultValue=5, minValue=2))
@@ -144,7 +146,7 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             pretrain_config = PretrainConfig(
                 epochs=self.parameterAsInt(parameters, PRETRAIN_EPOCHS, context),
                 samples_per_epoch=self.parameterAsInt(parameters, PRETRAIN_SAMPLES_PER_EPOCH, context),
-                objective=self.parameterAsEnumString(parameters, OBJECTIVE, context) or "simsiam",
+                objective=self.parameterAsEnumString(parameters, OBJECTIVE, context) or DEFAULT_OBJECTIVE,
                 seed=seed, device=device)
             return run_evaluation(
                 modalities, options, labels, config, table, report,

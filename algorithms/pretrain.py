@@ -28,7 +28,9 @@ PRECISION = "PRECISION"
 OUTPUT_MODEL = "OUTPUT_MODEL"
 OUTPUT_REPORT = "OUTPUT_REPORT"
 
-OBJECTIVE_CHOICES = ["simsiam", "simclr", "clip"]
+# New choices go at the end: a script may give the enum's index.
+OBJECTIVE_CHOICES = ["simsiam", "simclr", "clip", "context"]
+DEFAULT_OBJECTIVE = "context"  # core.learn.pretraining.DEFAULT_OBJECTIVE (torch is not imported here)
 TRAINING_FORMS = ["dense", "patch"]
 PRECISION_CHOICES = ["auto", "float32", "bfloat16"]
 
@@ -52,9 +54,15 @@ class PretrainAlgorithm(MmsiamAlgorithm):
             "Larger windows suit very high resolution imagery, where texture matters.\n"
             "Epochs: how long it learns (25); each epoch looks at 'Samples per epoch' pixels.\n"
             "Batch size, Learning rate: how it learns; the defaults follow the paper.\n"
-            "Contrastive objective: simsiam (the paper's, default); simclr and clip for comparisons.\n"
-            "Training form: dense (default) is several times faster than patch, with the same "
-            "accuracy in our tests.\n"
+            "Contrastive objective: context (default) asks the network to tell, from a pixel's "
+            "surroundings in one sensor (the pixel itself hidden), what another sensor sees at that "
+            "pixel. In our tests its features separated the classes better than simsiam's on every "
+            "scene and the network alone failed less often, for up to 1.6 times simsiam's time. "
+            "simsiam: the paper's, whole patches on both sides. simclr and clip: for comparisons.\n"
+            "Training form (simsiam, simclr, clip): dense (default) learns every pixel of a small "
+            "crop in one pass and is faster; patch learns patch by patch and gave better features "
+            "on 0.5 m imagery in our tests. The context objective always trains patch by patch "
+            "(each patch hides its own centre).\n"
             "Precision: auto uses a faster number format where the processor supports it.\n"
             "Seed: the same seed gives the same model on a CPU.\n"
             f"{TRAINING_MEMORY_HELP}\n"
@@ -73,7 +81,8 @@ class PretrainAlgorithm(MmsiamAlgorithm):
             "writes no file.\n\n"
             "Method: a multimodal Siamese network; each sensor has its own input layer into one "
             "shared encoder, which learns to give the same pixel seen by different sensors the "
-            "same features (SimSiam-style). With a single raster, two randomly flipped, rotated "
+            "same features (SimSiam-style; by default one side sees only the pixel's surroundings). "
+            "With a single raster, two randomly flipped, rotated "
             "and noisy views of each patch stand in for two sensors (R. Liu et al., Contrastive "
             "Learning for Urban Land Cover Classification With Multimodal Siamese Network, IEEE "
             "GRSL 2024).")
@@ -94,7 +103,7 @@ class PretrainAlgorithm(MmsiamAlgorithm):
             SAMPLES_PER_EPOCH, "Samples per epoch (unlabelled pixel centres)",
             INTEGER, defaultValue=8192, minValue=2))
         self.add_advanced(QgsProcessingParameterEnum(
-            OBJECTIVE, "Contrastive objective", options=OBJECTIVE_CHOICES, defaultValue="simsiam",
+            OBJECTIVE, "Contrastive objective", options=OBJECTIVE_CHOICES, defaultValue=DEFAULT_OBJECTIVE,
             usesStaticStrings=True))
         self.add_advanced(QgsProcessingParameterEnum(
             TRAINING_FORM, "Training form", options=TRAINING_FORMS, defaultValue="dense",
@@ -133,7 +142,7 @@ class PretrainAlgorithm(MmsiamAlgorithm):
             learning_rate=self.parameterAsDouble(parameters, LEARNING_RATE, context),
             samples_per_epoch=self.parameterAsInt(parameters, SAMPLES_PER_EPOCH, context),
             seed=seed, device=device,
-            objective=self.parameterAsEnumString(parameters, OBJECTIVE, context) or "simsiam",
+            objective=self.parameterAsEnumString(parameters, OBJECTIVE, context) or DEFAULT_OBJECTIVE,
             dense=(self.parameterAsEnumString(parameters, TRAINING_FORM, context) or "dense") == "dense",
             precision=self.parameterAsEnumString(parameters, PRECISION, context) or "auto")
         model_path = self.parameterAsFileOutput(parameters, OUTPUT_MODEL, context)

@@ -3,6 +3,10 @@ those it misses? Offline, from few_labels.py's saved parts of ``--random-init`` 
 
     .venv/bin/python benchmarks/few_labels.py --lean --random-init --tag _ctx --scene S --seed N
     .venv/bin/python benchmarks/complementarity.py potsdam_blocks_ctx tahoe_chm_blocks_ctx ...
+    .venv/bin/python benchmarks/complementarity.py potsdam_blocks_cpred=potsdam_blocks_ctx
+
+``a=b``: the runs of set ``a`` (another pretraining, run without ``--random-init``) with the
+random-init network of set ``b`` (the same seeds, folds and pixels).
 
 The default averages networks with a shrinkage LDA, so a network only changes the map where the two
 disagree; it helps where it is right and the LDA is wrong. For every run, the test pixels are split
@@ -25,15 +29,22 @@ from few_labels import OUT
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("sets", nargs="+", help="'<scene>_<split><tag>' sets of few_labels.py --random-init runs")
+    parser.add_argument("sets", nargs="+", help="'<scene>_<split><tag>' sets of few_labels.py --random-init runs, "
+                                                "or 'a=b': set a with the random-init network of set b")
     args = parser.parse_args()
     print("| set | ratio | runs | LDA OA | network OA, pretrained / random init | right where the LDA is wrong, "
           "pretrained / random init (pixels) | wrong where the LDA is right, pretrained / random init (pixels) |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in args.sets:
+        name, _, twin = name.partition("=")
         by_ratio = {}
         for path in sorted(glob.glob(os.path.join(OUT, f"few_labels_{name}_s*_f*_r*.npz"))):
-            parts = None if path.endswith("_views.npz") else np.load(path)
+            parts = None if path.endswith("_views.npz") else dict(np.load(path))
+            if parts is not None and twin:
+                twin_path = path.replace(f"few_labels_{name}_", f"few_labels_{twin}_")
+                twin_parts = np.load(twin_path) if os.path.exists(twin_path) else {}
+                if "network_random" in twin_parts and np.array_equal(twin_parts["y"], parts["y"]):
+                    parts["network_random"] = twin_parts["network_random"]
             if parts is None or "network_random" not in parts:
                 continue
             ratio = float(re.search(r"_r([0-9.]+)\.npz$", path).group(1))

@@ -146,17 +146,31 @@ def load_scene(name):
     return arrays, valid, samples
 
 
+#: The pretraining variant of the product's default (the context objective, since the sixteenth session).
+DEFAULT_PRETRAIN_VARIANT = "ctx"
+
+
 def pretrain_overrides(variant):
     """'wm+proj64' -> PretrainConfig overrides: wm = within_modality views, projN = N
     channels per projection P_k, widthN(-M…) = the encoder's block widths, barlow / simclr /
     clip = that objective instead of eq. (2), offdiagW = Barlow Twins' off-diagonal weight W,
-    nn = eq. (2) against the nearest pixel of the batch."""
-    overrides = {}
-    for token in filter(None, variant.split("+")):
+    nn = eq. (2) against the nearest pixel of the batch, ctx = the context objective (eq. (2) with p
+    from the patch without its centre pixel, patch form: the product's default), simsiam = eq. (2)
+    on whole patches in dense crops (the default before), patch = the same in patch form (ctx's twin).
+    Without ctx, the other tokens change eq. (2) as it is in dense form (simsiam), as when they were run."""
+    tokens = [token for token in variant.split("+") if token]
+    overrides = {} if "ctx" in tokens else {"objective": "simsiam"}
+    for token in tokens:
         if token == "wm":
             overrides["within_modality"] = True
         elif token == "nn":  # mined positives: the nearest pixel of the batch as eq. (2)'s target
             overrides["neighbour_positives"] = True
+        elif token == "ctx":  # the context objective: p from the patch without its centre (patch form)
+            overrides["objective"] = "context"
+        elif token == "simsiam":  # eq. (2) on whole patches, dense (the default until the sixteenth session)
+            overrides["objective"] = "simsiam"
+        elif token == "patch":  # eq. (2) on whole patches, patch form (the twin of ctx without the mask)
+            overrides.update(objective="simsiam", dense=False)
         elif token in ("barlow", "simclr", "clip"):  # another objective than eq. (2)
             overrides["objective"] = token
         elif token.startswith("offdiag"):  # Barlow Twins' off-diagonal weight, e.g. offdiag0.00049
@@ -172,7 +186,10 @@ def pretrain_overrides(variant):
 
 def pretrained_checkpoint(name, arrays, valid, seed, epochs, samples_per_epoch, patch_size, variant=""):
     """Pretrained state dict + architecture for scene × seed (× pretraining variant), computed once and cached."""
-    suffix = f"_{variant}" if variant else ""
+    # The checkpoints without a suffix are eq. (2) in dense crops, the default until the sixteenth
+    # session; no variant is the product's default of today, the context objective.
+    variant = variant or DEFAULT_PRETRAIN_VARIANT
+    suffix = "" if variant == "simsiam" else f"_{variant}"
     path = os.path.join(OUT, f"pretrained_{name}_p{patch_size}_{epochs}x{samples_per_epoch}{suffix}_s{seed}.pt")
     if os.path.exists(path):
         return torch.load(path, weights_only=True)
@@ -635,7 +652,8 @@ def main():
                              "each modality as well: within_modality), projN (N channels per projection "
                              "P_k), widthN (the encoder's block widths), barlow / simclr / clip (that "
                              "objective), offdiagW (Barlow Twins' off-diagonal weight), nn (eq. (2) "
-                             "against the nearest pixel of the batch); use with --tag")
+                             "against the nearest pixel of the batch), ctx (p from the patch without its "
+                             "centre pixel), patch (eq. (2) in patch form); use with --tag")
     parser.add_argument("--prior-match", action="store_true",
                         help="also the network with its class marginal over 4,096 unlabelled scene pixels "
                              "matched to the LDA's (network_pm, and ens_lda_pm with the LDA)")

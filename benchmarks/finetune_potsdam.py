@@ -61,7 +61,7 @@ def main():
         if not os.path.exists(cached):
             started = time.time()
             result = pretraining.pretrain(arrays, valid, pretraining.PretrainConfig(
-                epochs=PRETRAIN_EPOCHS, samples_per_epoch=PRETRAIN_SAMPLES, seed=42, dense=dense,
+                epochs=PRETRAIN_EPOCHS, samples_per_epoch=PRETRAIN_SAMPLES, seed=42, objective="simsiam", dense=dense,
                 precision=precision), Printer())
             torch.save(result.model.state_dict(), cached)
             pretrain_seconds[mode] = time.time() - started

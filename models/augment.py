@@ -86,3 +86,12 @@ def two_views(x, generator, noise_std=0.05):
     if x.dim() != 4 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f"two_views needs square patches (N, C, P, P), got {tuple(x.shape)}")
     return _view(x, generator, noise_std), _view(x, generator, noise_std)
+
+
+def mask_centre(x):
+    """Patches ``(N, C, P, P)`` with the centre pixel set to 0 (the band mean of standardised
+    inputs) in every band: the surroundings without the pixel itself."""
+    out = x.clone()
+    centre = x.shape[-1] // 2
+    out[..., centre, centre] = 0
+    return out

@@ -285,13 +285,20 @@ def _mean_std(values: list) -> dict:
 
 
 def csv_rows(runs: list, classes: list) -> tuple:
-    """Header and rows for OUTPUT_TABLE: one row per seed × fold × ratio × modalities × method."""
+    """Header and rows for OUTPUT_TABLE: one row per seed × fold × ratio × modalities × method, with
+    the run's shares beside the shrinkage LDA (of the LDA's misses, right; of its hits, wrong)."""
     header = ["seed", "fold", "ratio", "modalities", "method", "train_samples", "test_samples", "OA", "AA",
-              "kappa", "mIoU"] + [f"IoU {c.name}" for c in classes]
+              "kappa", "mIoU", "right_on_lda_misses", "wrong_on_lda_hits"] + [f"IoU {c.name}" for c in classes]
     rows = []
     for run in runs:
         a = run["assessment"]
         rows.append([run["seed"], run["fold"], run["ratio"], run["modalities"], run["method"], run["train_samples"],
                      run["test_samples"], a["overall_accuracy"], a["average_accuracy"], a["kappa"],
-                     a["mean_iou"]] + [pc["iou"] for pc in a["per_class"]])
+                     a["mean_iou"], _csv_share(_beside_lda([run], "right_on_lda_misses")),
+                     _csv_share(_beside_lda([run], "wrong_on_lda_hits"))] + [pc["iou"] for pc in a["per_class"]])
     return header, rows
+
+
+def _csv_share(share):
+    """A share for the CSV: empty where it is undefined (an LDA without a miss, or a hit)."""
+    return "" if share is None else share

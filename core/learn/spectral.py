@@ -180,8 +180,7 @@ def calibration_temperature(features: np.ndarray, y: np.ndarray, n_classes: int,
         weight, bias = fit_linear(features[train], y[train], n_classes, model)
         logits[test] = features[test] @ weight.T + bias
     temperatures = np.logspace(0, 3, 61)
-    nll = [-torch.log_softmax(torch.as_tensor(logits / t), 1)[np.arange(len(y)), y].mean().item()
-           for t in temperatures]
+    nll = [-log_softmax(logits / t)[np.arange(len(y)), y].mean() for t in temperatures]
     return float(temperatures[int(np.argmin(nll))])
 
 
@@ -228,8 +227,7 @@ def out_of_fold_probabilities(bands: np.ndarray, y: np.ndarray, n_classes: int, 
         if not held_out.any():
             continue
         path = fit_spectral_path(bands[~held_out], None, y[~held_out], n_classes, model)
-        probabilities[held_out] = torch.softmax(torch.as_tensor(
-            spectral_logits(path, bands[held_out], None), dtype=torch.float64), 1).numpy()
+        probabilities[held_out] = np.exp(log_softmax(spectral_logits(path, bands[held_out], None)))
     return probabilities
 
 
@@ -291,9 +289,8 @@ def choose_band_context(spectra: np.ndarray, rows: np.ndarray, cols: np.ndarray,
         for use, features in ((False, centre), (True, spectra)):
             check()
             path = fit_spectral_path(features[train], None, y[train], n_classes, model)
-            log_p = torch.log_softmax(torch.as_tensor(spectral_logits(path, features[test], None),
-                                                      dtype=torch.float64), 1)
-            loss[use] -= float(log_p[np.arange(len(test)), y[test]].clamp_min(MIN_LOG_LIKELIHOOD).sum())
+            log_p = log_softmax(spectral_logits(path, features[test], None))
+            loss[use] -= float(np.maximum(log_p[np.arange(len(test)), y[test]], MIN_LOG_LIKELIHOOD).sum())
         scored += len(test)
     if not scored:
         return ContextChoice(False, "auto")
@@ -324,11 +321,15 @@ def spectral_logits(path: dict, bands: np.ndarray, z: np.ndarray | None) -> np.n
     return np.concatenate(features, 1) @ path["weight"].T + path["bias"]
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log class probabilities of logits (N, K), in float64."""
+    return torch.log_softmax(torch.as_tensor(logits, dtype=torch.float64), 1).numpy()
+
+
 def average_probabilities(logit_list: list, weights: list | None = None) -> np.ndarray:
     """log of the (weighted) mean of softmax probabilities: an ensemble's logits."""
     weights = np.full(len(logit_list), 1 / len(logit_list)) if weights is None else np.asarray(weights)
-    stacked = torch.stack([torch.log_softmax(torch.as_tensor(l, dtype=torch.float64), 1)
-                           for l in logit_list])
+    stacked = torch.stack([torch.as_tensor(log_softmax(l)) for l in logit_list])
     return torch.logsumexp(stacked + torch.log(torch.as_tensor(weights))[:, None, None], 0).numpy()
 
 

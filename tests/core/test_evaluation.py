@@ -155,7 +155,8 @@ def test_summary_says_where_each_network_stands_beside_the_lda():
     classes = [ClassInfo(1, 1, "a", "#000000"), ClassInfo(2, 2, "b", "#ffffff")]
 
     def run(method, fold, misses, right, hits, wrong):
-        return {"seed": 1, "fold": fold, "ratio": 0.1, "modalities": "all", "method": method,
+        return {"seed": 1, "fold": fold, "ratio": 0.1, "modalities": "all", "method": method, "train_samples": 9,
+                "test_samples": misses + hits,
                 "assessment": {"overall_accuracy": 0.5, "average_accuracy": 0.5, "mean_iou": 0.5, "kappa": 0.0,
                                "per_class": [{"iou": 0.5}, {"iou": 0.5}]},
                 "beside_lda": {"lda_misses": misses, "right_on_lda_misses": right, "lda_hits": hits,
@@ -166,6 +167,11 @@ def test_summary_says_where_each_network_stands_beside_the_lda():
             run("ensemble", 1, 10, 0, 90, 0), run("ensemble", 2, 30, 0, 70, 0)]
     network, = evaluation.summarise(runs, classes)["gains"]  # the default has no random-init twin here
     assert network["right_on_lda_misses_pretrained"] == pytest.approx(12 / 40)
+    # the CSV gives each run's own shares
+    header, rows = evaluation.csv_rows(runs, classes)
+    shares = [(row[header.index("right_on_lda_misses")], row[header.index("wrong_on_lda_hits")]) for row in rows]
+    assert shares[:2] == [(pytest.approx(2 / 10), pytest.approx(9 / 90)), (pytest.approx(10 / 30), pytest.approx(1 / 70))]
+    assert header[-2:] == ["IoU a", "IoU b"] and len(header) == len(rows[0])
     assert network["right_on_lda_misses_random_init"] == pytest.approx(20 / 40)
     assert network["wrong_on_lda_hits_pretrained"] == pytest.approx(10 / 160)
     assert network["wrong_on_lda_hits_random_init"] == pytest.approx(20 / 160)
@@ -173,6 +179,8 @@ def test_summary_says_where_each_network_stands_beside_the_lda():
     for r in runs:
         r["beside_lda"]["lda_misses"] = r["beside_lda"]["right_on_lda_misses"] = 0
     assert evaluation.summarise(runs, classes)["gains"][0]["right_on_lda_misses_pretrained"] is None
+    header, rows = evaluation.csv_rows(runs, classes)
+    assert {row[header.index("right_on_lda_misses")] for row in rows} == {""}  # undefined: left empty
     del runs[0]["beside_lda"]
     network, = evaluation.summarise(runs, classes)["gains"]
     assert network["wrong_on_lda_hits_pretrained"] is None

@@ -86,18 +86,44 @@ def test_comparator_objectives_run(potsdam_arrays, objective):
 
 def test_neighbour_positives_train_and_need_simsiam(potsdam_arrays):
     arrays, valid = potsdam_arrays
-    result = pretraining.pretrain(arrays, valid, small_config(epochs=1, neighbour_positives=True))
-    plain = pretraining.pretrain(arrays, valid, small_config(epochs=1))
+    result = pretraining.pretrain(arrays, valid, small_config(epochs=1, objective="simsiam", neighbour_positives=True))
+    plain = pretraining.pretrain(arrays, valid, small_config(epochs=1, objective="simsiam"))
     assert np.isfinite(result.loss_history[0]) and -2 <= result.loss_history[0] <= 2
     assert result.loss_history[0] != plain.loss_history[0]  # other targets, another loss
     with pytest.raises(InputError, match="simsiam"):
         pretraining.pretrain(arrays, valid, small_config(epochs=1, neighbour_positives=True, objective="clip"))
 
 
+def test_context_objective_predicts_the_whole_patch_from_its_surroundings(potsdam_arrays, monkeypatch):
+    """The context objective: p from the patch with its centre masked, z (the target) from the whole
+    patch, always patch by patch (a dense crop cannot mask each pixel's own centre)."""
+    from multimodal_siamese.models import augment
+
+    patches = torch.arange(2 * 3 * 5 * 5, dtype=torch.float32).reshape(2, 3, 5, 5) + 1
+    masked = augment.mask_centre(patches)
+    assert (masked[..., 2, 2] == 0).all() and (patches[..., 2, 2] != 0).all()  # the input is left as it was
+    around = np.arange(25) != 12
+    assert torch.equal(masked.flatten(2)[..., around], patches.flatten(2)[..., around])
+    arrays, valid = potsdam_arrays
+    calls, mask_centre = [], augment.mask_centre
+    monkeypatch.setattr(augment, "mask_centre", lambda x: calls.append(x.shape) or mask_centre(x))
+    config = small_config(epochs=3, objective="context")
+    progress = Progress()
+    result = pretraining.pretrain(arrays, valid, config, progress)
+    assert calls and all(shape[-2:] == (5, 5) for shape in calls)
+    assert result.loss_history[-1] < result.loss_history[0] and -2.0 <= min(result.loss_history)
+    assert not result.collapsed
+    assert "crops" not in progress.messages[0] and "objective context" in progress.messages[0]
+    assert pretraining.config_to_dict(config)["dense"] is False  # the form actually used
+    calls.clear()
+    pretraining.pretrain(arrays, valid, small_config(epochs=1, objective="simsiam", dense=False), progress)
+    assert not calls  # eq. (2) as in the paper masks nothing
+
+
 def test_reported_settings_leave_out_benchmark_settings_at_their_defaults():
     settings = pretraining.config_to_dict(pretraining.PretrainConfig(seed=7))
     shown = pretraining.reported_settings(settings)
-    assert shown["seed"] == 7 and shown["objective"] == "simsiam"
+    assert shown["seed"] == 7 and shown["objective"] == "context" and shown["dense"] is False
     assert not set(pretraining.BENCHMARK_SETTINGS) & set(shown)
     changed = pretraining.reported_settings(dict(settings, within_modality=True, objective="barlow"))
     assert changed["within_modality"] is True and changed["barlow_off_diagonal"] == 0.0051
@@ -175,7 +201,7 @@ def test_dense_views_are_aligned_back_to_the_crop():
 @pytest.mark.parametrize("dense", [True, False])
 def test_both_training_forms_learn(potsdam_arrays, dense):
     arrays, valid = potsdam_arrays
-    result = pretraining.pretrain(arrays, valid, small_config(epochs=3, dense=dense))
+    result = pretraining.pretrain(arrays, valid, small_config(epochs=3, objective="simsiam", dense=dense))
     assert result.loss_history[-1] < result.loss_history[0]
 
 
@@ -187,12 +213,13 @@ def test_within_modality_views_add_each_modality_against_itself(potsdam_arrays, 
     loss = pretraining.losses.multimodal_siamese_loss
     monkeypatch.setattr(pretraining.losses, "multimodal_siamese_loss",
                         lambda p, z: seen.append(len(z)) or loss(p, z))
-    result = pretraining.pretrain(arrays, valid, small_config(epochs=3, dense=dense, within_modality=True))
+    result = pretraining.pretrain(arrays, valid, small_config(epochs=3, objective="simsiam", dense=dense,
+                                                              within_modality=True))
     assert set(seen) == {4}  # VNIR twice, SWIR twice
     assert result.loss_history[-1] < result.loss_history[0] and -2.0 <= min(result.loss_history)
     assert not result.collapsed
     seen.clear()
-    plain = pretraining.pretrain(arrays, valid, small_config(epochs=1, dense=dense))
+    plain = pretraining.pretrain(arrays, valid, small_config(epochs=1, objective="simsiam", dense=dense))
     assert set(seen) == {2} and plain.loss_history[0] != result.loss_history[0]
 
 

@@ -120,6 +120,12 @@ def test_defaults_and_labels_a_user_reads(plugin):
     train = registry.createAlgorithmById("mmsiam:trainclassifier")
     assert train.parameterDefinition("TRAIN_RATIO").defaultValue() == 0.7
     assert train.parameterDefinition("CLASS_FIELD").defaultValue() in (None, "")
+    # the dialogs offer the core's default pretraining objective (their module cannot import torch)
+    from multimodal_siamese.core.learn.pretraining import DEFAULT_OBJECTIVE, OBJECTIVES
+    for algorithm_id in ("mmsiam:pretrain", "mmsiam:evaluate"):
+        objective = registry.algorithmById(algorithm_id).parameterDefinition("OBJECTIVE")
+        assert objective.defaultValue() == DEFAULT_OBJECTIVE == "context"
+        assert set(objective.options()) <= set(OBJECTIVES)
     for algorithm in registry.providerById("mmsiam").algorithms():
         for definition in algorithm.parameterDefinitions():
             description = definition.description()

@@ -105,9 +105,16 @@ def test_pretrain_via_processing_run_and_cancel_leaves_no_file(plugin, potsdam, 
 
     model = str(tmp_path / "ok.pt")
     result = processing.run("mmsiam:pretrain", pretrain_parameters(potsdam, EPOCHS=1, OUTPUT_MODEL=model))
-    assert torch.load(result["OUTPUT_MODEL"], weights_only=True)["metadata"]["training"]["dense"] is True
-    result = processing.run("mmsiam:pretrain", pretrain_parameters(potsdam, EPOCHS=1, TRAINING_FORM="patch",
-                                                                   PRECISION="float32", OUTPUT_MODEL=model))
+    training = torch.load(result["OUTPUT_MODEL"], weights_only=True)["metadata"]["training"]
+    # the default objective hides each patch's centre, so it trains patch by patch whatever the form
+    assert training["objective"] == "context" and training["dense"] is False
+    result = processing.run("mmsiam:pretrain", pretrain_parameters(potsdam, EPOCHS=1, OBJECTIVE="simsiam",
+                                                                   OUTPUT_MODEL=model))
+    training = torch.load(result["OUTPUT_MODEL"], weights_only=True)["metadata"]["training"]
+    assert training["objective"] == "simsiam" and training["dense"] is True
+    result = processing.run("mmsiam:pretrain", pretrain_parameters(potsdam, EPOCHS=1, OBJECTIVE="simsiam",
+                                                                   TRAINING_FORM="patch", PRECISION="float32",
+                                                                   OUTPUT_MODEL=model))
     metadata = torch.load(result["OUTPUT_MODEL"], weights_only=True)["metadata"]
     assert metadata["training"]["dense"] is False
     assert metadata["training"]["precision"] == metadata["precision_used"] == "float32"
@@ -349,6 +356,11 @@ def test_evaluate_via_qgis_process_on_a_real_subset(potsdam, tmp_path, qgis_proc
         for key in ("OA", "AA", "kappa", "mIoU"):
             assert -1 <= float(r[key]) <= 1
         assert 0 <= float(r["OA"]) <= 1 and int(r["test_samples"]) > 0
+        # the run's shares beside the LDA (the LDA itself: none of its misses right, none of its hits wrong)
+        for key in ("right_on_lda_misses", "wrong_on_lda_hits"):
+            assert r[key] == "" or 0 <= float(r[key]) <= 1
+        if r["method"] == "lda":
+            assert r["right_on_lda_misses"] in ("", "0.0") and r["wrong_on_lda_hits"] in ("", "0.0")
     html = open(report, encoding="utf-8").read()
     assert "Table I" in html and "Table II" in html and "data:image/png;base64," in html
     assert "OA per seed" in html and "shrinkage LDA" in html and "ensemble (default classifier)" in html
