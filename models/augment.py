@@ -6,7 +6,8 @@ augmentation). With one modality (or ``PretrainConfig.within_modality``) eq. (2)
 views: each gets, per sample, a random element of D4 plus additive Gaussian noise on every
 band and pixel. The classifier trains on random D4 elements (:func:`random_dihedral`), and the
 default ensemble averages its networks over all 8 at test time (:func:`dihedral`,
-:func:`undo_dihedral`).
+:func:`undo_dihedral`). The context objective of pretraining hides each patch's centre pixel on
+the predictor's side (:func:`mask_centre`).
 """
 
 import torch
