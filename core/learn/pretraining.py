@@ -29,7 +29,7 @@ from ..progress import EtaClock, Progress
 OBJECTIVES = ("simsiam", "context", "simclr", "clip", "barlow")
 # Not the paper's simsiam: on all four scenes of few_labels.py (3 seeds × 3 spatially blocked
 # folds, 5-20 % labels) context gave a better linear probe of z (+1 to +12 points) and a better
-# network alone on three (Tahoe's collapses gone), the default classifier within 0.3 OA points,
+# network alone on three (Tahoe's collapses gone), the default classifier within 0.2 OA points,
 # in 1.0-1.6x the time of dense simsiam (why_pretraining.md, section 13).
 DEFAULT_OBJECTIVE = "context"
 # The objectives of eq. (2) (a predictor, a stop-gradient, no negatives: collapse is watched for).
