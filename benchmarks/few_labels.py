@@ -155,7 +155,8 @@ def pretrain_overrides(variant):
     channels per projection P_k, widthN(-M…) = the encoder's block widths, barlow / simclr /
     clip = that objective instead of eq. (2), offdiagW = Barlow Twins' off-diagonal weight W,
     nn = eq. (2) against the nearest pixel of the batch, ctx = the context objective (eq. (2) with p
-    from the patch without its centre pixel, patch form: the product's default), simsiam = eq. (2)
+    from the patch without its centre pixel, patch form: the product's default; ctx+core3: without its
+    centre 3 × 3 pixels), simsiam = eq. (2)
     on whole patches in dense crops (the default before), patch = the same in patch form (ctx's twin).
     Without ctx, the other tokens change eq. (2) as it is in dense form (simsiam), as when they were run."""
     tokens = [token for token in variant.split("+") if token]
@@ -173,6 +174,8 @@ def pretrain_overrides(variant):
             overrides.update(objective="simsiam", dense=False)
         elif token in ("barlow", "simclr", "clip"):  # another objective than eq. (2)
             overrides["objective"] = token
+        elif token.startswith("core"):  # the context objective's masked core, e.g. core3 (3 × 3 pixels)
+            overrides["context_core"] = int(token[4:])
         elif token.startswith("offdiag"):  # Barlow Twins' off-diagonal weight, e.g. offdiag0.00049
             overrides["barlow_off_diagonal"] = float(token[7:])
         elif token.startswith("proj"):

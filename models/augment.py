@@ -89,10 +89,11 @@ def two_views(x, generator, noise_std=0.05):
     return _view(x, generator, noise_std), _view(x, generator, noise_std)
 
 
-def mask_centre(x):
-    """Patches ``(N, C, P, P)`` with the centre pixel set to 0 (the band mean of standardised
-    inputs) in every band: the surroundings without the pixel itself."""
+def mask_centre(x, core=1):
+    """Patches ``(N, C, P, P)`` with the centre pixel (or the centre ``core`` × ``core`` pixels, core
+    odd) set to 0 (the band mean of standardised inputs) in every band: the surroundings without
+    the pixel itself."""
     out = x.clone()
-    centre = x.shape[-1] // 2
-    out[..., centre, centre] = 0
+    first = (x.shape[-1] - core) // 2
+    out[..., first:first + core, first:first + core] = 0
     return out

@@ -34,7 +34,8 @@ from .folds import (BLOCK_ASSIGNMENT_TRIES, block_folds, random_folds, subsample
 from .metrics import accuracy_assessment
 from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
 from .spectral import (DEFAULT_BAND_CONTEXT, add_spectral_path, check_band_context, pixel_spectra,
-                       pretrained_siamese, pretrained_z, probe_logits, resolve_band_context, z_rank_bound)
+                       pretrained_siamese, pretrained_z, probe_logits, resolve_band_context, training_spectra,
+                       z_rank_bound)
 
 METHODS = ("random", "pretrained", "ensemble_random", "ensemble", "linear_probe", "random_forest", "lda",
            "logistic")
@@ -206,7 +207,8 @@ def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, 
     # the default classifier, as mmsiam:trainclassifier builds it: the same pretrained network and
     # its fine-tunings from the further seeds, beside the spectral linear path; and its twin with
     # every network trained from random weights (the 'random' network and further seeds)
-    choice = resolve_band_context(config.band_context, source, rows[train], cols[train], y[train], n_classes,
+    spectra = training_spectra(config.band_context, source, rows[train], cols[train], config.patch_size)
+    choice = resolve_band_context(config.band_context, spectra, rows[train], cols[train], y[train], n_classes,
                                   config.patch_size, classifier_config.seed, progress.check)
     progress.info("  the default classifier's spectral path: " + choice.sentence(config.patch_size))
     for method, first in (("ensemble", "pretrained"), ("ensemble_random", "random")):
@@ -217,7 +219,7 @@ def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, 
                                             replace(classifier_config, seed=seed), *starts[first]).model.cpu())
         ensemble = add_spectral_path(networks[first], source, rows[train], cols[train], y[train], "ensemble",
                                      *starts[first], context=choice.use, members=members,
-                                     test_time_flips=config.test_time_flips)
+                                     test_time_flips=config.test_time_flips, spectra=spectra)
         predictions[method], _ = predict_samples(ensemble, source, rows[test], cols[test])
     return predictions
 

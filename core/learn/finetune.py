@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..progress import EtaClock, Progress
 from .pretraining import DEFAULT_PATCH_SIZE, check_training_settings, patch_source, resolve_device, settings_for_report
 from .spectral import (DEFAULT_BAND_CONTEXT, add_spectral_path, check_band_context, out_of_fold_probabilities,
-                       pixel_spectra, resolve_band_context, spectral_description)
+                       pixel_spectra, resolve_band_context, spectral_description, training_spectra)
 
 # Defaults from our own evaluation (benchmarks/results/finetune_potsdam.md): with AdamW the
 # paper's rates (0.009 fine-tune / 0.02 scratch) wrecked accuracy on Potsdam; a pretrained encoder
@@ -217,14 +217,15 @@ def train_classifier(arrays: list, rows: np.ndarray, cols: np.ndarray, targets: 
     result.model = networks[0]
     if config.classifier != "network":
         progress.check()
-        choice = resolve_band_context(config.band_context, source, rows, cols, targets, n_classes,
+        spectra = training_spectra(config.band_context, source, rows, cols, config.patch_size)
+        choice = resolve_band_context(config.band_context, spectra, rows, cols, targets, n_classes,
                                       config.patch_size, config.seed, progress.check)
         result.band_context = choice
         progress.info("Spectral path: " + choice.sentence(config.patch_size))
         result.model = add_spectral_path(networks[0].cpu(), source, rows, cols, targets,
                                          config.classifier, pretrained_state, architecture,
                                          context=choice.use, members=[m.cpu() for m in networks[1:]],
-                                         test_time_flips=config.test_time_flips).to(device)
+                                         test_time_flips=config.test_time_flips, spectra=spectra).to(device)
         progress.info(f"Added the spectral path: {spectral_description(result.model.architecture())}, "
                       + ("used alone." if config.classifier == "linear" else "its class probabilities "
                          "averaged with the network's" + (f" ({len(networks)} networks' mean)."

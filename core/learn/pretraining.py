@@ -84,6 +84,9 @@ class PretrainConfig:
     neighbour_positives: bool = False
     # The weight of Barlow Twins' off-diagonal term (objective 'barlow'); the paper's 0.0051.
     barlow_off_diagonal: float = 0.0051
+    # The context objective's masked core: the centre pixel (1) or the centre c × c pixels. A
+    # benchmark setting (why_pretraining.md, section 14).
+    context_core: int = 1
 
     def validate(self):
         check_training_settings(self.patch_size, self.epochs, self.batch_size)
@@ -95,6 +98,8 @@ class PretrainConfig:
             raise InputError(f"OBJECTIVE must be one of {', '.join(OBJECTIVES)}.")
         if self.precision not in PRECISIONS:
             raise InputError(f"PRECISION must be one of {', '.join(PRECISIONS)}.")
+        if self.context_core % 2 == 0 or not 1 <= self.context_core < self.patch_size:
+            raise InputError("The context objective's masked core must be odd and smaller than PATCH_SIZE.")
         if self.neighbour_positives and self.objective != "simsiam":
             raise InputError("Mined neighbour positives work with the simsiam objective only.")
 
@@ -275,7 +280,7 @@ def pretrain(arrays: list | None, valid: np.ndarray | None, config: PretrainConf
                     z, p = _dense_forward(model, source, r, c, device, augmented, augment_generator)
                 else:
                     z, p = _patch_forward(model, source, r, c, device, augmented, augment_generator,
-                                          context=config.objective == "context")
+                                          context=config.context_core if config.objective == "context" else 0)
             if z is None:
                 continue  # batch norm cannot train on fewer than two samples
             z, p = [zk.float() for zk in z], [pk.float() for pk in p]  # the loss in float32
@@ -317,10 +322,11 @@ def _epoch_plan(arrays, valid, config, per_epoch):
     return source, units_per_step, max(units_per_step, int(round(per_epoch / crop_fraction)))
 
 
-def _patch_forward(model, source, rows, cols, device, augmented, generator, context=False):
+def _patch_forward(model, source, rows, cols, device, augmented, generator, context=0):
     """Straightforward form: one PATCH_SIZE patch per sample. With ``context`` (the context
-    objective), z_j from the whole patches (targets only, no gradient) and p_k from the same patches
-    with their centre pixel masked (the band mean, 0 after standardisation): eq. (2) then asks what
+    objective: the masked core's width, 1 = the centre pixel), z_j from the whole patches (targets
+    only, no gradient) and p_k from the same patches with their centre masked (the band mean, 0
+    after standardisation): eq. (2) then asks what
     sensor j sees at the pixel from sensor k's view of its surroundings, which the pixel's own
     spectrum cannot tell (why_pretraining.md, section 13)."""
     if len(rows) < 2:
@@ -334,7 +340,7 @@ def _patch_forward(model, source, rows, cols, device, augmented, generator, cont
         return model(views, projection_index=index)
     with torch.no_grad():
         z, _ = model(views, projection_index=index)
-    _, p = model([augment.mask_centre(v) for v in views], projection_index=index)
+    _, p = model([augment.mask_centre(v, context) for v in views], projection_index=index)
     return z, p
 
 
@@ -360,7 +366,7 @@ def config_to_dict(config: PretrainConfig) -> dict:
 
 
 #: Settings kept for repeating the benchmarks (why_pretraining.md sections 6-8); no algorithm sets them.
-BENCHMARK_SETTINGS = ("widths", "within_modality", "neighbour_positives", "barlow_off_diagonal")
+BENCHMARK_SETTINGS = ("widths", "within_modality", "neighbour_positives", "barlow_off_diagonal", "context_core")
 
 
 def settings_for_report(training: dict, default: dict, benchmark_settings, shown=()) -> dict:

@@ -303,14 +303,22 @@ def check_band_context(setting: str):
         raise InputError(f"SPECTRAL_CONTEXT must be one of {', '.join(BAND_CONTEXT_CHOICES)}, not {setting!r}.")
 
 
-def resolve_band_context(setting: str, source, rows: np.ndarray, cols: np.ndarray, y: np.ndarray,
-                         n_classes: int, patch_size: int, seed: int, check=lambda: None) -> ContextChoice:
-    """'off' / 'on' as given; 'auto': :func:`choose_band_context` on the training pixels."""
+def training_spectra(setting: str, source, rows: np.ndarray, cols: np.ndarray, patch_size: int):
+    """The training pixels' [centre bands ‖ patch mean], read once for both :func:`resolve_band_context`
+    and :func:`add_spectral_path`; None for 'off' (the path then reads the centre bands alone)."""
+    check_band_context(setting)
+    return None if setting == "off" else pixel_spectra(source, rows, cols, patch_size, context=True)
+
+
+def resolve_band_context(setting: str, spectra: np.ndarray | None, rows: np.ndarray, cols: np.ndarray,
+                         y: np.ndarray, n_classes: int, patch_size: int, seed: int,
+                         check=lambda: None) -> ContextChoice:
+    """'off' / 'on' as given; 'auto': :func:`choose_band_context` on the training pixels' ``spectra``
+    (:func:`training_spectra`)."""
     check_band_context(setting)
     if setting != "auto":
         return ContextChoice(setting == "on", setting)
-    return choose_band_context(pixel_spectra(source, rows, cols, patch_size, context=True), rows, cols, y,
-                               n_classes, patch_size, seed, check=check)
+    return choose_band_context(spectra, rows, cols, y, n_classes, patch_size, seed, check=check)
 
 
 def spectral_logits(path: dict, bands: np.ndarray, z: np.ndarray | None) -> np.ndarray:
@@ -347,14 +355,16 @@ def add_spectral_path(network, source, rows: np.ndarray, cols: np.ndarray, targe
                       pretrained_architecture: dict | None = None, model: str = "lda",
                       k: int = DEFAULT_Z_COMPONENTS, context: bool = False,
                       calibrate: bool = DEFAULT_CALIBRATE, network_weight: float = 0.5, members=(),
-                      test_time_flips: bool = False):
+                      test_time_flips: bool = False, spectra: np.ndarray | None = None):
     """A trained eq. (3) network → :class:`SpectralFusionClassifier` holding it beside a spectral
     path fitted on the same training pixels (``classifier`` 'ensemble' or 'linear'): the centre
     pixel's bands (and with ``context`` the patch's mean spectrum), and ``k`` principal
     components of the *pretrained* z when a pretrained encoder is given. ``members``: further
     fine-tunings of the same network (other seeds), averaged with it; ``test_time_flips``: the
     networks' probabilities averaged over flipped and turned copies of the patch as well, the
-    networks sharing the 8 flips and quarter turns out between them (``ceil(8 / networks)`` each)."""
+    networks sharing the 8 flips and quarter turns out between them (``ceil(8 / networks)`` each);
+    ``spectra``: the training pixels' [centre bands ‖ patch mean] when already read
+    (:func:`training_spectra`)."""
     from ...models.network import SpectralFusionClassifier, shared_views_per_network
 
     arch = network.architecture()
@@ -364,7 +374,10 @@ def add_spectral_path(network, source, rows: np.ndarray, cols: np.ndarray, targe
         siamese = pretrained_siamese(pretrained_state, dict(pretrained_architecture,
                                                             band_counts=source.band_counts))
         z = pretrained_z(siamese.projections, siamese.encoder, source, rows, cols)
-    bands = pixel_spectra(source, rows, cols, arch["patch_size"], context)
+    if spectra is None:
+        bands = pixel_spectra(source, rows, cols, arch["patch_size"], context)
+    else:
+        bands = spectra if context else spectra[:, :spectra.shape[1] // 2]
     path = fit_spectral_path(bands, z, targets, arch["n_classes"], model, k, calibrate)
     combined = SpectralFusionClassifier(**arch, classifier=classifier, band_context=context,
                                         z_components=len(path["z_projection"]),

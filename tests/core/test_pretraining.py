@@ -104,13 +104,17 @@ def test_context_objective_predicts_the_whole_patch_from_its_surroundings(potsda
     assert (masked[..., 2, 2] == 0).all() and (patches[..., 2, 2] != 0).all()  # the input is left as it was
     around = np.arange(25) != 12
     assert torch.equal(masked.flatten(2)[..., around], patches.flatten(2)[..., around])
+    core = augment.mask_centre(patches, 3)  # the benchmark's wider core: the centre 3 × 3 pixels
+    assert (core[..., 1:4, 1:4] == 0).all() and int((core == 0).sum()) == 2 * 3 * 9
+    with pytest.raises(InputError, match="odd and smaller than PATCH_SIZE"):
+        small_config(objective="context", context_core=5).validate()
     arrays, valid = potsdam_arrays
     calls, mask_centre = [], augment.mask_centre
-    monkeypatch.setattr(augment, "mask_centre", lambda x: calls.append(x.shape) or mask_centre(x))
+    monkeypatch.setattr(augment, "mask_centre", lambda x, core=1: calls.append((x.shape, core)) or mask_centre(x, core))
     config = small_config(epochs=3, objective="context")
     progress = Progress()
     result = pretraining.pretrain(arrays, valid, config, progress)
-    assert calls and all(shape[-2:] == (5, 5) for shape in calls)
+    assert calls and all(shape[-2:] == (5, 5) and core == 1 for shape, core in calls)
     assert result.loss_history[-1] < result.loss_history[0] and -2.0 <= min(result.loss_history)
     assert not result.collapsed
     assert "crops" not in progress.messages[0] and "objective context" in progress.messages[0]

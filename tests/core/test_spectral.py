@@ -183,7 +183,7 @@ def _area_scene(pixel_scale: bool, seed=0, size=120, bands=6):
 
 
 @pytest.mark.parametrize("pixel_scale", [False, True])
-def test_the_patch_mean_is_chosen_where_objects_span_several_pixels(pixel_scale):
+def test_the_patch_mean_is_chosen_where_objects_span_several_pixels(pixel_scale, monkeypatch):
     arrays, rows, cols, y = _area_scene(pixel_scale)
     source = PatchSource(arrays, 5)
     spectra = spectral.pixel_spectra(source, rows, cols, 5, context=True)
@@ -193,10 +193,15 @@ def test_the_patch_mean_is_chosen_where_objects_span_several_pixels(pixel_scale)
     assert (choice.context_loss < choice.centre_loss) is choice.use
     assert ("added" if choice.use else "left out") in choice.sentence(5)
     assert "spatially blocked cross-validation" in choice.sentence(5)
-    # what training does with it: 'auto' (the default) builds the spectral path the choice names
+    # what training does with it: 'auto' (the default) builds the spectral path the choice names,
+    # from the training pixels' spectra read once for both
+    reads, read = [], spectral.pixel_spectra
+    monkeypatch.setattr(spectral, "pixel_spectra", lambda *a, **kw: reads.append(kw) or read(*a, **kw))
     result = finetune.train_classifier(source, rows, cols, y, 3, finetune.ClassifierConfig(classifier="linear", seed=1))
     assert result.model.architecture()["band_context"] is choice.use
-    assert result.band_context == choice
+    assert result.band_context == choice and reads == [{"context": True}]
+    path = spectral.fit_spectral_path(spectra if choice.use else spectra[:, :6], None, y, 3)
+    assert np.allclose(result.model.spectral.weight.detach().numpy(), path["weight"], atol=1e-4)
     for setting in ("on", "off"):
         forced = finetune.train_classifier(source, rows, cols, y, 3, finetune.ClassifierConfig(
             classifier="linear", band_context=setting))
