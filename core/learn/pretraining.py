@@ -326,9 +326,8 @@ def _patch_forward(model, source, rows, cols, device, augmented, generator, cont
     """Straightforward form: one PATCH_SIZE patch per sample. With ``context`` (the context
     objective: the masked core's width, 1 = the centre pixel), z_j from the whole patches (targets
     only, no gradient) and p_k from the same patches with their centre masked (the band mean, 0
-    after standardisation): eq. (2) then asks what
-    sensor j sees at the pixel from sensor k's view of its surroundings, which the pixel's own
-    spectrum cannot tell (why_pretraining.md, section 13)."""
+    after standardisation): eq. (2) then asks what sensor j sees at the pixel from sensor k's view
+    of its surroundings, which the pixel's own spectrum cannot tell (why_pretraining.md, section 13)."""
     if len(rows) < 2:
         return None, None
     views = channels_last(source.batch(rows, cols, device))
