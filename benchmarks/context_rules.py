@@ -41,6 +41,9 @@ SEEDS = (42, 43, 44)
 RATIOS = (0.05, 0.1, 0.2)
 PATCH = 5
 RULES = ("nll", "oa_gt", "oa_ge", "ba_gt")
+# scikit-learn's shrinkage LDA: the default's LDA when these rules were measured (fourteenth to
+# seventeenth sessions; the product's spectral path pools the covariance since then)
+LDA = "sklearn_lda"
 # scored from the same inner folds' out-of-fold logits (``--scores``, seventeenth session): the
 # log-loss after each LDA's logits are divided by the temperature that fits its own out-of-fold
 # predictions best (``nll_cal``), and the Brier score (``brier``, bounded: one confident mistake
@@ -51,7 +54,7 @@ TEMPERATURES = np.logspace(0, 3, 61)
 
 
 def probabilities(features, train, test, y, n_classes):
-    path = fit_spectral_path(features[train], None, y[train], n_classes, "lda")
+    path = fit_spectral_path(features[train], None, y[train], n_classes, LDA)
     return torch.softmax(torch.as_tensor(spectral_logits(path, features[test], None), dtype=torch.float64), 1).numpy()
 
 
@@ -73,7 +76,7 @@ def out_of_fold_scores(features, rows, cols, y, n_classes, seed, block):
     try:
         logits, truth = [], []
         for train, test in context_folds(rows, cols, y, PATCH, seed):
-            path = fit_spectral_path(features[train], None, y[train], n_classes, "lda")
+            path = fit_spectral_path(features[train], None, y[train], n_classes, LDA)
             logits.append(spectral_logits(path, features[test], None))
             truth.append(y[test])
     finally:
@@ -88,13 +91,27 @@ def out_of_fold_scores(features, rows, cols, y, n_classes, seed, block):
     return nll, float((p ** 2).sum(1).mean())
 
 
-def run(scene, scores=False):
+def scene_pixels(scene):
+    """The scene's arrays, valid mask and labels, and the labelled pixels' [centre bands ‖ 5×5 patch mean]."""
     arrays, valid, samples = load_scene(scene)
+    spectra = pixel_spectra(PatchSource(arrays, PATCH), samples.rows, samples.cols, PATCH, context=True)
+    return arrays, valid, samples, spectra
+
+
+def scored_row(row, methods, samples, y_test):
+    """``row`` with each method's [OA, mIoU] (%) from its test probabilities, printed as JSON."""
+    codes = np.array([c.code for c in samples.classes])
+    for name, p in methods.items():
+        row[name] = [round(100 * v, 2) for v in score(codes, samples.classes, y_test,
+                                                       np.log(np.clip(p, 1e-12, 1)))[:2]]
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def run(scene, scores=False):
+    arrays, valid, samples, spectra = scene_pixels(scene)
     rows, cols, y = samples.rows, samples.cols, samples.class_index
     n_classes = len(samples.classes)
-    codes = np.array([c.code for c in samples.classes])
-    source = PatchSource(arrays, PATCH)
-    spectra = pixel_spectra(source, rows, cols, PATCH, context=True)
     centre = spectra[:, :spectra.shape[1] // 2]
     out = []
     for seed in SEEDS:
@@ -112,7 +129,7 @@ def run(scene, scores=False):
                 networks = np.mean([parts["views"][i, t] for i, views in enumerate(view_sets(3, 3)) for t in views], 0)
                 assert np.allclose(from_views(parts["views"], lda, view_sets(3, 3)), 0.5 * networks + 0.5 * lda)
                 choice = choose_band_context(spectra[train], rows[train], cols[train], y[train], n_classes, PATCH,
-                                             config_seed)
+                                             config_seed, LDA)
                 oa = {}
                 for name, features in (("centre", centre), ("context", spectra)):
                     oa[name] = held_out_accuracy(features, rows[train], cols[train], y[train], n_classes, config_seed)
@@ -129,7 +146,7 @@ def run(scene, scores=False):
                     saved, spectral.CONTEXT_REPEATS = spectral.CONTEXT_REPEATS, 9
                     try:
                         picks["nll_r9"] = choose_band_context(spectra[train], rows[train], cols[train], y[train],
-                                                              n_classes, PATCH, config_seed).use
+                                                              n_classes, PATCH, config_seed, LDA).use
                     finally:
                         spectral.CONTEXT_REPEATS = saved
                 row = dict(seed=seed, fold=f + 1, ratio=ratio, **{f"pick_{k}": bool(v) for k, v in picks.items()})
@@ -137,10 +154,7 @@ def run(scene, scores=False):
                            "default_centre": 0.5 * networks + 0.5 * lda, "default_context": 0.5 * networks + 0.5 * lda_ctx,
                            "default_both": 0.5 * networks + 0.25 * lda + 0.25 * lda_ctx}
                 methods.update({f"default_{k}": 0.5 * networks + 0.5 * (lda_ctx if v else lda) for k, v in picks.items()})
-                for name, p in methods.items():
-                    row[name] = [round(100 * v, 2) for v in score(codes, samples.classes, y[test], np.log(np.clip(p, 1e-12, 1)))[:2]]
-                out.append(row)
-                print(json.dumps(row), flush=True)
+                out.append(scored_row(row, methods, samples, y[test]))
     with open(os.path.join(OUT, f"context_rules{'_scores' if scores else ''}_{scene}.json"), "w") as fh:
         json.dump(out, fh)
 

@@ -66,6 +66,10 @@ from multimodal_siamese.models.network import (  # noqa: E402
     FusionClassifier, MultimodalSiamese, classifier_from_architecture, view_sets)
 
 DATA = os.path.join(ROOT, "..", "shared", "data")
+# The 'lda' rows are scikit-learn's shrinkage LDA, the classic baseline (spectral model
+# 'sklearn_lda', as in every CSV before the seventeenth session); the 'plda' rows are the product's
+# spectral-path LDA since then (one within-class covariance shrunk by the OAS estimate, model 'lda')
+FIT_MODEL = {"lda": "sklearn_lda", "logistic": "logistic", "plda": "lda"}
 OUT = os.path.join(ROOT, "benchmarks", "out")
 SCENES = {
     "potsdam": ([("HYPERSPECTRAL", "potsdam/enmap_potsdam_vnir.vrt"),
@@ -361,29 +365,30 @@ def run(args):
             xb_train, xb_test = scaler.transform(bands[train]), scaler.transform(bands[test])
             timed("forest", lambda: RandomForestClassifier(300, n_jobs=2, random_state=args.seed + f)
                   .fit(bands[train], y[train]).predict(bands[test]))
-            for model in ("lda", "logistic"):
-                timed(model, lambda: spectral_logits(fit_spectral_path(bands[train], None, y[train], n_classes, model),
-                                                        bands[test], None))
-                for k in args.components:
+            for model in ("lda", "logistic", "plda"):
+                timed(model, lambda: spectral_logits(fit_spectral_path(bands[train], None, y[train], n_classes,
+                                                                       FIT_MODEL[model]), bands[test], None))
+                for k in args.components if model != "plda" else ():
                     timed(f"{model}_z{k}", lambda: spectral_logits(
-                        fit_spectral_path(bands[train], z[train], y[train], n_classes, model, k),
+                        fit_spectral_path(bands[train], z[train], y[train], n_classes, FIT_MODEL[model], k),
                         bands[test], z[test]))
             for name, feats_, model in () if args.lean else (
-                    ("lda_cal", bands, "lda"), ("lda_ctx_cal", ctx, "lda"),
+                    ("lda_cal", bands, "sklearn_lda"), ("lda_ctx_cal", ctx, "sklearn_lda"),
                     ("logistic_ctx_cal", ctx, "logistic")):  # temperature-calibrated
                 timed(name, lambda: spectral_logits(fit_spectral_path(
                     feats_[train], None, y[train], n_classes, model, calibrate=True), feats_[test], None))
-            for model in ("lda", "logistic"):  # + the patch's mean spectrum (an exact P×P average pool)
+            for model in ("lda", "logistic", "plda"):  # + the patch's mean spectrum (an exact P×P average pool)
                 timed(f"{model}_ctx", lambda: spectral_logits(
-                    fit_spectral_path(ctx[train], None, y[train], n_classes, model), ctx[test], None))
-                if not args.lean:
+                    fit_spectral_path(ctx[train], None, y[train], n_classes, FIT_MODEL[model]), ctx[test], None))
+                if not args.lean and model != "plda":
                     timed(f"{model}_ctx_z16", lambda: spectral_logits(
-                        fit_spectral_path(ctx[train], z[train], y[train], n_classes, model, 16), ctx[test], z[test]))
+                        fit_spectral_path(ctx[train], z[train], y[train], n_classes, FIT_MODEL[model], 16),
+                        ctx[test], z[test]))
             zs = StandardScaler().fit(z[train])
             timed("probe_z", lambda: LogisticRegression(C=0.1, max_iter=2000).fit(
                 zs.transform(z[train]), y[train]).predict(zs.transform(z[test])))
             if not args.lean:
-                path16 = fit_spectral_path(bands[train], z[train], y[train], n_classes, "lda", 16)
+                path16 = fit_spectral_path(bands[train], z[train], y[train], n_classes, "sklearn_lda", 16)
                 feats = lambda idx: np.concatenate(  # noqa: E731
                     [bands[idx], (z[idx] - path16["z_mean"]) @ path16["z_projection"].T], 1)
                 timed("forest_z16", lambda: RandomForestClassifier(300, n_jobs=2, random_state=args.seed + f)
@@ -430,7 +435,7 @@ def run(args):
                     vr, vc = np.nonzero(valid)
                     pick = np.random.default_rng(args.seed + f).choice(len(vr), min(4096, len(vr)), replace=False)
                     _, p_scene = predict_samples(model, source, vr[pick], vc[pick])
-                    lda_path = fit_spectral_path(bands[train], None, y[train], n_classes, "lda")
+                    lda_path = fit_spectral_path(bands[train], None, y[train], n_classes, "sklearn_lda")
                     q_scene = torch.softmax(torch.as_tensor(spectral_logits(
                         lda_path, pixel_spectra(source, vr[pick], vc[pick], patch), None)), 1).numpy()
                     weight = q_scene.mean(0) / np.clip(p_scene.mean(0), 1e-9, None)
@@ -499,7 +504,7 @@ def run(args):
                 seconds["ens_lda_net3"] = seconds["net3"] + seconds["lda"]
                 proj = lambda idx: proj_centre[idx]  # noqa: E731
                 timed("lda_proj16", lambda: spectral_logits(
-                    fit_spectral_path(proj(train), None, y[train], n_classes, "lda"), proj(test), None))
+                    fit_spectral_path(proj(train), None, y[train], n_classes, "sklearn_lda"), proj(test), None))
             for lin in ["lda", "logistic", "lda_ctx", "logistic_ctx", "lda_ctx_z16", "logistic_ctx_z16",
                         "lda_cal", "lda_ctx_cal", "logistic_ctx_cal"] + [
                     f"{m}_z{k}" for m in ("lda", "logistic") for k in args.components]:

@@ -24,10 +24,11 @@ import numpy as np
 import torch
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-from few_labels import OUT, load_scene, score, training_part
+from context_rules import scene_pixels, scored_row
+from few_labels import OUT, training_part
 from multimodal_siamese.core.learn.folds import block_folds
-from multimodal_siamese.core.learn.pretraining import PatchSource
-from multimodal_siamese.core.learn.spectral import MIN_LOG_LIKELIHOOD, context_folds, log_softmax, pixel_spectra
+from multimodal_siamese.core.learn.spectral import MIN_LOG_LIKELIHOOD, context_folds, log_softmax
+from rebuild_default import saved_default
 
 SEEDS = (42, 43, 44)
 RATIOS = (0.05, 0.1, 0.2)
@@ -67,11 +68,9 @@ def chosen_shrinkage(features, rows, cols, y, n_classes, seed):
 
 
 def run(scene):
-    arrays, valid, samples = load_scene(scene)
+    arrays, valid, samples, spectra = scene_pixels(scene)
     rows, cols, y = samples.rows, samples.cols, samples.class_index
     n_classes = len(samples.classes)
-    codes = np.array([c.code for c in samples.classes])
-    spectra = pixel_spectra(PatchSource(arrays, PATCH), rows, cols, PATCH, context=True)
     centre = spectra[:, :spectra.shape[1] // 2]
     picks = {(r["seed"], r["fold"], r["ratio"]): r["pick_nll"]
              for r in json.load(open(os.path.join(OUT, f"context_rules_scores_{scene}.json")))}
@@ -81,14 +80,7 @@ def run(scene):
         for f, (train_all, test) in enumerate(folds):
             for ratio in RATIOS:
                 train = training_part(train_all, y, ratio, seed, f)
-                parts = np.load(os.path.join(OUT, f"few_labels_{scene}_blocks_cpred_s{seed}_f{f + 1}_r{ratio:g}.npz"))
-                assert np.array_equal(parts["y"], y[test])
-                default = np.exp(parts["ensemble"].astype(np.float64))
-                saved = {False: np.exp(log_softmax(parts["lda"])), True: np.exp(log_softmax(parts["lda_ctx"]))}
-                use = picks[(seed, f + 1, ratio)]
-                if (2 * default - saved[use]).min() < -2e-3:  # a near tie that fell the other way here
-                    use = not use
-                networks = 2 * default - saved[use]
+                default, _, use, networks = saved_default(scene, seed, f + 1, ratio, y[test], picks[(seed, f + 1, ratio)])
                 features = spectra if use else centre
                 by_nll, by_oa = chosen_shrinkage(features[train], rows[train], cols[train], y[train], n_classes,
                                                  seed + f)
@@ -99,11 +91,7 @@ def run(scene):
                     p = np.exp(log_softmax(lda_logits(features[train], y[train], features[test], n_classes, shrinkage)))
                     methods[name], methods["default_" + name] = p, 0.5 * networks + 0.5 * p
                 row = dict(seed=seed, fold=f + 1, ratio=ratio, shrinkage_cv_nll=by_nll, shrinkage_cv_oa=by_oa)
-                for name, p in methods.items():
-                    row[name] = [round(100 * v, 2) for v in score(codes, samples.classes, y[test],
-                                                                   np.log(np.clip(p, 1e-12, 1)))[:2]]
-                out.append(row)
-                print(json.dumps(row), flush=True)
+                out.append(scored_row(row, methods, samples, y[test]))
     with open(os.path.join(OUT, f"lda_shrinkage_{scene}.json"), "w") as fh:
         json.dump(out, fh)
 

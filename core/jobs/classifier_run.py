@@ -271,7 +271,7 @@ def classic_section(report, assessment: dict, baselines: dict):
     report.table(["classifier", "OA", "mIoU"], rows, row_header=True)
     best = max(baselines, key=lambda m: baselines[m]["overall_accuracy"])
     lead = baselines[best]["overall_accuracy"] - assessment["overall_accuracy"]
-    advice = (" With these labels consider CLASSIFIER=linear (the same shrinkage LDA); one split is a "
+    advice = (" With these labels consider CLASSIFIER=linear (a shrinkage LDA alone); one split is a "
               "noisy measure, mmsiam:evaluate measures over folds and seeds." if best == "lda" and lead >= 0.02
               else "")
     report.paragraph(

@@ -25,7 +25,7 @@ def classic_predictions(train_bands: np.ndarray, train_targets: np.ndarray, test
 
     forest = RandomForestClassifier(trees, n_jobs=-1, random_state=seed)
     predictions = {"random_forest": forest.fit(train_bands, train_targets).predict(test_bands)}
-    for model in ("lda", "logistic"):
+    for name, model in (("lda", "sklearn_lda"), ("logistic", "logistic")):  # as analysts run them elsewhere
         path = fit_spectral_path(train_bands, None, train_targets, n_classes, model)
-        predictions[model] = spectral_logits(path, test_bands, None).argmax(1)
+        predictions[name] = spectral_logits(path, test_bands, None).argmax(1)
     return predictions

@@ -71,7 +71,7 @@ def linear_probe(projections, encoder, source, samples: LabelSamples, patch_size
             progress.check()
         fold = {"fold": f + 1, "train_pixels": int(len(train)), "test_pixels": int(len(test)),
                 "untrained_test_pixels": int(sum(lacking[f].values()))}
-        lda = fit_spectral_path(bands[train], None, y[train], n_classes, "lda")
+        lda = fit_spectral_path(bands[train], None, y[train], n_classes, "sklearn_lda")  # the classic one
         predicted = {"probe": probe_logits(z[train], y[train], z[test], n_classes, rank).argmax(1),
                      "bands_lda": spectral_logits(lda, bands[test], None).argmax(1)}
         for name, labels in predicted.items():

@@ -21,16 +21,41 @@ def labelled(n=120, bands=12, classes=4, seed=0):
     return x * rng.uniform(0.1, 10, bands), y
 
 
-@pytest.mark.parametrize("model", ["lda", "logistic"])
+@pytest.mark.parametrize("model", ["sklearn_lda", "logistic"])
 def test_stored_path_gives_sklearns_probabilities(model):
     x, y = labelled()
     path = spectral.fit_spectral_path(x, None, y, 4, model)
     standardised = (x - x.mean(0)) / x.std(0)
-    estimator = (LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto") if model == "lda"
+    estimator = (LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto") if model == "sklearn_lda"
                  else LogisticRegression(C=0.1, max_iter=2000)).fit(standardised, y)
     ours = torch.softmax(torch.as_tensor(spectral.spectral_logits(path, x, None)), 1).numpy()
     assert np.abs(ours - estimator.predict_proba(standardised)).max() < 1e-4
     assert all(v.dtype == np.float32 for v in path.values())  # plain arrays, stored as tensors
+
+
+@pytest.mark.parametrize("bands", [12, 300])  # fewer, and more, bands than the 120 samples
+def test_the_paths_lda_is_bayes_with_one_shrunk_within_class_covariance(bands):
+    """The spectral path's LDA: the posterior of Gaussian classes that share one covariance, the
+    within-class scatter of all classes together shrunk by the OAS estimate, priors from the counts."""
+    from scipy.stats import multivariate_normal
+    from sklearn.covariance import OAS
+
+    x, y = labelled(bands=bands)
+    path = spectral.fit_spectral_path(x, None, y, 4, "lda")
+    z = (x - x.mean(0)) / x.std(0)
+    means = np.stack([z[y == k].mean(0) for k in range(4)])
+    residuals = z - means[y]
+    spread = residuals.std(0)
+    covariance = OAS(assume_centered=True).fit(residuals / spread).covariance_ * np.outer(spread, spread)
+    log_joint = np.stack([multivariate_normal(means[k], covariance).logpdf(z) + np.log(np.mean(y == k))
+                          for k in range(4)], 1)
+    expected = torch.softmax(torch.as_tensor(log_joint), 1).numpy()
+    ours = torch.softmax(torch.as_tensor(spectral.spectral_logits(path, x, None), dtype=torch.float64), 1).numpy()
+    assert np.abs(ours - expected).max() < 1e-3
+    assert (ours.argmax(1) == y).mean() > 0.7
+    # not scikit-learn's LDA, which shrinks each class's covariance on its own (the classic baseline)
+    classic = spectral.fit_spectral_path(x, None, y, 4, "sklearn_lda")
+    assert not np.allclose(classic["weight"], path["weight"], atol=1e-3)
 
 
 def test_absent_class_is_never_predicted_and_binary_works():
