@@ -108,53 +108,59 @@ def scored_row(row, methods, samples, y_test):
     return row
 
 
+def runs(arrays, samples):
+    """(seed, fold index, ratio, training pixels, test pixels) of every run of few_labels.py's 3
+    spatially blocked folds (39 px) × RATIOS, seeds SEEDS."""
+    rows, cols, y = samples.rows, samples.cols, samples.class_index
+    for seed in SEEDS:
+        for f, (train_all, test) in enumerate(block_folds(rows, cols, 3, 39, PATCH, arrays[0].shape[1:], seed, y)):
+            for ratio in RATIOS:
+                yield seed, f, ratio, training_part(train_all, y, ratio, seed, f), test
+
+
 def run(scene, scores=False):
     arrays, valid, samples, spectra = scene_pixels(scene)
     rows, cols, y = samples.rows, samples.cols, samples.class_index
     n_classes = len(samples.classes)
     centre = spectra[:, :spectra.shape[1] // 2]
     out = []
-    for seed in SEEDS:
-        folds = block_folds(rows, cols, 3, 39, PATCH, arrays[0].shape[1:], seed, y)
-        for f, (train_all, test) in enumerate(folds):
-            for ratio in RATIOS:
-                train = training_part(train_all, y, ratio, seed, f)
-                config_seed = seed + f  # few_labels.py trains the default with seed + fold
-                parts = np.load(os.path.join(OUT, f"few_labels_{scene}_blocks_comb_s{seed}_f{f + 1}_r{ratio:g}_views.npz"))
-                assert np.array_equal(parts["y"], y[test])
-                lda = probabilities(centre, train, test, y, n_classes)
-                assert np.allclose(parts["lda"], lda, atol=1e-3)  # the saved default's LDA
-                lda_ctx = probabilities(spectra, train, test, y, n_classes)
-                # the default's networks: 3, sharing the 8 views out (3 each), their probabilities averaged
-                networks = np.mean([parts["views"][i, t] for i, views in enumerate(view_sets(3, 3)) for t in views], 0)
-                assert np.allclose(from_views(parts["views"], lda, view_sets(3, 3)), 0.5 * networks + 0.5 * lda)
-                choice = choose_band_context(spectra[train], rows[train], cols[train], y[train], n_classes, PATCH,
-                                             config_seed, LDA)
-                oa = {}
-                for name, features in (("centre", centre), ("context", spectra)):
-                    oa[name] = held_out_accuracy(features, rows[train], cols[train], y[train], n_classes, config_seed)
-                picks = {"nll": choice.use, "oa_gt": oa["context"][0] > oa["centre"][0],
-                         "oa_ge": oa["context"][0] >= oa["centre"][0], "ba_gt": oa["context"][1] > oa["centre"][1]}
-                if scores:
-                    for block in (39, 19, 59):
-                        suffix = "" if block == 39 else f"_b{block}"
-                        (nll_off, brier_off), (nll_on, brier_on) = (
-                            out_of_fold_scores(features, rows[train], cols[train], y[train], n_classes, config_seed, block)
-                            for features in (centre, spectra))
-                        picks["nll_cal" + suffix] = nll_on < nll_off
-                        picks["brier" + suffix] = brier_on < brier_off
-                    saved, spectral.CONTEXT_REPEATS = spectral.CONTEXT_REPEATS, 9
-                    try:
-                        picks["nll_r9"] = choose_band_context(spectra[train], rows[train], cols[train], y[train],
-                                                              n_classes, PATCH, config_seed, LDA).use
-                    finally:
-                        spectral.CONTEXT_REPEATS = saved
-                row = dict(seed=seed, fold=f + 1, ratio=ratio, **{f"pick_{k}": bool(v) for k, v in picks.items()})
-                methods = {"lda": lda, "lda_ctx": lda_ctx, "networks": networks,
-                           "default_centre": 0.5 * networks + 0.5 * lda, "default_context": 0.5 * networks + 0.5 * lda_ctx,
-                           "default_both": 0.5 * networks + 0.25 * lda + 0.25 * lda_ctx}
-                methods.update({f"default_{k}": 0.5 * networks + 0.5 * (lda_ctx if v else lda) for k, v in picks.items()})
-                out.append(scored_row(row, methods, samples, y[test]))
+    for seed, f, ratio, train, test in runs(arrays, samples):
+        config_seed = seed + f  # few_labels.py trains the default with seed + fold
+        parts = np.load(os.path.join(OUT, f"few_labels_{scene}_blocks_comb_s{seed}_f{f + 1}_r{ratio:g}_views.npz"))
+        assert np.array_equal(parts["y"], y[test])
+        lda = probabilities(centre, train, test, y, n_classes)
+        assert np.allclose(parts["lda"], lda, atol=1e-3)  # the saved default's LDA
+        lda_ctx = probabilities(spectra, train, test, y, n_classes)
+        # the default's networks: 3, sharing the 8 views out (3 each), their probabilities averaged
+        networks = np.mean([parts["views"][i, t] for i, views in enumerate(view_sets(3, 3)) for t in views], 0)
+        assert np.allclose(from_views(parts["views"], lda, view_sets(3, 3)), 0.5 * networks + 0.5 * lda)
+        choice = choose_band_context(spectra[train], rows[train], cols[train], y[train], n_classes, PATCH,
+                                     config_seed, LDA)
+        oa = {}
+        for name, features in (("centre", centre), ("context", spectra)):
+            oa[name] = held_out_accuracy(features, rows[train], cols[train], y[train], n_classes, config_seed)
+        picks = {"nll": choice.use, "oa_gt": oa["context"][0] > oa["centre"][0],
+                 "oa_ge": oa["context"][0] >= oa["centre"][0], "ba_gt": oa["context"][1] > oa["centre"][1]}
+        if scores:
+            for block in (39, 19, 59):
+                suffix = "" if block == 39 else f"_b{block}"
+                (nll_off, brier_off), (nll_on, brier_on) = (
+                    out_of_fold_scores(features, rows[train], cols[train], y[train], n_classes, config_seed, block)
+                    for features in (centre, spectra))
+                picks["nll_cal" + suffix] = nll_on < nll_off
+                picks["brier" + suffix] = brier_on < brier_off
+            saved, spectral.CONTEXT_REPEATS = spectral.CONTEXT_REPEATS, 9
+            try:
+                picks["nll_r9"] = choose_band_context(spectra[train], rows[train], cols[train], y[train],
+                                                      n_classes, PATCH, config_seed, LDA).use
+            finally:
+                spectral.CONTEXT_REPEATS = saved
+        row = dict(seed=seed, fold=f + 1, ratio=ratio, **{f"pick_{k}": bool(v) for k, v in picks.items()})
+        methods = {"lda": lda, "lda_ctx": lda_ctx, "networks": networks,
+                   "default_centre": 0.5 * networks + 0.5 * lda, "default_context": 0.5 * networks + 0.5 * lda_ctx,
+                   "default_both": 0.5 * networks + 0.25 * lda + 0.25 * lda_ctx}
+        methods.update({f"default_{k}": 0.5 * networks + 0.5 * (lda_ctx if v else lda) for k, v in picks.items()})
+        out.append(scored_row(row, methods, samples, y[test]))
     with open(os.path.join(OUT, f"context_rules{'_scores' if scores else ''}_{scene}.json"), "w") as fh:
         json.dump(out, fh)
 
@@ -174,6 +180,22 @@ def table(scenes, scores=False):
             lines.append(f"| {scene} | {100 * ratio:g} % | " + " | ".join(cell("default_" + f) for f in fixed) + " | "
                          + " | ".join(f"{cell('default_' + k)} ({sum(r['pick_' + k] for r in runs)})" for k in rules) + " |")
     return "\n".join(lines)
+
+
+def command_line(doc, run_scene, **tables):
+    """The offline scripts' command line: ``--scene S`` runs ``run_scene(S)``; ``--<name> scenes…``
+    prints ``tables[name](scenes)``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--scene")
+    for name in tables:
+        parser.add_argument(f"--{name}", nargs="*")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    for name, table_of in tables.items():
+        if getattr(args, name):
+            print(table_of(getattr(args, name)))
+            return
+    run_scene(args.scene)
 
 
 def main():

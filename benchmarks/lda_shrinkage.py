@@ -16,22 +16,17 @@ shrinkage of ``GRID`` that the training labels prefer on the context rule's bloc
 (``default_cv_*``: ½ networks + ½ that LDA; ``default``: as saved).
 """
 
-import argparse
 import json
 import os
 
 import numpy as np
-import torch
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-from context_rules import scene_pixels, scored_row
-from few_labels import OUT, training_part
-from multimodal_siamese.core.learn.folds import block_folds
+from context_rules import RATIOS, command_line, runs, scene_pixels, scored_row
+from few_labels import OUT
 from multimodal_siamese.core.learn.spectral import MIN_LOG_LIKELIHOOD, context_folds, log_softmax
 from rebuild_default import saved_default
 
-SEEDS = (42, 43, 44)
-RATIOS = (0.05, 0.1, 0.2)
 PATCH = 5
 FIXED = ("auto", "oas", 0.02, 0.05, 0.1, 0.2, 0.4)
 GRID = ("auto", 0.01, 0.02, 0.05, 0.1, 0.2, 0.4)
@@ -75,23 +70,19 @@ def run(scene):
     picks = {(r["seed"], r["fold"], r["ratio"]): r["pick_nll"]
              for r in json.load(open(os.path.join(OUT, f"context_rules_scores_{scene}.json")))}
     out = []
-    for seed in SEEDS:
-        folds = block_folds(rows, cols, 3, 39, PATCH, arrays[0].shape[1:], seed, y)
-        for f, (train_all, test) in enumerate(folds):
-            for ratio in RATIOS:
-                train = training_part(train_all, y, ratio, seed, f)
-                default, _, use, networks = saved_default(scene, seed, f + 1, ratio, y[test], picks[(seed, f + 1, ratio)])
-                features = spectra if use else centre
-                by_nll, by_oa = chosen_shrinkage(features[train], rows[train], cols[train], y[train], n_classes,
-                                                 seed + f)
-                methods = {f"lda_{s}": np.exp(log_softmax(lda_logits(centre[train], y[train], centre[test],
-                                                                     n_classes, s))) for s in FIXED}
-                methods["default"] = default
-                for name, shrinkage in (("cv_nll", by_nll), ("cv_oa", by_oa)):
-                    p = np.exp(log_softmax(lda_logits(features[train], y[train], features[test], n_classes, shrinkage)))
-                    methods[name], methods["default_" + name] = p, 0.5 * networks + 0.5 * p
-                row = dict(seed=seed, fold=f + 1, ratio=ratio, shrinkage_cv_nll=by_nll, shrinkage_cv_oa=by_oa)
-                out.append(scored_row(row, methods, samples, y[test]))
+    for seed, f, ratio, train, test in runs(arrays, samples):
+        default, _, use, networks = saved_default(scene, seed, f + 1, ratio, y[test], picks[(seed, f + 1, ratio)])
+        features = spectra if use else centre
+        by_nll, by_oa = chosen_shrinkage(features[train], rows[train], cols[train], y[train], n_classes,
+                                         seed + f)
+        methods = {f"lda_{s}": np.exp(log_softmax(lda_logits(centre[train], y[train], centre[test],
+                                                             n_classes, s))) for s in FIXED}
+        methods["default"] = default
+        for name, shrinkage in (("cv_nll", by_nll), ("cv_oa", by_oa)):
+            p = np.exp(log_softmax(lda_logits(features[train], y[train], features[test], n_classes, shrinkage)))
+            methods[name], methods["default_" + name] = p, 0.5 * networks + 0.5 * p
+        row = dict(seed=seed, fold=f + 1, ratio=ratio, shrinkage_cv_nll=by_nll, shrinkage_cv_oa=by_oa)
+        out.append(scored_row(row, methods, samples, y[test]))
     with open(os.path.join(OUT, f"lda_shrinkage_{scene}.json"), "w") as fh:
         json.dump(out, fh)
 
@@ -109,17 +100,5 @@ def table(scenes):
     return "\n".join(lines)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scene")
-    parser.add_argument("--table", nargs="*")
-    args = parser.parse_args()
-    torch.set_num_threads(2)
-    if args.table:
-        print(table(args.table))
-    else:
-        run(args.scene)
-
-
 if __name__ == "__main__":
-    main()
+    command_line(__doc__, run, table=table)

@@ -30,14 +30,12 @@ which stays the classic baseline (``lda``). ``--targets`` gives the issue's comp
 (the ``_cpred`` CSVs), and the runs within 2 OA points of their own best classic.
 """
 
-import argparse
 import json
 import os
 
 import numpy as np
-import torch
 
-from context_rules import scene_pixels, scored_row
+from context_rules import command_line, scene_pixels, scored_row
 from few_labels import OUT, pretrained_checkpoint, training_part
 from multimodal_siamese.core.learn.folds import block_folds
 from multimodal_siamese.core.learn.pretraining import PatchSource
@@ -169,20 +167,5 @@ def targets(scenes):
     return "\n".join(lines)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scene")
-    parser.add_argument("--table", nargs="*")
-    parser.add_argument("--targets", nargs="*")
-    args = parser.parse_args()
-    torch.set_num_threads(2)
-    if args.targets:
-        print(targets(args.targets))
-    elif args.table:
-        print(table(args.table))
-    else:
-        run(args.scene)
-
-
 if __name__ == "__main__":
-    main()
+    command_line(__doc__, run, table=table, targets=targets)
