@@ -182,6 +182,21 @@ def table(scenes, scores=False):
     return "\n".join(lines)
 
 
+def mean_table(record, scenes, methods, extra_header=None, extra=None):
+    """Markdown: each method's mean [OA / mIoU] per scene × ratio over the runs in
+    ``<record>_<scene>.json``; ``extra(runs)`` fills a last column headed ``extra_header``."""
+    tail = [extra_header] if extra else []
+    lines = ["| scene | ratio | " + " | ".join([f"`{m}`" for m in methods] + tail) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in list(methods) + tail) + " |"]
+    for scene in scenes:
+        rows = json.load(open(os.path.join(OUT, f"{record}_{scene}.json")))
+        for ratio in RATIOS:
+            runs_ = [r for r in rows if r["ratio"] == ratio]
+            cells = ["{:.1f} / {:.1f}".format(*np.mean([r[m] for r in runs_], 0)) for m in methods]
+            lines.append(f"| {scene} | {100 * ratio:g} % | " + " | ".join(cells + ([extra(runs_)] if extra else [])) + " |")
+    return "\n".join(lines)
+
+
 def command_line(doc, run_scene, **tables):
     """The offline scripts' command line: ``--scene S`` runs ``run_scene(S)``; ``--<name> scenes…``
     prints ``tables[name](scenes)``."""

@@ -22,7 +22,7 @@ import os
 import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-from context_rules import RATIOS, command_line, runs, scene_pixels, scored_row
+from context_rules import command_line, mean_table, runs, scene_pixels, scored_row
 from few_labels import OUT
 from multimodal_siamese.core.learn.spectral import MIN_LOG_LIKELIHOOD, context_folds, log_softmax
 from rebuild_default import saved_default
@@ -88,16 +88,7 @@ def run(scene):
 
 
 def table(scenes):
-    methods = [f"lda_{s}" for s in FIXED] + ["default", "default_cv_nll", "default_cv_oa"]
-    lines = ["| scene | ratio | " + " | ".join(f"`{m}`" for m in methods) + " |",
-             "| --- | --- | " + " | ".join("---" for _ in methods) + " |"]
-    for scene in scenes:
-        rows = json.load(open(os.path.join(OUT, f"lda_shrinkage_{scene}.json")))
-        for ratio in RATIOS:
-            runs = [r for r in rows if r["ratio"] == ratio]
-            cell = lambda m: "{:.1f} / {:.1f}".format(*np.mean([r[m] for r in runs], 0))  # noqa: E731
-            lines.append(f"| {scene} | {100 * ratio:g} % | " + " | ".join(cell(m) for m in methods) + " |")
-    return "\n".join(lines)
+    return mean_table("lda_shrinkage", scenes, [f"lda_{s}" for s in FIXED] + ["default", "default_cv_nll", "default_cv_oa"])
 
 
 if __name__ == "__main__":

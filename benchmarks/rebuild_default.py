@@ -35,7 +35,7 @@ import os
 
 import numpy as np
 
-from context_rules import command_line, scene_pixels, scored_row
+from context_rules import command_line, mean_table, scene_pixels, scored_row
 from few_labels import OUT, pretrained_checkpoint, training_part
 from multimodal_siamese.core.learn.folds import block_folds
 from multimodal_siamese.core.learn.pretraining import PatchSource
@@ -126,16 +126,9 @@ def run(scene):
 
 
 def table(scenes):
-    lines = ["| scene | ratio | " + " | ".join(f"`{m}`" for m in METHODS) + " | runs changed: `nll_r9`, probe by log-loss, by OA |",
-             "| --- | --- | " + " | ".join("---" for _ in METHODS) + " | --- |"]
-    for scene in scenes:
-        rows = json.load(open(os.path.join(OUT, f"rebuild_default_{scene}.json")))
-        for ratio in RATIOS:
-            runs = [r for r in rows if r["ratio"] == ratio]
-            cell = lambda m: "{:.1f} / {:.1f}".format(*np.mean([r[m] for r in runs], 0))  # noqa: E731
-            counts = ", ".join(str(sum(r[k] for r in runs)) for k in ("nll_r9_changed", "asked_nll", "asked_acc"))
-            lines.append(f"| {scene} | {100 * ratio:g} % | " + " | ".join(cell(m) for m in METHODS) + f" | {counts} |")
-    return "\n".join(lines)
+    changed = lambda runs: ", ".join(str(sum(r[k] for r in runs))  # noqa: E731
+                                     for k in ("nll_r9_changed", "asked_nll", "asked_acc"))
+    return mean_table("rebuild_default", scenes, METHODS, "runs changed: `nll_r9`, probe by log-loss, by OA", changed)
 
 
 def targets(scenes):
