@@ -180,12 +180,14 @@ test_counts() {
 
 run_dist() {
     local dist="$1" dir="$CACHE/$1" status=OK t0 setup_s demo_s test_s setup_rc demo_rc test_rc counts
-    trap 'unmount_all "$CACHE/'"$dist"'"' EXIT
     trap 'exit 130' INT TERM
     t0=$(date +%s)
-    # One matrix run per chroot at a time (the lock is released when this subshell ends).
+    # One matrix run per chroot at a time (the lock is released when this subshell ends). The
+    # clean-up on exit is set only once the lock is held: a run turned away here must not
+    # unmount the chroot of the run that holds it.
     exec 9>"$CACHE/$dist.lock"
     flock -n 9 || { log "$dist" "another matrix run is using $dir"; exit 1; }
+    trap 'unmount_all "$CACHE/'"$dist"'"' EXIT
     unmount_all "$dir"
     ensure_chroot "$dist"
     refresh_repository "$dist"
