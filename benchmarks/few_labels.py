@@ -17,7 +17,9 @@ runs, per-seed means, and how often each method is within 2 points of the best c
 
 Methods (all on the same training and test pixels):
 - classics on the standardised centre-pixel bands of all modalities: ``forest`` (300 trees),
-  ``lda`` (shrinkage LDA), ``logistic`` (C = 0.1);
+  ``lda`` (scikit-learn's shrinkage LDA), ``logistic`` (C = 0.1); ``plda`` / ``plda_ctx``: the
+  product's spectral-path LDA since the seventeenth session (one covariance for all classes, OAS),
+  on the bands / with the patch mean;
 - ``network``: the paper's eq. (3) fine-tuned from the pretrained encoder (the old default);
   ``network_random``: the same from random weights; ``ensemble_random`` (``--random-init``): the
   default with its networks fine-tuned from random weights;
@@ -95,7 +97,8 @@ DISPLAY = {"ensemble": "**ensemble (default: 3 networks + LDA)**", "ens_lda": "e
            "network_random": "network, random init", "ensemble_random": "ensemble, random init",
            "probe_z": "linear probe of z",
            "lda": "shrinkage LDA", "logistic": "logistic regression", "forest": "random forest",
-           "lda_ctx": "LDA + patch mean",
+           "lda_ctx": "LDA + patch mean", "plda": "LDA, one covariance (the default's)",
+           "plda_ctx": "LDA, one covariance, + patch mean",
            "lda_z16": "LDA + 16 PCs of z", "ens75_lda": "ensemble, network weight 0.75",
            "ens25_lda": "ensemble, network weight 0.25"}
 VARIANT_WORDS = {"steps": "≥ {} steps", "bnfrozen": "BatchNorm frozen (pretrained statistics)",
