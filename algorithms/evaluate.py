@@ -70,7 +70,10 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             "pretraining for the network and for the default classifier, with the runs where it "
             "did not lose and, beside the shrinkage LDA, how many of the pixels it misses each "
             "network gets right: only there can pretraining improve the default's map (HTML, with a "
-            "JSON summary beside it).\n\n"
+            "JSON summary beside it). Its Table III, also in the log, holds the default classifier "
+            "against the best classic classifier per share of labels: the difference in OA and mIoU, "
+            "run by run on the same pixels, and in how many runs it was not worse, or at most 2 points "
+            "worse. Where it is not ahead, a classic classifier gives as good a map in seconds.\n\n"
             "Method: the k-fold protocol of R. Liu et al., Contrastive Learning for Urban Land Cover "
             "Classification With Multimodal Siamese Network, IEEE GRSL 2024 (Table I), with a "
             "spatially blocked split added.")

@@ -148,6 +148,47 @@ def test_summary_gives_the_gain_of_pretraining_for_the_network_and_the_default_c
     assert (default["runs_not_worse"], default["runs"]) == (1, 2)
 
 
+def test_summary_holds_the_default_against_the_best_classic_classifier():
+    """The issue's question on the analyst's labels: per ratio the best classic by mean OA and by
+    mean mIoU (they may differ), the paired difference run by run, and each run against the best
+    classic of that same run."""
+    from multimodal_siamese.core.io.labels import ClassInfo
+
+    classes = [ClassInfo(1, 1, "a", "#000000"), ClassInfo(2, 2, "b", "#ffffff")]
+
+    def run(method, fold, oa, miou):
+        return {"seed": 1, "fold": fold, "ratio": 0.1, "modalities": "all", "method": method,
+                "assessment": {"overall_accuracy": oa, "average_accuracy": oa, "mean_iou": miou, "kappa": 0.0,
+                               "per_class": [{"iou": oa}, {"iou": oa}]}}
+
+    scores = {"ensemble": [(0.80, 0.50), (0.70, 0.40), (0.60, 0.30)],
+              "lda": [(0.78, 0.45), (0.71, 0.44), (0.59, 0.20)],        # best mean OA of the classics
+              "random_forest": [(0.70, 0.50), (0.65, 0.46), (0.61, 0.30)],  # best mean mIoU; fold 3's best OA
+              "logistic": [(0.50, 0.10), (0.50, 0.10), (0.50, 0.10)],
+              "pretrained": [(0.99, 0.99)] * 3}                         # not a classic: never the baseline
+    runs = [run(m, f + 1, *v) for m, values in scores.items() for f, v in enumerate(values)]
+    row, = evaluation.summarise(runs, classes)["against_classic"]
+    assert (row["modalities"], row["ratio"], row["runs"]) == ("all", 0.1, 3)
+    oa, miou = row["overall_accuracy"], row["mean_iou"]
+    assert oa["best_classic"] == "lda" and miou["best_classic"] == "random_forest"
+    assert oa["default"] == pytest.approx(0.7) and oa["classic"] == pytest.approx(2.08 / 3)
+    assert oa["difference"]["mean"] == pytest.approx(0.02 / 3)  # +0.02, −0.01, +0.01
+    assert oa["difference"]["std"] == pytest.approx(np.std([0.02, -0.01, 0.01]))
+    assert miou["difference"]["mean"] == pytest.approx(-0.02)  # 0.0, −0.06, 0.0
+    # per run against that run's best classic (fold 2: the LDA, 1 point ahead; fold 3: the forest, 1 ahead)
+    assert (row["runs_not_worse"], row["runs_within"]) == (1, 3)
+    sentence = evaluation.against_classic_sentence(row)
+    assert "OA 70.0 % against 69.3 % for the shrinkage LDA (+0.7 ± 1.2 points per run)" in sentence
+    assert "mIoU 40.0 % against 42.0 % for the random forest (-2.0 ± 2.8 points per run)" in sentence
+    assert "not worse in OA in 1 of 3, within 2 points in 3 of 3" in sentence
+    # a default 3 points behind the best classic of one run is out of reach in that run
+    runs[1]["assessment"]["overall_accuracy"] = 0.68  # fold 2: 3 points below the LDA
+    assert evaluation.summarise(runs, classes)["against_classic"][0]["runs_within"] == 2
+    # without classic rows (an old table) there is nothing to hold the default against
+    assert evaluation.summarise([r for r in runs if r["method"] in ("ensemble", "pretrained")],
+                                classes)["against_classic"] == []
+
+
 def test_summary_says_where_each_network_stands_beside_the_lda():
     """Pooled over runs: the share of the LDA's misses a network gets right, and of its hits it misses."""
     from multimodal_siamese.core.io.labels import ClassInfo

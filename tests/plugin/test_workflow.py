@@ -378,6 +378,26 @@ def test_evaluate_via_qgis_process_on_a_real_subset(potsdam, tmp_path, qgis_proc
     result = json.load(open(os.path.splitext(report)[0] + ".json", encoding="utf-8"))
     # the default classifier's spectral path decides on its patch mean from each run's training part
     assert result["parameters"]["band_context"] == "auto"
+    # the default against the best classic classifier, per ratio: the JSON, Table III and the log
+    # agree with the CSV's own rows
+    against = {row["ratio"]: row for row in result["summary"]["against_classic"]}
+    assert set(against) == {0.2, 1.0}
+    for ratio, row in against.items():
+        runs = {m: {(r["seed"], r["fold"]): float(r["OA"]) for r in rows
+                    if r["ratio"] == str(ratio) and r["method"] == m}
+                for m in ("ensemble", "random_forest", "lda", "logistic")}
+        means = {m: sum(v.values()) / 4 for m, v in runs.items()}
+        best = max(("random_forest", "lda", "logistic"), key=means.get)
+        oa = row["overall_accuracy"]
+        assert row["runs"] == 4 and oa["best_classic"] == best
+        assert oa["default"] == pytest.approx(means["ensemble"]) and oa["classic"] == pytest.approx(means[best])
+        assert oa["difference"]["mean"] == pytest.approx(means["ensemble"] - means[best])
+        not_worse = sum(runs["ensemble"][k] >= max(runs[m][k] for m in ("random_forest", "lda", "logistic")) - 1e-9
+                        for k in runs["ensemble"])
+        assert row["runs_not_worse"] == not_worse and not_worse <= row["runs_within"] <= 4
+        assert row["mean_iou"]["best_classic"] in ("random_forest", "lda", "logistic")
+    assert "Table III — the default classifier against the best classic classifier" in html
+    assert text.count("The default classifier against the best classic classifier (all, ratio ") == 2, text
     assert text.count("the default classifier's spectral path: the 5×5 patch's mean spectrum ") == 2 * 2 * 2, text
     # a fold whose training part lacks one of its test classes is named in the report
     assert all(n > 0 for fold in result["untrained_folds"] for n in fold["classes"].values())
