@@ -12,8 +12,8 @@ from ..errors import InputError
 from ..io.inputs import GridOptions
 from ..io.labels import LabelFeatures, rasterize_labels, require_plausible_classes
 from ..learn.classic import CLASSIC_NAMES
-from ..learn.evaluation import (WITHIN_POINTS, EvaluationConfig, against_classic_sentence, csv_rows, evaluate,
-                                modality_subsets, subset_state, summarise)
+from ..learn.evaluation import (WITHIN_POINTS, EvaluationConfig, against_classic_sentence, against_classic_verdict,
+                                csv_rows, evaluate, modality_subsets, subset_state, summarise)
 from ..learn.pretraining import PretrainConfig, pretrain
 from ..learn.spectral import flips_description
 from ..output.atomic import atomic_output, check_output_folder
@@ -81,6 +81,8 @@ def run_evaluation(modalities: list, options: GridOptions, labels: LabelFeatures
                           "raise the default classifier's accuracy.")
     for row in summary["against_classic"]:
         progress.info(against_classic_sentence(row))
+    if summary["against_classic"]:
+        progress.info(against_classic_verdict(summary["against_classic"]))
     header, rows = csv_rows(runs, samples.classes)
     with atomic_output(table_path, "evaluation table") as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
@@ -147,6 +149,7 @@ def against_classic_section(report: HtmlReport, rows: list):
                  [[r["modalities"], f"{100 * r['ratio']:g} %", *_versus(r["overall_accuracy"]),
                    *_versus(r["mean_iou"]), f"{r['runs_not_worse']} of {r['runs']}",
                    f"{r['runs_within']} of {r['runs']}"] for r in rows])
+    report.paragraph(against_classic_verdict(rows))
 
 
 def write_evaluation_report(path: str, result: dict, samples):

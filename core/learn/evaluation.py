@@ -307,6 +307,20 @@ def against_best_classic(groups: dict) -> list:
     return rows
 
 
+def against_classic_verdict(rows: list) -> str:
+    """One sentence over all rows: in how many the default's mean is at least the best classic's, in
+    OA and in mIoU, and how many runs were within reach of their run's best classic."""
+    def count(metric):
+        scored = [r[metric] for r in rows if r[metric] is not None]
+        return f"{sum(v['default'] >= v['classic'] for v in scored)} of {len(scored)}"
+
+    within, runs = sum(r["runs_within"] for r in rows), sum(r["runs"] for r in rows)
+    return (f"Of the settings evaluated (training ratio × modalities), the default classifier's mean is at "
+            f"least the best classic classifier's in OA in {count('overall_accuracy')} and in mIoU in "
+            f"{count('mean_iou')}; {within} of its {runs} runs were within {WITHIN_POINTS:g} OA points of the "
+            "best classic of the same run.")
+
+
 def against_classic_sentence(row: dict) -> str:
     """One line for the log: where the default classifier stands against the best classic one."""
     parts = []

@@ -181,6 +181,10 @@ def test_summary_holds_the_default_against_the_best_classic_classifier():
     assert "OA 70.0 % against 69.3 % for the shrinkage LDA (+0.7 ± 1.2 points per run)" in sentence
     assert "mIoU 40.0 % against 42.0 % for the random forest (-2.0 ± 2.8 points per run)" in sentence
     assert "not worse in OA in 1 of 3, within 2 points in 3 of 3" in sentence
+    assert evaluation.against_classic_verdict([row]) == (
+        "Of the settings evaluated (training ratio × modalities), the default classifier's mean is at least the "
+        "best classic classifier's in OA in 1 of 1 and in mIoU in 0 of 1; 3 of its 3 runs were within 2 OA points "
+        "of the best classic of the same run.")
     # a default 3 points behind the best classic of one run is out of reach in that run
     runs[1]["assessment"]["overall_accuracy"] = 0.68  # fold 2: 3 points below the LDA
     assert evaluation.summarise(runs, classes)["against_classic"][0]["runs_within"] == 2

@@ -398,6 +398,7 @@ def test_evaluate_via_qgis_process_on_a_real_subset(potsdam, tmp_path, qgis_proc
         assert row["mean_iou"]["best_classic"] in ("random_forest", "lda", "logistic")
     assert "Table III — the default classifier against the best classic classifier" in html
     assert text.count("The default classifier against the best classic classifier (all, ratio ") == 2, text
+    assert "the default classifier's mean is at least the best classic classifier's in OA in " in text
     assert text.count("the default classifier's spectral path: the 5×5 patch's mean spectrum ") == 2 * 2 * 2, text
     # a fold whose training part lacks one of its test classes is named in the report
     assert all(n > 0 for fold in result["untrained_folds"] for n in fold["classes"].values())
