@@ -1,0 +1,133 @@
+"""mmsiam:evaluate through scripts/qgis_process on the real scenes, with the product's defaults: the
+analyst's own path to the issue's question (is the default classifier ahead of the best classic
+one, and does pretraining pay off?), answered by the evaluation report's Table III and Fig. 3.
+
+    .venv/bin/python benchmarks/evaluate_scenes.py --scene para [--seeds 42,43,44] [--folds 3] \
+        [--ratios 0.05,0.1,0.2] [--tag _40]
+    .venv/bin/python benchmarks/evaluate_scenes.py --table para tahoe tahoe_chm potsdam [para_40 ...]
+
+One run = one scene: spatially blocked folds (39 px, the default), pretraining inside the evaluation
+for each seed (the default context objective, 25 epochs x 8,192 samples), the default classifier and
+its random-init twin, the network alone both ways, the linear probe and the three classics, all on
+the same pixels. The run's CSV (one row per seed x fold x ratio x method), its JSON summary and a
+record of the command, time and peak memory (``/usr/bin/time -v``) go to
+``benchmarks/results/evaluate_runs/`` as ``evaluate_<scene><tag>*``; ``--table`` prints the Markdown
+tables of ``evaluate_scenes.md`` for the named ``<scene><tag>`` runs.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import time
+
+from few_labels import DATA, OUT, SCENES, canopy_height
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNS = os.path.join(ROOT, "benchmarks", "results", "evaluate_runs")
+NAMES = {"random_forest": "forest", "lda": "LDA", "logistic": "logistic"}
+
+
+def run_scene(scene, seeds, folds, ratios, tag=""):
+    if scene == "tahoe_chm":
+        canopy_height()
+    modalities, labels, field = SCENES[scene]
+    os.makedirs(OUT, exist_ok=True)
+    os.makedirs(RUNS, exist_ok=True)
+    name = f"evaluate_{scene}{tag}"
+    table, report = (os.path.join(OUT, f"{name}.{ext}") for ext in ("csv", "html"))
+    parameters = {slot: os.path.join(DATA, path) for slot, path in modalities}
+    parameters.update(LABELS=os.path.join(DATA, labels), CLASS_FIELD=field, SPLIT="blocks", FOLDS=folds,
+                      TRAIN_RATIOS=ratios, SEEDS=seeds, OUTPUT_TABLE=table, OUTPUT_REPORT=report)
+    command = (["/usr/bin/time", "-v", os.path.join(ROOT, "scripts", "qgis_process"), "run", "mmsiam:evaluate", "--"]
+               + [f"{key}={value}" for key, value in parameters.items()])
+    started = time.time()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.time() - started
+    with open(os.path.join(OUT, f"{name}.log"), "w", encoding="utf-8") as log:
+        log.write(done.stdout + done.stderr)
+    if done.returncode != 0:
+        raise SystemExit(f"mmsiam:evaluate failed on {scene} (exit {done.returncode}); see the log in {OUT}")
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    shutil.copy(table, os.path.join(RUNS, f"{name}.csv"))
+    shutil.copy(os.path.splitext(report)[0] + ".json", os.path.join(RUNS, f"{name}.json"))
+    record = {"scene": scene, "seconds": round(seconds), "peak_rss_mb": int(peak.group(1)) // 1024 if peak else None,
+              "machine": f"{platform.node()}, {cpu_name()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"),
+              "command": "scripts/qgis_process run mmsiam:evaluate -- " + " ".join(
+                  f"{k}={os.path.relpath(v, ROOT) if isinstance(v, str) and os.path.isabs(v) else v}"
+                  for k, v in parameters.items())}
+    with open(os.path.join(RUNS, f"{name}_run.json"), "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=1)
+    print(json.dumps(record, indent=1))
+
+
+def cpu_name():
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown CPU")
+
+
+def pct(value):
+    return f"{100 * value:.1f}"
+
+
+def points(stat):
+    return f"{100 * stat['mean']:+.1f} ± {100 * stat['std']:.1f}"
+
+
+def tables(scenes):
+    """Table III of each scene's report, and the gain of pretraining for the default classifier."""
+    versus = ["| scene | ratio | runs | OA: default / best classic | OA difference | mIoU: default / best classic "
+              "| mIoU difference | runs not worse | within 2 points | per-seed OA: default / best classic |",
+              "|" + " --- |" * 10]
+    gains = ["| scene | ratio | default: pretrained − random init, OA | mIoU | runs not worse "
+             "| network alone: OA gain | runs not worse | of the LDA's misses right: pretrained / random init |",
+             "|" + " --- |" * 8]
+    for scene in scenes:
+        with open(os.path.join(RUNS, f"evaluate_{scene}.json"), encoding="utf-8") as f:
+            summary = json.load(f)["summary"]
+        per_seed = {(r["ratio"], r["method"]): [seed["overall_accuracy"] for seed in r["per_seed"]]
+                    for r in summary["table"]}
+        for row in summary["against_classic"]:
+            oa, miou = row["overall_accuracy"], row["mean_iou"]
+            seeds = ", ".join(f"{pct(d)} / {pct(c)}" for d, c in zip(per_seed[(row["ratio"], "ensemble")],
+                                                                   per_seed[(row["ratio"], oa["best_classic"])]))
+            versus.append(f"| {scene} | {100 * row['ratio']:g} % | {row['runs']} | {pct(oa['default'])} / "
+                          f"{pct(oa['classic'])} ({NAMES[oa['best_classic']]}) | {points(oa['difference'])} | "
+                          f"{pct(miou['default'])} / {pct(miou['classic'])} ({NAMES[miou['best_classic']]}) | "
+                          f"{points(miou['difference'])} | {row['runs_not_worse']} of {row['runs']} | "
+                          f"{row['runs_within']} of {row['runs']} | {seeds} |")
+        by_ratio = {}
+        for gain in summary["gains"]:
+            by_ratio.setdefault(gain["ratio"], {})[gain["classifier"]] = gain
+        for ratio, pair in sorted(by_ratio.items()):
+            default, network = pair["default classifier"], pair["network"]
+            shares = " / ".join(pct(network[f"right_on_lda_misses_{s}"]) for s in ("pretrained", "random_init"))
+            gains.append(f"| {scene} | {100 * ratio:g} % | {points(default['oa_gain'])} | "
+                         f"{points(default['miou_gain'])} | {default['runs_not_worse']} of {default['runs']} | "
+                         f"{points(network['oa_gain'])} | {network['runs_not_worse']} of {network['runs']} | "
+                         f"{shares} |")
+    return "\n".join(versus) + "\n\n" + "\n".join(gains)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scene", choices=sorted(SCENES))
+    parser.add_argument("--seeds", default="42,43,44")
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--ratios", default="0.05,0.1,0.2")
+    parser.add_argument("--tag", default="", help="suffix of the run's file names, e.g. _40")
+    parser.add_argument("--table", nargs="*")
+    args = parser.parse_args()
+    if args.table:
+        print(tables(args.table))
+    elif args.scene:
+        run_scene(args.scene, args.seeds, args.folds, args.ratios, args.tag)
+    else:
+        parser.error("give --scene or --table")
+
+
+if __name__ == "__main__":
+    main()
