@@ -38,11 +38,12 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
         return "evaluate"
 
     def displayName(self):  # noqa: N802 (QGIS API name)
-        return "Evaluate pretraining against random init and random forest"
+        return "Evaluate against classic classifiers and random init"
 
     def shortHelpString(self):  # noqa: N802 (QGIS API name)
         return (
-            "Tells you whether pretraining pays off on your data before you rely on it. Give the "
+            "Tells you, on your own labels, whether the default classifier beats the classic "
+            "classifiers and whether pretraining pays off, before you rely on either. Give the "
             "rasters and your labels. It trains the default classifier and the network alone "
             "several times, with and without pretraining, next to the classic classifiers on the "
             "pixel values (a random forest, shrinkage LDA and logistic regression), on growing "

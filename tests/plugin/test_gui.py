@@ -43,7 +43,7 @@ def test_menu_has_one_action_per_algorithm_and_unload_removes_them(gui_plugin):
                                            "Pretrain multimodal Siamese network (no labels)…",
                                            "Train few-shot land-cover classifier…", "Classify land cover…",
                                            "Suggest sites to label next…", "Export learned embedding…",
-                                           "Evaluate pretraining against random init and random forest…"]
+                                           "Evaluate against classic classifiers and random init…"]
     button = calls["toolbar"][0]
     assert button.menu().actions() == actions and not button.icon().isNull()
     plugin.unload()
