@@ -19,16 +19,11 @@ import sys
 
 import numpy as np
 
-from few_labels import OUT
+from few_labels import OUT, score
+from multimodal_siamese.core.io.labels import ClassInfo
 from multimodal_siamese.core.learn.spectral import log_softmax
 
 TEMPERATURES = (1, 2, 4, 8)
-
-
-def mean_iou(y, predicted, n_classes):
-    ious = [((predicted == c) & (y == c)).sum() / ((predicted == c) | (y == c)).sum()
-            for c in range(n_classes) if ((predicted == c) | (y == c)).any()]
-    return float(np.mean(ious))
 
 
 def runs(scene):
@@ -47,14 +42,15 @@ def report(scene):
     changed = total = untouched = count = 0
     scores = {}
     for ratio, y, lda, networks in runs(scene):
-        n_classes = lda.shape[1]
-        moved = int((lda.argmax(1) != (networks + np.exp(log_softmax(lda))).argmax(1)).sum())
-        changed, total, untouched, count = changed + moved, total + len(y), untouched + (moved == 0), count + 1
+        codes = np.arange(lda.shape[1])
+        classes = [ClassInfo(int(c), int(c), str(c), "#000000") for c in codes]
         rows = {"LDA alone": lda.argmax(1), "networks alone": networks.argmax(1)}
         rows.update({f"default, LDA logits / {t}": (networks + np.exp(log_softmax(lda / t))).argmax(1)
                      for t in TEMPERATURES})
+        moved = int((rows["LDA alone"] != rows["default, LDA logits / 1"]).sum())
+        changed, total, untouched, count = changed + moved, total + len(y), untouched + (moved == 0), count + 1
         for name, predicted in rows.items():
-            scores.setdefault((ratio, name), []).append(((predicted == y).mean(), mean_iou(y, predicted, n_classes)))
+            scores.setdefault((ratio, name), []).append(score(codes, classes, y, predicted)[:2])
     print(f"{scene}: the networks change {changed} of {total} test pixels of the LDA's map "
           f"({100 * changed / total:.2f} %); none in {untouched} of {count} runs")
     for (ratio, name), values in scores.items():
