@@ -3,10 +3,11 @@ analyst's own path to the issue's question (is the default classifier ahead of t
 one, and does pretraining pay off?), answered by the evaluation report's Table III and Fig. 3.
 
     .venv/bin/python benchmarks/evaluate_scenes.py --scene para [--seeds 42,43,44] [--folds 3] \
-        [--ratios 0.05,0.1,0.2] [--tag _40]
+        [--ratios 0.05,0.1,0.2] [--split blocks|random] [--tag _40]
     .venv/bin/python benchmarks/evaluate_scenes.py --table para tahoe tahoe_chm potsdam [para_40 ...]
 
-One run = one scene: spatially blocked folds (39 px, the default), pretraining inside the evaluation
+One run = one scene: spatially blocked folds (39 px, the default; ``--split random`` for a random split,
+its files named ``evaluate_<scene>_random<tag>*``), pretraining inside the evaluation
 for each seed (the default context objective, 25 epochs x 8,192 samples), the default classifier and
 its random-init twin, the network alone both ways, the linear probe and the three classics, all on
 the same pixels. The run's CSV (one row per seed x fold x ratio x method), its JSON summary and a
@@ -31,16 +32,16 @@ RUNS = os.path.join(ROOT, "benchmarks", "results", "evaluate_runs")
 NAMES = {"random_forest": "forest", "lda": "LDA", "logistic": "logistic"}
 
 
-def run_scene(scene, seeds, folds, ratios, tag=""):
+def run_scene(scene, seeds, folds, ratios, tag="", split="blocks"):
     if scene == "tahoe_chm":
         canopy_height()
     modalities, labels, field = SCENES[scene]
     os.makedirs(OUT, exist_ok=True)
     os.makedirs(RUNS, exist_ok=True)
-    name = f"evaluate_{scene}{tag}"
+    name = f"evaluate_{scene}{'_random' if split == 'random' else ''}{tag}"
     table, report = (os.path.join(OUT, f"{name}.{ext}") for ext in ("csv", "html"))
     parameters = {slot: os.path.join(DATA, path) for slot, path in modalities}
-    parameters.update(LABELS=os.path.join(DATA, labels), CLASS_FIELD=field, SPLIT="blocks", FOLDS=folds,
+    parameters.update(LABELS=os.path.join(DATA, labels), CLASS_FIELD=field, SPLIT=split, FOLDS=folds,
                       TRAIN_RATIOS=ratios, SEEDS=seeds, OUTPUT_TABLE=table, OUTPUT_REPORT=report)
     command = (["/usr/bin/time", "-v", os.path.join(ROOT, "scripts", "qgis_process"), "run", "mmsiam:evaluate", "--"]
                + [f"{key}={value}" for key, value in parameters.items()])
@@ -118,13 +119,15 @@ def main():
     parser.add_argument("--seeds", default="42,43,44")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--ratios", default="0.05,0.1,0.2")
+    parser.add_argument("--split", choices=["blocks", "random"], default="blocks",
+                        help="spatial blocks (the default) or a random split, which flatters patch-based models")
     parser.add_argument("--tag", default="", help="suffix of the run's file names, e.g. _40")
     parser.add_argument("--table", nargs="*")
     args = parser.parse_args()
     if args.table:
         print(tables(args.table))
     elif args.scene:
-        run_scene(args.scene, args.seeds, args.folds, args.ratios, args.tag)
+        run_scene(args.scene, args.seeds, args.folds, args.ratios, args.tag, args.split)
     else:
         parser.error("give --scene or --table")
 
