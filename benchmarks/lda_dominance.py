@@ -32,8 +32,10 @@ def runs(scene):
         saved = np.load(path)
         default = np.exp(saved["ensemble"].astype(np.float64))
         logits = {name: saved[name].astype(np.float64) for name in ("plda", "plda_ctx")}
-        chosen = max(logits, key=lambda name: (2 * default - np.exp(log_softmax(logits[name]))).min())
-        networks = np.clip(2 * default - np.exp(log_softmax(logits[chosen])), 0, None)
+        # the networks' part left by each LDA; only the one the default averaged leaves no negative share
+        parts = {name: 2 * default - np.exp(log_softmax(logits[name])) for name in logits}
+        chosen = max(parts, key=lambda name: parts[name].min())
+        networks = np.clip(parts[chosen], 0, None)
         yield (re.search(r"_r([\d.]+)\.npz$", path).group(1), saved["y"], logits[chosen],
                networks / networks.sum(1, keepdims=True))
 
