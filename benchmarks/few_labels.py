@@ -23,7 +23,9 @@ Methods (all on the same training and test pixels):
 - ``network``: the paper's eq. (3) fine-tuned from the pretrained encoder (the old default);
   ``network_random``: the same from random weights; ``ensemble_random`` (``--random-init``): the
   default with its networks fine-tuned from random weights;
-- ``probe_z``: logistic regression on the standardised pretrained z alone (linear probe);
+- ``probe_z``: logistic regression on the standardised pretrained z alone (linear probe), the
+  product's ``spectral.probe_logits`` since the twenty-first session (before: a second fit of the
+  same model on all of z by scikit-learn, up to 1.4 points apart);
 - ``lda_zK`` / ``logistic_zK``: the spectral path, [bands ‖ K whitened PCs of pretrained z];
   ``forest_z16``: the forest on the same features;
 - ``ens_*``: the network's and a linear model's probabilities averaged (``ens_lda``: the default
@@ -62,7 +64,8 @@ from multimodal_siamese.core.io.labels import read_label_features, rasterize_lab
 from multimodal_siamese.core.learn.metrics import accuracy_assessment  # noqa: E402
 from multimodal_siamese.core.learn.pretraining import PatchSource, PretrainConfig, pretrain  # noqa: E402
 from multimodal_siamese.core.learn.spectral import (  # noqa: E402
-    average_probabilities, fit_spectral_path, pixel_spectra, pretrained_z, spectral_logits)
+    average_probabilities, fit_spectral_path, pixel_spectra, pretrained_z, probe_logits, spectral_logits,
+    z_rank_bound)
 from multimodal_siamese.models.augment import dihedral  # noqa: E402
 from multimodal_siamese.models.network import (  # noqa: E402
     FusionClassifier, MultimodalSiamese, classifier_from_architecture, view_sets)
@@ -313,7 +316,6 @@ def score(codes, classes, y_true, logits_or_pred):
 
 def run(args):
     from sklearn.ensemble import RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     torch.set_num_threads(2)
@@ -387,9 +389,9 @@ def run(args):
                     timed(f"{model}_ctx_z16", lambda: spectral_logits(
                         fit_spectral_path(ctx[train], z[train], y[train], n_classes, FIT_MODEL[model], 16),
                         ctx[test], z[test]))
-            zs = StandardScaler().fit(z[train])
-            timed("probe_z", lambda: LogisticRegression(C=0.1, max_iter=2000).fit(
-                zs.transform(z[train]), y[train]).predict(zs.transform(z[test])))
+            # the product's linear probe (mmsiam:evaluate's 'linear probe of z' row), not a second fit
+            timed("probe_z", lambda: probe_logits(z[train], y[train], z[test], n_classes,
+                                                  z_rank_bound(siamese.projections, siamese.encoder)))
             if not args.lean:
                 path16 = fit_spectral_path(bands[train], z[train], y[train], n_classes, "sklearn_lda", 16)
                 feats = lambda idx: np.concatenate(  # noqa: E731
