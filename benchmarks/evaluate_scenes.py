@@ -5,6 +5,7 @@ one, and does pretraining pay off?), answered by the evaluation report's Table I
     .venv/bin/python benchmarks/evaluate_scenes.py --scene para [--seeds 42,43,44] [--folds 3] \
         [--ratios 0.05,0.1,0.2] [--split blocks|random] [--tag _40]
     .venv/bin/python benchmarks/evaluate_scenes.py --table para tahoe tahoe_chm potsdam [para_40 ...]
+    .venv/bin/python benchmarks/evaluate_scenes.py --tally [para potsdam_5f ...]
 
 One run = one scene: spatially blocked folds (39 px, the default; ``--split random`` for a random split,
 its files named ``evaluate_<scene>_random<tag>*``), pretraining inside the evaluation
@@ -13,7 +14,8 @@ its random-init twin, the network alone both ways, the linear probe and the thre
 the same pixels. The run's CSV (one row per seed x fold x ratio x method), its JSON summary and a
 record of the command, time and peak memory (``/usr/bin/time -v``) go to
 ``benchmarks/results/evaluate_runs/`` as ``evaluate_<scene><tag>*``; ``--table`` prints the Markdown
-tables of ``evaluate_scenes.md`` for the named ``<scene><tag>`` runs.
+tables of ``evaluate_scenes.md`` for the named ``<scene><tag>`` runs; ``--tally`` counts, for the
+named ones (all recorded runs without names), the cells and runs where the default is ahead.
 """
 
 import argparse
@@ -113,6 +115,35 @@ def tables(scenes):
     return "\n".join(versus) + "\n\n" + "\n".join(gains)
 
 
+def tally(scenes):
+    """Per run set and in all: the cells whose default mean is >= the best classic's (OA, mIoU) and
+    >= its random-init twin's (OA), and the runs within 2 OA points of / not worse than the best
+    classic of the same run."""
+    lines = ["| run set | cells | default ≥ best classic: OA | mIoU | runs within 2 points | runs not worse "
+             "| pretrained default ≥ random init: OA |", "|" + " --- |" * 7]
+    total = [0] * 7
+    for scene in scenes:
+        with open(os.path.join(RUNS, f"evaluate_{scene}.json"), encoding="utf-8") as f:
+            summary = json.load(f)["summary"]
+        rows = summary["against_classic"]
+        twins = [g["oa_gain"]["mean"] for g in summary["gains"] if g["classifier"] == "default classifier"]
+        counts = [len(rows),
+                  sum(r["overall_accuracy"]["default"] >= r["overall_accuracy"]["classic"] for r in rows),
+                  sum(r["mean_iou"]["default"] >= r["mean_iou"]["classic"] for r in rows),
+                  sum(r["runs_within"] for r in rows), sum(r["runs_not_worse"] for r in rows),
+                  sum(r["runs"] for r in rows), sum(gain >= 0 for gain in twins)]
+        total = [t + c for t, c in zip(total, counts)]
+        lines.append(tally_line(scene, counts))
+    lines.append(tally_line("all", total))
+    return "\n".join(lines)
+
+
+def tally_line(name, counts):
+    cells, oa, miou, within, not_worse, runs, twins = counts
+    return (f"| {name} | {cells} | {oa} of {cells} | {miou} of {cells} | {within} of {runs} | "
+            f"{not_worse} of {runs} | {twins} of {cells} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scene", choices=sorted(SCENES))
@@ -123,13 +154,18 @@ def main():
                         help="spatial blocks (the default) or a random split, which flatters patch-based models")
     parser.add_argument("--tag", default="", help="suffix of the run's file names, e.g. _40")
     parser.add_argument("--table", nargs="*")
+    parser.add_argument("--tally", nargs="*", help="run sets to count (all recorded ones without names)")
     args = parser.parse_args()
     if args.table:
         print(tables(args.table))
+    elif args.tally is not None:
+        print(tally(args.tally or sorted(
+            name[len("evaluate_"):-len(".json")] for name in os.listdir(RUNS)
+            if name.startswith("evaluate_") and name.endswith(".json") and not name.endswith("_run.json"))))
     elif args.scene:
         run_scene(args.scene, args.seeds, args.folds, args.ratios, args.tag, args.split)
     else:
-        parser.error("give --scene or --table")
+        parser.error("give --scene, --table or --tally")
 
 
 if __name__ == "__main__":
