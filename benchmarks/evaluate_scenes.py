@@ -80,6 +80,12 @@ def points(stat):
     return f"{100 * stat['mean']:+.1f} ± {100 * stat['std']:.1f}"
 
 
+def run_summary(scene):
+    """The evaluation report's JSON summary recorded for the run set ``<scene><tag>``."""
+    with open(os.path.join(RUNS, f"evaluate_{scene}.json"), encoding="utf-8") as f:
+        return json.load(f)["summary"]
+
+
 def tables(scenes):
     """Table III of each scene's report, and the gain of pretraining for the default classifier."""
     versus = ["| scene | ratio | runs | OA: default / best classic | OA difference | mIoU: default / best classic "
@@ -89,8 +95,7 @@ def tables(scenes):
              "| network alone: OA gain | runs not worse | of the LDA's misses right: pretrained / random init |",
              "|" + " --- |" * 8]
     for scene in scenes:
-        with open(os.path.join(RUNS, f"evaluate_{scene}.json"), encoding="utf-8") as f:
-            summary = json.load(f)["summary"]
+        summary = run_summary(scene)
         per_seed = {(r["ratio"], r["method"]): [seed["overall_accuracy"] for seed in r["per_seed"]]
                     for r in summary["table"]}
         for row in summary["against_classic"]:
@@ -123,8 +128,7 @@ def tally(scenes):
              "| pretrained default ≥ random init: OA |", "|" + " --- |" * 7]
     total = [0] * 7
     for scene in scenes:
-        with open(os.path.join(RUNS, f"evaluate_{scene}.json"), encoding="utf-8") as f:
-            summary = json.load(f)["summary"]
+        summary = run_summary(scene)
         rows = summary["against_classic"]
         twins = [g["oa_gain"]["mean"] for g in summary["gains"] if g["classifier"] == "default classifier"]
         counts = [len(rows),

@@ -332,6 +332,7 @@ def run(args):
     source = PatchSource(arrays, patch)
     bands = pixel_spectra(source, rows, cols, patch)
     z = pretrained_z(siamese.projections, siamese.encoder, source, rows, cols)
+    z_rank = z_rank_bound(siamese.projections, siamese.encoder)  # for the product's linear probe
     ctx = pixel_spectra(source, rows, cols, patch, context=True)  # + the patch's mean spectrum
     with torch.no_grad():  # the pretrained 16-channel projections P_k at the centre pixel
         h = patch // 2
@@ -390,8 +391,7 @@ def run(args):
                         fit_spectral_path(ctx[train], z[train], y[train], n_classes, FIT_MODEL[model], 16),
                         ctx[test], z[test]))
             # the product's linear probe (mmsiam:evaluate's 'linear probe of z' row), not a second fit
-            timed("probe_z", lambda: probe_logits(z[train], y[train], z[test], n_classes,
-                                                  z_rank_bound(siamese.projections, siamese.encoder)))
+            timed("probe_z", lambda: probe_logits(z[train], y[train], z[test], n_classes, z_rank))
             if not args.lean:
                 path16 = fit_spectral_path(bands[train], z[train], y[train], n_classes, "sklearn_lda", 16)
                 feats = lambda idx: np.concatenate(  # noqa: E731
