@@ -10,8 +10,10 @@ shared them out) the default is ``log(½ mean(views) + ½ lda)``. A *scheme* giv
 set of D4 elements; the networks' probability is the mean over every (network, element) pair it
 lists, so the number of pairs is the number of network passes over each block when
 ``mmsiam:classify`` maps a scene (the cost of the flips). Every scheme is
-scored on the same test pixels as the runs' CSVs, against every network over all 8 views
-(``all8``) on the same runs. ``aV`` with V = ceil(8 / networks) is what new models do
+scored on the same test pixels as the runs' CSVs, against ``--reference`` on the same runs
+(every network over all 8 views, ``all8``, unless told otherwise; ``a3`` is the default since
+2026-11-28). ``one_*`` keep the first network alone and ``lda_only`` the spectral path alone: what
+the three networks and the networks at all add. ``aV`` with V = ceil(8 / networks) is what new models do
 (``models.network.view_sets``).
 
 D4 elements (``models.augment.dihedral``): 0 identity, 1 / 2 / 3 quarter turns, 4 horizontal
@@ -59,6 +61,18 @@ for _v in (1, 2, 3, 4):
                          lambda n, v=_v: view_sets(n, v))
     SCHEMES[f"b{_v}"] = (f"{_v} per network, the next {_v} of the order {B_ORDER}",
                          lambda n, v=_v: [tuple(B_ORDER[D4_ORDER.index(t)] for t in s) for s in view_sets(n, v)])
+# fewer networks: the first network alone (the others' views unused), or the spectral path alone
+SCHEMES.update({
+    "one_none": ("the first network alone, identity only", lambda n: [(0,)] + [()] * (n - 1)),
+    "one_a3": ("the first network alone, its 3 views of a3", lambda n: [view_sets(n, 3)[0]] + [()] * (n - 1)),
+    "one_all8": ("the first network alone, all 8 views", lambda n: [ALL] + [()] * (n - 1)),
+    "lda_only": ("the spectral path alone (no network)", lambda n: [()] * n),
+})
+
+
+def combined(views, lda, sets):
+    """The default rebuilt with these view sets; the spectral path alone where they hold no view."""
+    return from_views(views, lda, sets) if any(sets) else lda
 
 
 def scores(y, p, n_classes):
@@ -72,8 +86,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("sets", nargs="+", help="'<scene>_<split><tag>' sets of few_labels.py runs")
     parser.add_argument("--schemes", default=",".join(SCHEMES))
+    parser.add_argument("--reference", default="all8",
+                        help="the scheme the per-run differences are taken to (a3: the default since 2026-11-28)")
     args = parser.parse_args()
     names = args.schemes.split(",")
+    names += [args.reference] if args.reference not in names else []
     rows = {}  # (set, ratio) -> scheme -> list of (oa, miou)
     classic = {}  # (set, ratio) -> list of {method: (oa, miou)}, in the same run order
     passes = {}
@@ -95,18 +112,18 @@ def main():
             for scheme in names:
                 sets = SCHEMES[scheme][1](n_networks)
                 passes[scheme] = sum(len(s) for s in sets)
-                cell.setdefault(scheme, []).append(scores(y, from_views(views, lda, sets), n_classes))
+                cell.setdefault(scheme, []).append(scores(y, combined(views, lda, sets), n_classes))
     cells = sorted(rows)
     print("Mean OA / mIoU over the fold × seed runs of each cell (%); in brackets the mean and the "
-          "lowest per-run OA difference to every network over all 8 views (all8; points).\n")
-    print("| scheme | network passes | " + " | ".join(f"{s} {100 * r:g} % ({len(rows[(s, r)]['all8'])} runs)"
+          f"lowest per-run OA difference to {args.reference} ({SCHEMES[args.reference][0]}; points).\n")
+    print("| scheme | network passes | " + " | ".join(f"{s} {100 * r:g} % ({len(rows[(s, r)][args.reference])} runs)"
                                                      for s, r in cells) + " |")
     print("| --- | --- | " + " | ".join("---" for _ in cells) + " |")
     for scheme in names:
         out = []
         for cell in cells:
             v = np.array(rows[cell][scheme]) * 100
-            d = v[:, 0] - np.array(rows[cell]["all8"])[:, 0] * 100
+            d = v[:, 0] - np.array(rows[cell][args.reference])[:, 0] * 100
             out.append(f"{v[:, 0].mean():.1f} / {v[:, 1].mean():.1f} ({d.mean():+.2f}, {d.min():+.1f})")
         print(f"| {scheme}: {SCHEMES[scheme][0]} | {passes[scheme]} | " + " | ".join(out) + " |")
     print("\nAgainst the best classic classifier (forest, shrinkage LDA, logistic regression: the one with "

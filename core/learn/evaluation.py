@@ -6,7 +6,8 @@ network and its fine-tunings from further seeds, averaged with a spectral linear
 :mod:`.spectral`) and the same classifier with its networks trained from random weights (what
 pretraining adds to the default), the linear probe of the
 pretrained z (logistic regression on it: the usual figure of a self-supervised representation),
-and three classic classifiers on the centre pixel's standardised bands: a random forest (the
+the default's spectral path alone (``linear``: ``CLASSIFIER=linear``, the map in seconds without
+any network, so that the report can say what the networks add to it), and three classic classifiers on the centre pixel's standardised bands: a random forest (the
 classic QGIS workflow), a shrinkage LDA and a logistic regression (a few clicks in EnMAP-Box).
 
 * ``random`` split: stratified k-fold over labelled pixels, as in the paper. With dense labels a
@@ -37,8 +38,8 @@ from .spectral import (DEFAULT_BAND_CONTEXT, add_spectral_path, check_band_conte
                        pretrained_siamese, pretrained_z, probe_logits, resolve_band_context, training_spectra,
                        z_rank_bound)
 
-METHODS = ("random", "pretrained", "ensemble_random", "ensemble", "linear_probe", "random_forest", "lda",
-           "logistic")
+METHODS = ("random", "pretrained", "ensemble_random", "ensemble", "linear", "linear_probe", "random_forest",
+           "lda", "logistic")
 # (pretrained, random-init twin) pairs whose gain the report shows, the paper's Fig. 3: the network
 # alone, and the default classifier
 GAIN_PAIRS = (("pretrained", "random", "network"), ("ensemble", "ensemble_random", "default classifier"))
@@ -223,6 +224,10 @@ def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, 
                                      *starts[first], context=choice.use, members=members,
                                      test_time_flips=config.test_time_flips, spectra=spectra)
         predictions[method], _ = predict_samples(ensemble, source, rows[test], cols[test])
+    # CLASSIFIER=linear: the same spectral path alone, fitted on the same pixels (no network is run)
+    linear = add_spectral_path(networks["pretrained"], source, rows[train], cols[train], y[train], "linear",
+                               *starts["pretrained"], context=choice.use, spectra=spectra)
+    predictions["linear"], _ = predict_samples(linear, source, rows[test], cols[test])
     return predictions
 
 
@@ -267,7 +272,44 @@ def summarise(runs: list, classes: list) -> dict:
                                                     ("random_init", groups[(modalities, ratio, twin)]))}})
     order = [classifier for _, _, classifier in GAIN_PAIRS]
     gains.sort(key=lambda g: (g["modalities"], order.index(g["classifier"]), g["ratio"]))
-    return {"table": table, "gains": gains, "against_classic": against_best_classic(groups)}
+    return {"table": table, "gains": gains, "against_classic": against_best_classic(groups),
+            "networks_added": networks_added(groups)}
+
+
+def networks_added(groups: dict) -> list:
+    """Per (modalities, ratio): the default classifier minus its spectral path alone
+    (``CLASSIFIER=linear``), run by run on the same pixels, in OA and mIoU, and the runs where the
+    default is not lower in OA: what the pretrained networks add to the map. Where they add nothing,
+    ``CLASSIFIER=linear`` gives the same map in seconds, without pretraining."""
+    rows = []
+    for (modalities, ratio, method), group in sorted(groups.items(), key=lambda kv: kv[0][:2]):
+        if method != "ensemble" or (modalities, ratio, "linear") not in groups:
+            continue
+        linear = {(r["seed"], r["fold"]): r["assessment"] for r in groups[(modalities, ratio, "linear")]}
+        pairs = [(r["assessment"], linear[(r["seed"], r["fold"])]) for r in group if (r["seed"], r["fold"]) in linear]
+        row = {"modalities": modalities, "ratio": ratio, "runs": len(pairs)}
+        for metric in ("overall_accuracy", "mean_iou"):
+            usable = [(a[metric], b[metric]) for a, b in pairs if a[metric] is not None and b[metric] is not None]
+            row[metric] = {"default": _mean_std([a for a, _ in usable])["mean"],
+                           "linear": _mean_std([b for _, b in usable])["mean"],
+                           "difference": _mean_std([a - b for a, b in usable])}
+        row["runs_not_worse"] = int(sum(a["overall_accuracy"] >= b["overall_accuracy"] - 1e-12 for a, b in pairs))
+        rows.append(row)
+    return rows
+
+
+def networks_added_sentence(row: dict) -> str:
+    """One line for the log: what the networks add to the default's spectral path alone."""
+    parts = []
+    for metric, label in (("overall_accuracy", "OA"), ("mean_iou", "mIoU")):
+        value = row[metric]
+        if value["default"] is None:
+            continue
+        parts.append(f"{label} {100 * value['default']:.1f} % against {100 * value['linear']:.1f} % "
+                     f"({points(value['difference'])} points per run)")
+    return (f"The default classifier against its spectral path alone, CLASSIFIER=linear ({row['modalities']}, "
+            f"ratio {row['ratio']:g}): " + "; ".join(parts) + f"; not worse in OA in {row['runs_not_worse']} "
+            f"of {row['runs']} runs.")
 
 
 def against_best_classic(groups: dict) -> list:
@@ -348,6 +390,11 @@ def _beside_lda(runs: list, share: str):
     base = "lda_misses" if share == "right_on_lda_misses" else "lda_hits"
     total = sum(run["beside_lda"][base] for run in runs)
     return sum(run["beside_lda"][share] for run in runs) / total if total else None
+
+
+def points(value: dict) -> str:
+    """A paired difference of shares as '+1.2 ± 0.3' (points), a rounded zero without its sign."""
+    return f"{round(100 * value['mean'], 1) + 0.0:+.1f} ± {100 * value['std']:.1f}"
 
 
 def _mean_std(values: list) -> dict:

@@ -193,6 +193,35 @@ def test_summary_holds_the_default_against_the_best_classic_classifier():
                                 classes)["against_classic"] == []
 
 
+def test_summary_says_what_the_networks_add_to_the_spectral_path_alone():
+    """The default against CLASSIFIER=linear (its own LDA path without any network), run by run."""
+    from multimodal_siamese.core.io.labels import ClassInfo
+
+    classes = [ClassInfo(1, 1, "a", "#000000"), ClassInfo(2, 2, "b", "#ffffff")]
+
+    def run(method, seed, fold, oa, miou):
+        return {"seed": seed, "fold": fold, "ratio": 0.05, "modalities": "all", "method": method,
+                "assessment": {"overall_accuracy": oa, "average_accuracy": oa, "mean_iou": miou, "kappa": 0.0,
+                               "per_class": [{"iou": oa}, {"iou": oa}]}}
+
+    runs = [run("ensemble", 1, 1, 0.70, 0.40), run("linear", 1, 1, 0.68, 0.42),
+            run("ensemble", 1, 2, 0.60, 0.30), run("linear", 1, 2, 0.62, 0.30),
+            run("ensemble", 2, 1, 0.80, 0.50), run("linear", 2, 1, 0.80, 0.44)]
+    row, = evaluation.summarise(runs, classes)["networks_added"]
+    assert (row["modalities"], row["ratio"], row["runs"], row["runs_not_worse"]) == ("all", 0.05, 3, 2)
+    oa, miou = row["overall_accuracy"], row["mean_iou"]
+    assert oa["default"] == pytest.approx(0.7) and oa["linear"] == pytest.approx(0.70)
+    assert oa["difference"]["mean"] == pytest.approx(0.0) and oa["difference"]["std"] == pytest.approx(
+        np.std([0.02, -0.02, 0.0]))
+    assert miou["difference"]["mean"] == pytest.approx(0.04 / 3)  # −0.02, 0, +0.06
+    assert evaluation.networks_added_sentence(row) == (
+        "The default classifier against its spectral path alone, CLASSIFIER=linear (all, ratio 0.05): OA 70.0 % "
+        "against 70.0 % (+0.0 ± 1.6 points per run); mIoU 40.0 % against 38.7 % (+1.3 ± 3.4 points per run); "
+        "not worse in OA in 2 of 3 runs.")
+    # a table written before the 'linear' rows: nothing to compare
+    assert evaluation.summarise([r for r in runs if r["method"] == "ensemble"], classes)["networks_added"] == []
+
+
 def test_summary_says_where_each_network_stands_beside_the_lda():
     """Pooled over runs: the share of the LDA's misses a network gets right, and of its hits it misses."""
     from multimodal_siamese.core.io.labels import ClassInfo

@@ -344,8 +344,8 @@ def test_evaluate_via_qgis_process_on_a_real_subset(potsdam, tmp_path, qgis_proc
     assert_modes_follow_umask(table, report, os.path.splitext(report)[0] + ".json")
     with open(table, newline="") as f:
         rows = list(csv.DictReader(f))
-    methods = ("random", "pretrained", "ensemble_random", "ensemble", "linear_probe", "random_forest", "lda",
-               "logistic")
+    methods = ("random", "pretrained", "ensemble_random", "ensemble", "linear", "linear_probe", "random_forest",
+               "lda", "logistic")
     assert len(rows) == 2 * 2 * 2 * len(methods)
     assert {(r["seed"], r["fold"], r["ratio"], r["method"]) for r in rows} == {
         (s, f, r, m) for s in ("3", "4") for f in ("1", "2") for r in ("0.2", "1.0") for m in methods}
@@ -397,6 +397,18 @@ def test_evaluate_via_qgis_process_on_a_real_subset(potsdam, tmp_path, qgis_proc
         assert row["runs_not_worse"] == not_worse and not_worse <= row["runs_within"] <= 4
         assert row["mean_iou"]["best_classic"] in ("random_forest", "lda", "logistic")
     assert "Table III — the default classifier against the best classic classifier" in html
+    # what the networks add to the default's spectral path alone (CLASSIFIER=linear): JSON, Table IV, log
+    added = {row["ratio"]: row for row in result["summary"]["networks_added"]}
+    assert set(added) == {0.2, 1.0}
+    for ratio, row in added.items():
+        oa = {m: {(r["seed"], r["fold"]): float(r["OA"]) for r in rows
+                  if r["ratio"] == str(ratio) and r["method"] == m} for m in ("ensemble", "linear")}
+        assert row["runs"] == 4 and row["overall_accuracy"]["difference"]["mean"] == pytest.approx(
+            sum(oa["ensemble"][k] - oa["linear"][k] for k in oa["ensemble"]) / 4)
+        assert row["runs_not_worse"] == sum(oa["ensemble"][k] >= oa["linear"][k] - 1e-9 for k in oa["ensemble"])
+    assert "Table IV — what the networks add to the spectral path alone" in html
+    assert "spectral path alone (CLASSIFIER=linear)" in html
+    assert text.count("The default classifier against its spectral path alone, CLASSIFIER=linear (all, ratio ") == 2, text
     assert text.count("The default classifier against the best classic classifier (all, ratio ") == 2, text
     assert "the default classifier's mean is at least the best classic classifier's in OA in " in text
     assert text.count("the default classifier's spectral path: the 5×5 patch's mean spectrum ") == 2 * 2 * 2, text
