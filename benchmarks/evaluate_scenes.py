@@ -10,8 +10,9 @@ one, and does pretraining pay off?), answered by the evaluation report's Table I
 One run = one scene: spatially blocked folds (39 px, the default; ``--split random`` for a random split,
 its files named ``evaluate_<scene>_random<tag>*``), pretraining inside the evaluation
 for each seed (the default context objective, 25 epochs x 8,192 samples), the default classifier and
-its random-init twin, the network alone both ways, the linear probe and the three classics, all on
-the same pixels. The run's CSV (one row per seed x fold x ratio x method), its JSON summary and a
+its random-init twin, the network alone both ways, the default's spectral path alone
+(``CLASSIFIER=linear``, in runs recorded since 2026-12-07), the linear probe and the three classics,
+all on the same pixels. The run's CSV (one row per seed x fold x ratio x method), its JSON summary and a
 record of the command, time and peak memory (``/usr/bin/time -v``) go to
 ``benchmarks/results/evaluate_runs/`` as ``evaluate_<scene><tag>*``; ``--table`` prints the Markdown
 tables of ``evaluate_scenes.md`` for the named ``<scene><tag>`` runs; ``--tally`` counts, for the
@@ -87,7 +88,8 @@ def run_summary(scene):
 
 
 def tables(scenes):
-    """Table III of each scene's report, and the gain of pretraining for the default classifier."""
+    """Table III of each scene's report, the gain of pretraining for the default classifier and, where
+    recorded, Table IV (the default against its spectral path alone, CLASSIFIER=linear)."""
     versus = ["| scene | ratio | runs | OA: default / best classic | OA difference | mIoU: default / best classic "
               "| mIoU difference | runs not worse | within 2 points | per-seed OA: default / best classic |",
               "|" + " --- |" * 10]
@@ -117,7 +119,16 @@ def tables(scenes):
                          f"{points(default['miou_gain'])} | {default['runs_not_worse']} of {default['runs']} | "
                          f"{points(network['oa_gain'])} | {network['runs_not_worse']} of {network['runs']} | "
                          f"{shares} |")
-    return "\n".join(versus) + "\n\n" + "\n".join(gains)
+    added = ["| scene | ratio | runs | OA: default / linear | OA difference | mIoU: default / linear "
+             "| mIoU difference | runs not worse |", "|" + " --- |" * 8]
+    for scene in scenes:  # Table IV, in run sets recorded since mmsiam:evaluate scores CLASSIFIER=linear
+        for row in run_summary(scene).get("networks_added", []):
+            oa, miou = row["overall_accuracy"], row["mean_iou"]
+            added.append(f"| {scene} | {100 * row['ratio']:g} % | {row['runs']} | {pct(oa['default'])} / "
+                         f"{pct(oa['linear'])} | {points(oa['difference'])} | {pct(miou['default'])} / "
+                         f"{pct(miou['linear'])} | {points(miou['difference'])} | "
+                         f"{row['runs_not_worse']} of {row['runs']} |")
+    return "\n".join(versus) + "\n\n" + "\n".join(gains) + ("\n\n" + "\n".join(added) if len(added) > 2 else "")
 
 
 def tally(scenes):
