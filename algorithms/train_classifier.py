@@ -72,8 +72,9 @@ class TrainClassifierAlgorithm(LabelledAlgorithm):
             "Classifier model: the file for 'Classify land cover' (also its default in this QGIS "
             "session). Training report: the training curve and, on the labels held out for validation, "
             "overall accuracy, kappa, per-class accuracy and the confusion matrix, and what a random "
-            "forest, a shrinkage LDA and a logistic regression score on the same pixels (HTML, with "
-            "the same numbers as JSON beside it).\n\n"
+            "forest, a shrinkage LDA and a logistic regression score on the same pixels, and for the "
+            "ensemble what its spectral path alone scores (CLASSIFIER=linear: what the networks add) "
+            "(HTML, with the same numbers as JSON beside it).\n\n"
             "Method: the rasters' features are summed and passed through the pretrained encoder and "
             "one linear layer, fine-tuned on the labels (R. Liu et al., Contrastive Learning for "
             "Urban Land Cover Classification With Multimodal Siamese Network, IEEE GRSL 2024).")

@@ -7,8 +7,9 @@ network and its fine-tunings from further seeds, averaged with a spectral linear
 pretraining adds to the default), the linear probe of the
 pretrained z (logistic regression on it: the usual figure of a self-supervised representation),
 the default's spectral path alone (``linear``: ``CLASSIFIER=linear``, the map in seconds without
-any network, so that the report can say what the networks add to it), and three classic classifiers on the centre pixel's standardised bands: a random forest (the
-classic QGIS workflow), a shrinkage LDA and a logistic regression (a few clicks in EnMAP-Box).
+any network, so that the report can say what the networks add to it), and three classic
+classifiers on the centre pixel's standardised bands: a random forest (the classic QGIS workflow),
+a shrinkage LDA and a logistic regression (a few clicks in EnMAP-Box).
 
 * ``random`` split: stratified k-fold over labelled pixels, as in the paper. With dense labels a
   test pixel's patch overlaps its training neighbours' patches: optimistic.
@@ -35,8 +36,8 @@ from .folds import (BLOCK_ASSIGNMENT_TRIES, block_folds, random_folds, subsample
 from .metrics import accuracy_assessment
 from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
 from .spectral import (DEFAULT_BAND_CONTEXT, add_spectral_path, check_band_context, pixel_spectra,
-                       pretrained_siamese, pretrained_z, probe_logits, resolve_band_context, training_spectra,
-                       z_rank_bound)
+                       pretrained_siamese, pretrained_z, probe_logits, resolve_band_context, spectral_path_alone,
+                       training_spectra, z_rank_bound)
 
 METHODS = ("random", "pretrained", "ensemble_random", "ensemble", "linear", "linear_probe", "random_forest",
            "lda", "logistic")
@@ -224,10 +225,8 @@ def _fit_predict_all(arrays, source, rows, cols, y, train, test, config, state, 
                                      *starts[first], context=choice.use, members=members,
                                      test_time_flips=config.test_time_flips, spectra=spectra)
         predictions[method], _ = predict_samples(ensemble, source, rows[test], cols[test])
-    # CLASSIFIER=linear: the same spectral path alone, fitted on the same pixels (no network is run)
-    linear = add_spectral_path(networks["pretrained"], source, rows[train], cols[train], y[train], "linear",
-                               *starts["pretrained"], context=choice.use, spectra=spectra)
-    predictions["linear"], _ = predict_samples(linear, source, rows[test], cols[test])
+        if method == "ensemble":  # CLASSIFIER=linear: the default's own spectral path alone, no network run
+            predictions["linear"], _ = predict_samples(spectral_path_alone(ensemble), source, rows[test], cols[test])
     return predictions
 
 
@@ -235,7 +234,9 @@ def summarise(runs: list, classes: list) -> dict:
     """Mean ± std over fold × seed runs per (modalities, ratio, method): OA, AA, mIoU, kappa,
     per-class IoU, the per-seed mean OA and mIoU, and the gain of pretrained over random
     initialisation (the paper's Fig. 3), of the network alone and of the default classifier, with
-    where each side stands beside the shrinkage LDA (:func:`_beside_lda`)."""
+    where each side stands beside the shrinkage LDA (:func:`_beside_lda`); the default against the
+    best classic classifier (:func:`against_best_classic`) and against its spectral path alone
+    (:func:`networks_added`)."""
     groups = {}
     for run in runs:
         groups.setdefault((run["modalities"], run["ratio"], run["method"]), []).append(run)

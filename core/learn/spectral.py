@@ -420,6 +420,16 @@ def add_spectral_path(network, source, rows: np.ndarray, cols: np.ndarray, targe
     return combined.eval()
 
 
+def spectral_path_alone(model):
+    """The ``'linear'`` twin of a trained ``'ensemble'`` classifier: the same spectral path with the
+    same fitted weights, no network run (what ``CLASSIFIER=linear`` fits on the same pixels)."""
+    from ...models.network import classifier_from_architecture
+
+    twin = classifier_from_architecture(dict(model.architecture(), classifier="linear", test_time_flips=False))
+    twin.load_state_dict(model.state_dict())
+    return twin.to(next(model.parameters()).device).eval()
+
+
 def spectral_description(architecture: dict) -> str:
     """What a saved classifier's spectral path reads, in words."""
     bands = sum(architecture["band_counts"])

@@ -128,6 +128,12 @@ def test_ensemble_holds_the_trained_network_and_the_lda_in_one_module(tmp_path):
     lda_p = torch.softmax(torch.as_tensor(spectral.spectral_logits(
         lda, spectral.pixel_spectra(source, rows, cols, 5), None)), 1).numpy()
     assert np.abs(probabilities - (network_p + lda_p) / 2).max() < 1e-4
+    # its spectral path alone (what CLASSIFIER=linear fits on the same pixels): the LDA, no network
+    alone = spectral.spectral_path_alone(model)
+    assert alone.architecture()["classifier"] == "linear" and model.architecture()["classifier"] == "ensemble"
+    assert np.abs(finetune.predict_samples(alone, arrays, rows, cols)[1] - lda_p).max() < 1e-4
+    linear = finetune.train_classifier(source, rows, cols, y, 3, finetune.ClassifierConfig(classifier="linear")).model
+    assert np.abs(finetune.predict_samples(linear, arrays, rows, cols)[1] - lda_p).max() < 1e-4
     # saved weights-only and rebuilt from its architecture, as mmsiam:classify does
     from multimodal_siamese.models.checkpoint import load_checkpoint, save_checkpoint
     from multimodal_siamese.models.network import classifier_from_architecture

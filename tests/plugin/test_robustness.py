@@ -481,6 +481,32 @@ def test_training_report_scores_the_classic_classifiers_on_the_same_validation_p
         assert 0.3 < scores["overall_accuracy"] <= 1 and 0 < scores["mean_iou"] <= 1
     html = open(report, encoding="utf-8").read()
     assert "The same validation pixels, classic classifiers" in html and "random forest" in html
+    # CLASSIFIER=linear is the spectral path alone already: no second row for it
+    assert result["spectral_path_alone"] is None and "its spectral path alone" not in html
+
+
+def test_training_report_scores_the_default_classifiers_spectral_path_alone(plugin, para, tmp_path):
+    """The default 'ensemble' report also scores its own spectral path alone on the same validation
+    pixels (what CLASSIFIER=linear gives), so the analyst sees what the networks add to the map.
+    With the same split and seed, CLASSIFIER=linear's own accuracy is that row's."""
+    import processing
+
+    log = Log()
+    reports = {c: str(tmp_path / f"{c}.html") for c in ("ensemble", "linear")}
+    for classifier, report in reports.items():
+        processing.run("mmsiam:trainclassifier", dict(
+            both(para), LABELS=para["polygons"], CLASS_FIELD="class_id", CLASSIFIER=classifier, TRAIN_RATIO=0.3,
+            **TINY, OUTPUT_MODEL=str(tmp_path / f"{classifier}.pt"), OUTPUT_REPORT=report), feedback=log)
+    results = {c: json.load(open(os.path.splitext(r)[0] + ".json", encoding="utf-8")) for c, r in reports.items()}
+    alone = results["ensemble"]["spectral_path_alone"]
+    assert set(alone) == {"overall_accuracy", "mean_iou", "kappa"} and 0.3 < alone["overall_accuracy"] <= 1
+    assert alone["overall_accuracy"] == pytest.approx(results["linear"]["assessment"]["overall_accuracy"], abs=1e-6)
+    assert alone["mean_iou"] == pytest.approx(results["linear"]["assessment"]["mean_iou"], abs=1e-6)
+    html = open(reports["ensemble"], encoding="utf-8").read()
+    assert "its spectral path alone (CLASSIFIER=linear)" in html and "what the networks add" in html
+    assert any(line.startswith("Its spectral path alone (CLASSIFIER=linear, no network) on the same validation "
+                               f"pixels: overall accuracy {100 * alone['overall_accuracy']:.1f} %")
+               for line in log.lines), log.lines
 
 
 def test_classic_classifiers_of_the_report_train_on_a_bounded_sample(plugin, para, tmp_path, monkeypatch):

@@ -408,7 +408,7 @@ def test_evaluate_via_qgis_process_on_a_real_subset(potsdam, tmp_path, qgis_proc
         assert row["runs_not_worse"] == sum(oa["ensemble"][k] >= oa["linear"][k] - 1e-9 for k in oa["ensemble"])
     assert "Table IV — what the networks add to the spectral path alone" in html
     assert "spectral path alone (CLASSIFIER=linear)" in html
-    assert text.count("The default classifier against its spectral path alone, CLASSIFIER=linear (all, ratio ") == 2, text
+    assert text.count("against its spectral path alone, CLASSIFIER=linear (all, ratio ") == 2, text
     assert text.count("The default classifier against the best classic classifier (all, ratio ") == 2, text
     assert "the default classifier's mean is at least the best classic classifier's in OA in " in text
     assert text.count("the default classifier's spectral path: the 5×5 patch's mean spectrum ") == 2 * 2 * 2, text
