@@ -130,7 +130,7 @@ def _versus(value) -> list:
     if value is None:
         return ["—"] * 3
     return [f"{100 * value['default']:.1f}", f"{100 * value['classic']:.1f} ({CLASSIC_NAMES[value['best_classic']]})",
-            f"{100 * value['difference']['mean']:+.1f} ± {100 * value['difference']['std']:.1f}"]
+            points(value["difference"])]
 
 
 def against_classic_section(report: HtmlReport, rows: list):
