@@ -157,7 +157,6 @@ def classic_baselines(source, rows, cols, targets, val_rows, val_cols, val_targe
     the same validation pixels: {method: overall accuracy, mean IoU, kappa}. ``source``: what
     :func:`..io.scene.label_inputs` gave (the arrays, or a bank of the labels' patches)."""
     progress.check()
-    codes = np.array([c.code for c in classes])
     if len(rows) > CLASSIC_MAX_TRAINING:  # a forest on 10⁵ polygon pixels would take minutes
         pick = np.sort(np.random.default_rng(config.seed).choice(len(rows), CLASSIC_MAX_TRAINING, replace=False))
         rows, cols, targets = rows[pick], cols[pick], targets[pick]
@@ -165,10 +164,7 @@ def classic_baselines(source, rows, cols, targets, val_rows, val_cols, val_targe
     train_bands = pixel_spectra(source, rows, cols, config.patch_size)
     val_bands = pixel_spectra(source, val_rows, val_cols, config.patch_size)
     predictions = classic_predictions(train_bands, targets, val_bands, len(classes), seed=config.seed)
-    baselines = {}
-    for method in CLASSIC_METHODS:
-        a = accuracy_assessment(codes[val_targets], codes[predictions[method]], classes)
-        baselines[method] = {key: a[key] for key in ("overall_accuracy", "mean_iou", "kappa")}
+    baselines = {method: validation_scores(val_targets, predictions[method], classes) for method in CLASSIC_METHODS}
     progress.info("Classic classifiers on each pixel's own bands, same training and validation "
                   "pixels: " + ", ".join(f"{CLASSIC_NAMES[m]} {100 * v['overall_accuracy']:.1f} %"
                                          for m, v in baselines.items()) + ".")
@@ -184,10 +180,16 @@ def spectral_path_score(model, source, val_rows, val_cols, val_targets, classes:
         return None
     progress.check()
     predicted, _ = predict_samples(spectral_path_alone(model), source, val_rows, val_cols, device)
+    scores = validation_scores(val_targets, predicted, classes)
+    progress.info(f"Its spectral path alone (CLASSIFIER=linear, no network) on the same validation pixels: "
+                  f"overall accuracy {100 * scores['overall_accuracy']:.1f} %.")
+    return scores
+
+
+def validation_scores(val_targets, predicted, classes: list) -> dict:
+    """Overall accuracy, mean IoU and kappa of class indices predicted for the validation pixels."""
     codes = np.array([c.code for c in classes])
     a = accuracy_assessment(codes[val_targets], codes[predicted], classes)
-    progress.info(f"Its spectral path alone (CLASSIFIER=linear, no network) on the same validation pixels: "
-                  f"overall accuracy {100 * a['overall_accuracy']:.1f} %.")
     return {key: a[key] for key in ("overall_accuracy", "mean_iou", "kappa")}
 
 

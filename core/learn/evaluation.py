@@ -373,8 +373,7 @@ def against_classic_sentence(row: dict) -> str:
             continue
         difference = value["difference"]
         parts.append(f"{label} {100 * value['default']:.1f} % against {100 * value['classic']:.1f} % for the "
-                     f"{CLASSIC_NAMES[value['best_classic']]} ({100 * difference['mean']:+.1f} ± "
-                     f"{100 * difference['std']:.1f} points per run)")
+                     f"{CLASSIC_NAMES[value['best_classic']]} ({points(difference)} points per run)")
     return (f"The default classifier against the best classic classifier ({row['modalities']}, ratio "
             f"{row['ratio']:g}): " + "; ".join(parts) + f". Per run, against the best of the three classics "
             f"in that run: not worse in OA in {row['runs_not_worse']} of {row['runs']}, within "
