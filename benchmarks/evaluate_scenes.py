@@ -133,11 +133,13 @@ def tables(scenes):
 
 def tally(scenes):
     """Per run set and in all: the cells whose default mean is >= the best classic's (OA, mIoU) and
-    >= its random-init twin's (OA), and the runs within 2 OA points of / not worse than the best
-    classic of the same run."""
+    >= its random-init twin's (OA), the runs within 2 OA points of / not worse than the best
+    classic of the same run, and, in run sets that score it, the cells where the default's spectral
+    path alone (CLASSIFIER=linear) is >= the best classic (OA, mIoU; '–' where not recorded)."""
     lines = ["| run set | cells | default ≥ best classic: OA | mIoU | runs within 2 points | runs not worse "
-             "| pretrained default ≥ random init: OA |", "|" + " --- |" * 7]
-    total = [0] * 7
+             "| pretrained default ≥ random init: OA | spectral path alone ≥ best classic: OA | mIoU |",
+             "|" + " --- |" * 9]
+    total = [0] * 10
     for scene in scenes:
         summary = run_summary(scene)
         rows = summary["against_classic"]
@@ -147,6 +149,12 @@ def tally(scenes):
                   sum(r["mean_iou"]["default"] >= r["mean_iou"]["classic"] for r in rows),
                   sum(r["runs_within"] for r in rows), sum(r["runs_not_worse"] for r in rows),
                   sum(r["runs"] for r in rows), sum(gain >= 0 for gain in twins)]
+        linear = {r["ratio"]: r for r in summary.get("networks_added", [])}
+        scored = [r for r in rows if r["ratio"] in linear]
+        counts += [len(scored),
+                   sum(linear[r["ratio"]]["overall_accuracy"]["linear"] >= r["overall_accuracy"]["classic"]
+                       for r in scored),
+                   sum(linear[r["ratio"]]["mean_iou"]["linear"] >= r["mean_iou"]["classic"] for r in scored)]
         total = [t + c for t, c in zip(total, counts)]
         lines.append(tally_line(scene, counts))
     lines.append(tally_line("all", total))
@@ -154,9 +162,10 @@ def tally(scenes):
 
 
 def tally_line(name, counts):
-    cells, oa, miou, within, not_worse, runs, twins = counts
+    cells, oa, miou, within, not_worse, runs, twins, scored, linear_oa, linear_miou = counts
+    linear = f"{linear_oa} of {scored} | {linear_miou} of {scored}" if scored else "– | –"
     return (f"| {name} | {cells} | {oa} of {cells} | {miou} of {cells} | {within} of {runs} | "
-            f"{not_worse} of {runs} | {twins} of {cells} |")
+            f"{not_worse} of {runs} | {twins} of {cells} | {linear} |")
 
 
 def main():
