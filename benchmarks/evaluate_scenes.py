@@ -30,7 +30,7 @@ import subprocess
 import time
 
 from few_labels import DATA, OUT, SCENES, canopy_height
-from multimodal_siamese.core.learn.evaluation import CLASSIC_METHODS, WITHIN_POINTS
+from multimodal_siamese.core.learn.evaluation import CLASSIC_METHODS, within_reach
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = os.path.join(ROOT, "benchmarks", "results", "evaluate_runs")
@@ -178,7 +178,7 @@ def linear_runs_within(scene):
     best = [max(oa[c] for c in CLASSIC_METHODS) for oa in scored]
 
     def within(method):  # as the product counts runs_within (core.learn.evaluation.against_best_classic)
-        return sum(b - oa[method] <= WITHIN_POINTS / 100 + 1e-12 for b, oa in zip(best, scored))
+        return sum(within_reach(b - oa[method]) for b, oa in zip(best, scored))
 
     return [len(scored), within("linear"), within("ensemble")]
 

@@ -49,6 +49,12 @@ WITHIN_POINTS = 2.0
 SPLITS = ("random", "blocks")
 
 
+def within_reach(behind: float) -> bool:
+    """Whether a run whose OA is ``behind`` (a fraction) below the best classic of the same run is
+    within reach: at most WITHIN_POINTS OA points below, rounding error forgiven."""
+    return behind <= WITHIN_POINTS / 100 + 1e-12
+
+
 @dataclass
 class EvaluationConfig:
     folds: int = 5
@@ -345,7 +351,7 @@ def against_best_classic(groups: dict) -> list:
         behind = [max(s[k]["overall_accuracy"] for s in scored.values()) - default[k]["overall_accuracy"]
                   for k in keys]
         row["runs_not_worse"] = int(sum(b <= 1e-12 for b in behind))
-        row["runs_within"] = int(sum(b <= WITHIN_POINTS / 100 + 1e-12 for b in behind))
+        row["runs_within"] = int(sum(within_reach(b) for b in behind))
         rows.append(row)
     return rows
 
