@@ -498,7 +498,7 @@ class FeedbackProgress(Progress):
     def warn(self, text: str):
         super().warn(text)
         if self.feedback is not None:
-            self.feedback.reportError(text, False)
+            self.feedback.pushWarning(text)  # a caveat, not a failure: QGIS shows it as a warning
 
     def is_cancelled(self) -> bool:
         return self.cancel_requested or (self.feedback is not None and self.feedback.isCanceled())

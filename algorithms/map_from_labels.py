@@ -166,8 +166,8 @@ class MapFromLabelsAlgorithm(LabelledAlgorithm):
                 feedback.pushInfo("Stage 1 of 3: no pretraining (Pretraining epochs is 0): the "
                                   "networks start from random weights.")
                 if asked_pretrained and not asked_pretrained.startswith(QgsProcessingUtils.tempFolder()):
-                    feedback.reportError(f"No pretrained model is written to '{asked_pretrained}': "
-                                         "Pretraining epochs is 0.", False)
+                    feedback.pushWarning(f"No pretrained model is written to '{asked_pretrained}': "
+                                         "Pretraining epochs is 0.")
             feedback.pushInfo("Stage 2 of 3: training the classifier on the labels.")
             train_job(modalities, options, classifier_config, model_path, report_path,
                       pretrained_path, StageProgress(progress, *stages[1]), memory_mb, **training)

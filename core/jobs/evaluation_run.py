@@ -14,7 +14,7 @@ from ..io.labels import LabelFeatures, rasterize_labels, require_plausible_class
 from ..learn.classic import CLASSIC_NAMES
 from ..learn.evaluation import (WITHIN_POINTS, EvaluationConfig, against_classic_sentence, against_classic_verdict,
                                 csv_rows, evaluate, modality_subsets, networks_added_sentence, points, subset_state,
-                                summarise)
+                                summarise, untested_folds, untested_folds_sentence)
 from ..learn.pretraining import PretrainConfig, pretrain
 from ..learn.spectral import flips_description
 from ..output.atomic import atomic_output, check_output_folder
@@ -87,6 +87,10 @@ def run_evaluation(modalities: list, options: GridOptions, labels: LabelFeatures
         progress.info(against_classic_verdict(summary["against_classic"]))
     for row in summary["networks_added"]:
         progress.info(networks_added_sentence(row))
+    untested = untested_folds(runs)
+    all_folds = len({(run["seed"], run["fold"]) for run in runs})
+    if untested:
+        progress.warn(untested_folds_sentence(untested, all_folds))
     header, rows = csv_rows(runs, samples.classes)
     with atomic_output(table_path, "evaluation table") as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
@@ -105,6 +109,7 @@ def run_evaluation(modalities: list, options: GridOptions, labels: LabelFeatures
     untrained = {(r["seed"], r["fold"]): r["untrained_classes"] for r in runs if r.get("untrained_classes")}
     result = {"parameters": parameters, "summary": summary,
               "untrained_folds": [{"seed": s, "fold": f, "classes": c} for (s, f), c in sorted(untrained.items())],
+              "untested_folds": untested, "all_folds": all_folds,
               "classes": [c.to_dict() for c in samples.classes],
               "samples": {"used_per_class": samples.used_per_class(), "dropped": samples.dropped},
               "seconds": time.time() - started, "versions": library_versions()}
@@ -217,6 +222,8 @@ def write_evaluation_report(path: str, result: dict, samples):
                        + "; ".join(f"seed {seed}, fold {fold}: '{name}' ({n} test pixel{'s' * (n != 1)})"
                                    for seed, fold, name, n in lacking)
                        + ". Use a smaller BLOCK_SIZE or fewer FOLDS.")
+    if result.get("untested_folds"):
+        report.warning(untested_folds_sentence(result["untested_folds"], result["all_folds"]))
     report.heading("Table I — accuracy per training ratio")
     report.table(["modalities", "ratio", "method", "OA", "AA", "mIoU", "kappa", "OA per seed"],
                  [[r["modalities"], f"{100 * r['ratio']:g} %", METHOD_NAMES[r["method"]], _pct(r["overall_accuracy"]),

@@ -32,7 +32,7 @@ from .classic import CLASSIC_METHODS, CLASSIC_NAMES, classic_predictions
 from .finetune import (DEFAULT_NETWORKS, DEFAULT_TEST_TIME_FLIPS, ClassifierConfig, ensemble_seeds,
                        predict_samples, train_classifier)
 from .folds import (BLOCK_ASSIGNMENT_TRIES, block_folds, random_folds, subsample,  # noqa: F401
-                    unlearnable_test_samples)
+                    unlearnable_test_samples, untested_classes)
 from .metrics import accuracy_assessment
 from .pretraining import DEFAULT_PATCH_SIZE, PatchSource
 from .spectral import (DEFAULT_BAND_CONTEXT, add_spectral_path, check_band_context, pixel_spectra,
@@ -150,6 +150,7 @@ def evaluate(arrays: list, samples: LabelSamples, config: EvaluationConfig, moda
                           + f" but trains on none of it: all its labels lie in this fold's {config.block_size}-px "
                           "blocks, so every classifier misses those test pixels. Use a smaller BLOCK_SIZE or "
                           "fewer FOLDS.")
+    untested = untested_classes(folds, y)
     codes = np.array([c.code for c in samples.classes])
     runs = []
     total = len(folds) * len(config.train_ratios) * len(subsets)
@@ -178,7 +179,8 @@ def evaluate(arrays: list, samples: LabelSamples, config: EvaluationConfig, moda
                                                 "lda_hits": int(lda_right.sum()),
                                                 "wrong_on_lda_hits": int((~right & lda_right).sum())},
                                  "untrained_classes": {samples.classes[k].name: n
-                                                       for k, n in unlearnable[f].items()}})
+                                                       for k, n in unlearnable[f].items()},
+                                 "untested_classes": [samples.classes[k].name for k in untested[f]]})
                     scores.append(f"{method} {100 * assessment['overall_accuracy']:.1f}")
                 progress.set_percent(100.0 * len(runs) / (total * len(METHODS)))
                 progress.info(f"seed {config.seed}  fold {f + 1}/{len(folds)}  ratio {ratio:g}  {label} "
@@ -396,6 +398,22 @@ def _beside_lda(runs: list, share: str):
     base = "lda_misses" if share == "right_on_lda_misses" else "lda_hits"
     total = sum(run["beside_lda"][base] for run in runs)
     return sum(run["beside_lda"][share] for run in runs) / total if total else None
+
+
+def untested_folds(runs: list) -> list:
+    """The (seed, fold) runs whose test part holds none of some labelled classes, with those classes."""
+    found = {(run["seed"], run["fold"]): run["untested_classes"] for run in runs if run.get("untested_classes")}
+    return [{"seed": seed, "fold": fold, "classes": names} for (seed, fold), names in sorted(found.items())]
+
+
+def untested_folds_sentence(folds: list, all_folds: int) -> str:
+    """Why a fold that tests only some classes scores AA and mIoU differently, for the log and report."""
+    listed = "; ".join(f"seed {f['seed']}, fold {f['fold']}: " + ", ".join(f"'{name}'" for name in f["classes"])
+                       for f in folds)
+    return (f"{len(folds)} of {all_folds} test folds hold no labelled pixel of some classes ({listed}). "
+            "Their AA and mIoU average over the classes they do hold (a fold with a single class scores an "
+            "mIoU equal to its OA), so the means over folds mix averages over different classes. Use fewer "
+            "FOLDS or a smaller BLOCK_SIZE so that every fold tests every class.")
 
 
 def points(value: dict) -> str:

@@ -89,6 +89,12 @@ def unlearnable_test_samples(folds: list, class_index: np.ndarray) -> list:
     return out
 
 
+def untested_classes(folds: list, class_index: np.ndarray) -> list:
+    """Per fold, the indices of the labelled classes its test part holds none of (sorted)."""
+    labelled = np.unique(class_index)
+    return [sorted(int(k) for k in np.setdiff1d(labelled, class_index[test])) for _, test in folds]
+
+
 def subsample(train: np.ndarray, class_index: np.ndarray, ratio: float, rng) -> np.ndarray:
     """A stratified fraction of the training samples (at least one per class present)."""
     if ratio >= 1:

@@ -65,6 +65,23 @@ def test_block_folds_report_a_class_that_no_assignment_can_train():
     assert list(next(f for f in lacking if f).items()) == [(2, int(np.sum(y == 2)))]
 
 
+def test_folds_that_test_no_pixel_of_a_class_are_named_with_why_their_miou_differs():
+    """Class 2 lies in one block: the two folds that do not test it are named, for the log and the report."""
+    rows, cols, y = two_block_class(seed_rows=(0,))
+    split = evaluation.block_folds(rows, cols, 3, 10, 5, (60, 80), 7, y)
+    untested = folds.untested_classes(split, y)
+    assert sorted(untested) == [[], [2], [2]]
+    assert all((2 in y[test]) == (not lacking) for (_, test), lacking in zip(split, untested))
+    runs = [{"seed": 7, "fold": f + 1, "method": m, "untested_classes": ["water"] * (2 in lacking)}
+            for f, lacking in enumerate(untested) for m in ("lda", "ensemble")]
+    named = evaluation.untested_folds(runs)
+    assert [f["classes"] for f in named] == [["water"], ["water"]] and len({f["fold"] for f in named}) == 2
+    sentence = evaluation.untested_folds_sentence(named, 3)
+    assert sentence.startswith("2 of 3 test folds hold no labelled pixel of some classes (seed 7, fold ")
+    assert "mIoU equal to its OA" in sentence and "BLOCK_SIZE" in sentence
+    assert evaluation.untested_folds([{**run, "untested_classes": []} for run in runs]) == []
+
+
 def test_random_folds_are_stratified_and_refuse_tiny_classes():
     _, _, y = grid_samples()
     for train, test in evaluation.random_folds(y, 5, seed=0):

@@ -453,13 +453,22 @@ def test_evaluate_names_a_fold_that_tests_a_class_it_cannot_train_on(plugin, par
         both(para), LABELS=para["one_water"], CLASS_FIELD="class_id", PRETRAINED=pretrained["model"],
         SPLIT="blocks", FOLDS=2, BLOCK_SIZE=39, TRAIN_RATIOS="1", EPOCHS=1, SEEDS="5", NETWORKS=2,
         OUTPUT_TABLE=str(tmp_path / "evaluation.csv"), OUTPUT_REPORT=report), feedback=log)
-    named = [w for w in log.errors if "trains on none of it" in w]
-    assert len(named) == 1 and "(1 pixel)" in named[0] and "BLOCK_SIZE" in named[0], log.errors
+    named = [w for w in log.warnings if "trains on none of it" in w]
+    assert len(named) == 1 and "(1 pixel)" in named[0] and "BLOCK_SIZE" in named[0], log.warnings
+    assert not log.errors  # caveats, shown as QGIS warnings, not as errors
     result = json.load(open(os.path.splitext(report)[0] + ".json", encoding="utf-8"))
     assert [sum(f["classes"].values()) for f in result["untrained_folds"]] == [1]
     assert result["parameters"]["networks"] == 2  # the default classifier's trainings of the network
     html = open(report, encoding="utf-8").read()
     assert "training part lacks" in html and "(1 test pixel)" in html
+    # ... and the other fold tests no water at all: its AA and mIoU average over fewer classes
+    (water,) = result["untrained_folds"][0]["classes"]
+    other = 3 - result["untrained_folds"][0]["fold"]
+    assert any(f["fold"] == other and water in f["classes"] for f in result["untested_folds"])
+    assert result["all_folds"] == 2
+    told = [w for w in log.warnings if "test folds hold no labelled pixel of some classes" in w]
+    assert len(told) == 1 and f"fold {other}: " in told[0] and "mIoU equal to its OA" in told[0], log.warnings
+    assert html.count("test folds hold no labelled pixel of some classes") == 1
     assert "averages 2 training(s) of the pretrained network" in html
 
 
