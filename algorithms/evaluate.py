@@ -64,7 +64,7 @@ class EvaluateAlgorithm(MmsiamAlgorithm):
             "Block size: side of those blocks in pixels. Blocks go to folds at random, but so that "
             "each fold trains on every class it tests where the blocks allow; where they do not, the "
             "log and the report name the class and fold. They also name the folds that test no "
-            "pixel of a class: there AA and mIoU average over fewer classes.\n"
+            "pixel of a class: there AA, mIoU and kappa describe fewer classes.\n"
             "Modality subsets: all rasters together, or every combination of them.\n"
             "Evaluation table: one row per fold, share, subset and method (CSV), with its accuracies, "
             "per-class IoU and, beside the shrinkage LDA, the share of the LDA's misses it gets right "

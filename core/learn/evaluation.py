@@ -407,13 +407,14 @@ def untested_folds(runs: list) -> list:
 
 
 def untested_folds_sentence(folds: list, all_folds: int) -> str:
-    """Why a fold that tests only some classes scores AA and mIoU differently, for the log and report."""
+    """Why a fold that tests only some classes scores AA, mIoU and kappa differently, for the log and report."""
     listed = "; ".join(f"seed {f['seed']}, fold {f['fold']}: " + ", ".join(f"'{name}'" for name in f["classes"])
                        for f in folds)
     return (f"{len(folds)} of {all_folds} test folds hold no labelled pixel of some classes ({listed}). "
-            "Their AA and mIoU average over the classes they do hold (a fold with a single class scores an "
-            "mIoU equal to its OA), so the means over folds mix averages over different classes. Use fewer "
-            "FOLDS or a smaller BLOCK_SIZE so that every fold tests every class.")
+            "Their AA, mIoU and kappa describe only the classes they do hold (a fold with a single class "
+            "scores an mIoU equal to its OA and a kappa of 0, or none where every pixel is right), so the "
+            "means over folds mix different measures. Use fewer FOLDS or a smaller BLOCK_SIZE so that every "
+            "fold tests every class.")
 
 
 def points(value: dict) -> str:

@@ -99,3 +99,12 @@ def test_undefined_kappa_is_none_and_bad_input_raises():
         accuracy_assessment([3, 4], [3, 3], CLASSES)  # reference code 4 is not a class
     with pytest.raises(InputError):
         accuracy_assessment([3, 3], [3], CLASSES)
+
+
+def test_a_single_class_test_part_scores_miou_as_oa_and_kappa_zero_or_none():
+    """What mmsiam:evaluate's warning on folds that test only some classes says of their scores."""
+    y_true = np.array([7] * 10)
+    a = accuracy_assessment(y_true, np.array([7] * 8 + [3, 9]), CLASSES)
+    assert a["mean_iou"] == pytest.approx(a["overall_accuracy"]) == pytest.approx(0.8)
+    assert a["average_accuracy"] == pytest.approx(0.8) and a["kappa"] == pytest.approx(0.0)
+    assert accuracy_assessment(y_true, y_true, CLASSES)["kappa"] is None
