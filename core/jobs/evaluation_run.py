@@ -13,8 +13,8 @@ from ..io.inputs import GridOptions
 from ..io.labels import LabelFeatures, rasterize_labels, require_plausible_classes
 from ..learn.classic import CLASSIC_NAMES
 from ..learn.evaluation import (WITHIN_POINTS, EvaluationConfig, against_classic_sentence, against_classic_verdict,
-                                csv_rows, evaluate, modality_subsets, networks_added_sentence, points, subset_state,
-                                summarise, untested_folds, untested_folds_sentence)
+                                csv_rows, evaluate, fold_classes, modality_subsets, networks_added_sentence, points,
+                                subset_state, summarise, untested_folds_sentence)
 from ..learn.pretraining import PretrainConfig, pretrain
 from ..learn.spectral import flips_description
 from ..output.atomic import atomic_output, check_output_folder
@@ -87,7 +87,7 @@ def run_evaluation(modalities: list, options: GridOptions, labels: LabelFeatures
         progress.info(against_classic_verdict(summary["against_classic"]))
     for row in summary["networks_added"]:
         progress.info(networks_added_sentence(row))
-    untested = untested_folds(runs)
+    untested = fold_classes(runs, "untested_classes")
     all_folds = len({(run["seed"], run["fold"]) for run in runs})
     if untested:
         progress.warn(untested_folds_sentence(untested, all_folds))
@@ -106,9 +106,8 @@ def run_evaluation(modalities: list, options: GridOptions, labels: LabelFeatures
                       views_per_network=shared_views_per_network(config.networks) if config.test_time_flips else None,
                       modality_subsets=subsets_mode, seeds=list(config.seed_list()),
                       pretrained=pretrained_path or "pretrained inside the evaluation")
-    untrained = {(r["seed"], r["fold"]): r["untrained_classes"] for r in runs if r.get("untrained_classes")}
     result = {"parameters": parameters, "summary": summary,
-              "untrained_folds": [{"seed": s, "fold": f, "classes": c} for (s, f), c in sorted(untrained.items())],
+              "untrained_folds": fold_classes(runs, "untrained_classes"),
               "untested_folds": untested, "all_folds": all_folds,
               "classes": [c.to_dict() for c in samples.classes],
               "samples": {"used_per_class": samples.used_per_class(), "dropped": samples.dropped},

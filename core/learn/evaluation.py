@@ -400,10 +400,11 @@ def _beside_lda(runs: list, share: str):
     return sum(run["beside_lda"][share] for run in runs) / total if total else None
 
 
-def untested_folds(runs: list) -> list:
-    """The (seed, fold) runs whose test part holds none of some labelled classes, with those classes."""
-    found = {(run["seed"], run["fold"]): run["untested_classes"] for run in runs if run.get("untested_classes")}
-    return [{"seed": seed, "fold": fold, "classes": names} for (seed, fold), names in sorted(found.items())]
+def fold_classes(runs: list, key: str) -> list:
+    """The (seed, fold) pairs whose runs name classes under ``key`` (``untrained_classes``: tested but
+    never trained on; ``untested_classes``: labelled but not tested), with those classes, in order."""
+    found = {(run["seed"], run["fold"]): run[key] for run in runs if run.get(key)}
+    return [{"seed": seed, "fold": fold, "classes": classes} for (seed, fold), classes in sorted(found.items())]
 
 
 def untested_folds_sentence(folds: list, all_folds: int) -> str:

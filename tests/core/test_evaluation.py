@@ -74,12 +74,12 @@ def test_folds_that_test_no_pixel_of_a_class_are_named_with_why_their_miou_diffe
     assert all((2 in y[test]) == (not lacking) for (_, test), lacking in zip(split, untested))
     runs = [{"seed": 7, "fold": f + 1, "method": m, "untested_classes": ["water"] * (2 in lacking)}
             for f, lacking in enumerate(untested) for m in ("lda", "ensemble")]
-    named = evaluation.untested_folds(runs)
+    named = evaluation.fold_classes(runs, "untested_classes")
     assert [f["classes"] for f in named] == [["water"], ["water"]] and len({f["fold"] for f in named}) == 2
     sentence = evaluation.untested_folds_sentence(named, 3)
     assert sentence.startswith("2 of 3 test folds hold no labelled pixel of some classes (seed 7, fold ")
     assert "mIoU equal to its OA" in sentence and "BLOCK_SIZE" in sentence
-    assert evaluation.untested_folds([{**run, "untested_classes": []} for run in runs]) == []
+    assert evaluation.fold_classes([{**run, "untested_classes": []} for run in runs], "untested_classes") == []
 
 
 def test_random_folds_are_stratified_and_refuse_tiny_classes():
